@@ -1,0 +1,111 @@
+// Counters for everything the stack does and, above all, for every reason it drops
+// a packet. Each drop in the code goes through Stats::drop with one of these
+// reasons, so `stats()` explains every frame that did not arrive.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace quasi {
+
+// X(name, description)
+#define QUASI_DROP_REASONS(X)                                                             \
+    X(eth_too_short, "Ethernet frame shorter than its header")                           \
+    X(eth_not_for_us, "destination MAC neither ours, broadcast nor multicast we joined") \
+    X(eth_unknown_ethertype, "EtherType not ARP or IPv4")                                \
+    X(eth_bad_source_mac, "source MAC is multicast or broadcast")                         \
+    X(arp_too_short, "ARP packet shorter than its fixed part")                           \
+    X(arp_unsupported, "ARP hardware/protocol type or lengths not Ethernet/IPv4")        \
+    X(arp_bad_opcode, "ARP operation neither request nor reply")                         \
+    X(arp_bad_sender, "ARP sender MAC multicast/broadcast or sender IP invalid")         \
+    X(arp_address_conflict, "ARP sender IP is one of ours (RFC 5227 conflict)")          \
+    X(arp_unsolicited_reply, "ARP reply for an address we did not ask about")            \
+    X(arp_not_for_us, "ARP request for an address that is not ours")                     \
+    X(arp_cache_full, "ARP cache full of entries in use")                                \
+    X(arp_queue_full, "packet waiting for ARP resolution found the queue full")          \
+    X(arp_unresolved, "ARP resolution gave up; queued packet dropped")                   \
+    X(ipv4_too_short, "IPv4 packet shorter than 20 bytes")                               \
+    X(ipv4_bad_version, "IPv4 version field is not 4")                                   \
+    X(ipv4_bad_header_length, "IPv4 IHL below 5 or beyond the packet")                   \
+    X(ipv4_bad_total_length, "IPv4 total length beyond the frame or below the header")   \
+    X(ipv4_bad_checksum, "IPv4 header checksum wrong")                                   \
+    X(ipv4_bad_source, "IPv4 source broadcast, multicast, 0/8 or class E")               \
+    X(ipv4_not_for_us, "IPv4 destination not one of our addresses")                      \
+    X(ipv4_unknown_protocol, "IPv4 protocol not ICMP, UDP or TCP")                       \
+    X(ipv4_no_route, "no route to the destination")                                      \
+    X(ipv4_too_big_df, "datagram larger than the MTU with DF set")                       \
+    X(frag_overlap, "overlapping fragments: whole datagram dropped")                     \
+    X(frag_too_big, "reassembled datagram would exceed 65535 bytes")                     \
+    X(frag_bad_length, "non-final fragment length not a multiple of 8")                  \
+    X(frag_timeout, "reassembly timed out")                                              \
+    X(frag_memory_full, "reassembly memory limit reached")                               \
+    X(frag_too_many_fragments, "too many fragments for one datagram")                    \
+    X(frag_table_full, "too many datagrams under reassembly")                            \
+    X(frag_inconsistent, "fragment contradicts an earlier last fragment")                \
+    X(icmp_too_short, "ICMP message shorter than its header")                            \
+    X(icmp_bad_checksum, "ICMP checksum wrong")                                          \
+    X(icmp_unsupported_type, "ICMP type or code we do not handle")                       \
+    X(icmp_bad_embedded, "ICMP error with a malformed or unrelated embedded header")     \
+    X(icmp_rate_limited, "ICMP error not sent: rate limit")                              \
+    X(icmp_broadcast_echo, "echo request to a broadcast address ignored")                \
+    X(udp_too_short, "UDP datagram shorter than 8 bytes")                                \
+    X(udp_bad_length, "UDP length field inconsistent with the IP payload")               \
+    X(udp_bad_checksum, "UDP checksum wrong")                                            \
+    X(udp_no_socket, "no UDP socket on the destination port")                            \
+    X(udp_queue_full, "UDP socket receive queue full")                                   \
+    X(tx_ring_full, "transmit: device queue full")                                       \
+    X(tx_no_buffer, "transmit: buffer pool exhausted")                                   \
+    X(rx_no_buffer, "receive: buffer pool exhausted")
+
+#define QUASI_COUNTERS(X)                                      \
+    X(rx_frames, "frames received")                            \
+    X(rx_bytes, "bytes received")                              \
+    X(tx_frames, "frames transmitted")                         \
+    X(tx_bytes, "bytes transmitted")                           \
+    X(arp_requests_sent, "ARP requests sent")                  \
+    X(arp_replies_sent, "ARP replies sent")                    \
+    X(arp_entries_learned, "ARP entries created or refreshed") \
+    X(ipv4_rx, "IPv4 datagrams delivered locally")             \
+    X(ipv4_tx, "IPv4 datagrams sent")                          \
+    X(ipv4_fragments_tx, "IPv4 fragments sent")                \
+    X(ipv4_reassembled, "IPv4 datagrams reassembled")          \
+    X(icmp_echo_replies, "ICMP echo replies sent")             \
+    X(icmp_errors_sent, "ICMP errors sent")                    \
+    X(icmp_errors_rx, "ICMP errors received")                  \
+    X(pmtu_updates, "path MTU lowered by ICMP")                \
+    X(udp_rx, "UDP datagrams queued to sockets")               \
+    X(udp_tx, "UDP datagrams sent")
+
+enum class Drop : uint16_t {
+#define QUASI_ENUM(name, text) name,
+    QUASI_DROP_REASONS(QUASI_ENUM)
+#undef QUASI_ENUM
+        count_
+};
+
+enum class Counter : uint16_t {
+#define QUASI_ENUM(name, text) name,
+    QUASI_COUNTERS(QUASI_ENUM)
+#undef QUASI_ENUM
+        count_
+};
+
+constexpr size_t kDropReasonCount = static_cast<size_t>(Drop::count_);
+constexpr size_t kCounterCount = static_cast<size_t>(Counter::count_);
+
+const char* name(Drop reason);
+const char* description(Drop reason);
+const char* name(Counter counter);
+
+struct Stats {
+    uint64_t drops[kDropReasonCount] = {};
+    uint64_t counters[kCounterCount] = {};
+
+    void drop(Drop reason) { ++drops[static_cast<size_t>(reason)]; }
+    void count(Counter c, uint64_t n = 1) { counters[static_cast<size_t>(c)] += n; }
+    uint64_t operator[](Drop reason) const { return drops[static_cast<size_t>(reason)]; }
+    uint64_t operator[](Counter c) const { return counters[static_cast<size_t>(c)]; }
+    uint64_t total_drops() const;
+};
+
+}  // namespace quasi
