@@ -53,6 +53,10 @@ namespace quasi {
     X(udp_bad_checksum, "UDP checksum wrong")                                            \
     X(udp_no_socket, "no UDP socket on the destination port")                            \
     X(udp_queue_full, "UDP socket receive queue full")                                   \
+    X(tcp_too_short, "TCP segment shorter than 20 bytes")                                \
+    X(tcp_bad_data_offset, "TCP data offset below 5 or beyond the segment")              \
+    X(tcp_bad_option, "TCP option with a bad length")                                    \
+    X(tcp_bad_checksum, "TCP checksum wrong")                                            \
     X(tx_ring_full, "transmit: device queue full")                                       \
     X(tx_no_buffer, "transmit: buffer pool exhausted")                                   \
     X(rx_no_buffer, "receive: buffer pool exhausted")
