@@ -29,6 +29,13 @@ void PacketBuffer::truncate(size_t n) {
     if (n < length) length = static_cast<uint16_t>(n);
 }
 
+void PacketBuffer::truncate_chain(size_t n) {
+    for (PacketBuffer* s = this; s; s = s->next_segment) {
+        if (s->length > n) s->length = static_cast<uint16_t>(n);
+        n -= s->length;
+    }
+}
+
 void PacketBuffer::reset(size_t room) {
     head = static_cast<uint16_t>(room < capacity ? room : capacity);
     length = 0;

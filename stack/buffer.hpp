@@ -48,6 +48,8 @@ struct PacketBuffer {
     void trim_front(size_t n);
     // Keeps only the first n bytes (n <= length).
     void truncate(size_t n);
+    // Keeps only the first n bytes of the whole chain (later segments become empty).
+    void truncate_chain(size_t n);
     // Empties the buffer and leaves `room` bytes of headroom.
     void reset(size_t room);
 

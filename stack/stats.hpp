@@ -13,6 +13,7 @@ namespace quasi {
     X(eth_too_short, "Ethernet frame shorter than its header")                           \
     X(eth_not_for_us, "destination MAC neither ours, broadcast nor multicast we joined") \
     X(eth_unknown_ethertype, "EtherType not ARP or IPv4")                                \
+    X(eth_vlan_not_ours, "802.1Q tag with a VLAN ID we are not on")                       \
     X(eth_bad_source_mac, "source MAC is multicast or broadcast")                         \
     X(arp_too_short, "ARP packet shorter than its fixed part")                           \
     X(arp_unsupported, "ARP hardware/protocol type or lengths not Ethernet/IPv4")        \
@@ -42,6 +43,7 @@ namespace quasi {
     X(frag_too_many_fragments, "too many fragments for one datagram")                    \
     X(frag_table_full, "too many datagrams under reassembly")                            \
     X(frag_inconsistent, "fragment contradicts an earlier last fragment")                \
+    X(frag_duplicate, "exact duplicate of a fragment already held (ignored)")            \
     X(icmp_too_short, "ICMP message shorter than its header")                            \
     X(icmp_bad_checksum, "ICMP checksum wrong")                                          \
     X(icmp_unsupported_type, "ICMP type or code we do not handle")                       \

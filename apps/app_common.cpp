@@ -1,0 +1,66 @@
+#include "apps/app_common.hpp"
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <sys/random.h>
+
+namespace quasi::app {
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+}  // namespace
+
+bool parse_cidr(const char* text, Ipv4Addr& addr, uint8_t& prefix_len) {
+    const char* slash = std::strchr(text, '/');
+    if (!slash || slash - text >= 16) return false;
+    char ip[16] = {};
+    std::memcpy(ip, text, static_cast<size_t>(slash - text));
+    char* end = nullptr;
+    long len = std::strtol(slash + 1, &end, 10);
+    if (*end != '\0' || end == slash + 1 || len < 0 || len > 32) return false;
+    prefix_len = static_cast<uint8_t>(len);
+    return parse_ipv4(ip, addr);
+}
+
+bool parse_size(const char* text, uint64_t& out) {
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(text, &end, 10);
+    if (end == text) return false;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': v <<= 10; ++end; break;
+    case 'M': v <<= 20; ++end; break;
+    case 'G': v <<= 30; ++end; break;
+    default: return false;
+    }
+    if (*end != '\0') return false;
+    out = v;
+    return true;
+}
+
+void print_stats(std::FILE* out, const char* title, const Stats& stats) {
+    std::fprintf(out, "%s\n", title);
+    for (size_t i = 0; i < kCounterCount; ++i)
+        if (stats.counters[i]) std::fprintf(out, "  %-24s %llu\n", name(Counter(i)), (unsigned long long)stats.counters[i]);
+    for (size_t i = 0; i < kDropReasonCount; ++i)
+        if (stats.drops[i])
+            std::fprintf(out, "  drop %-19s %llu  (%s)\n", name(Drop(i)), (unsigned long long)stats.drops[i],
+                         description(Drop(i)));
+}
+
+uint64_t random_seed() {
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, 0) != sizeof seed) seed = 0x9E3779B97F4A7C15ull;
+    return seed;
+}
+
+void install_stop_handlers() {
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+}
+
+bool stop_requested() { return g_stop != 0; }
+
+}  // namespace quasi::app

@@ -1,0 +1,24 @@
+// Small helpers the command-line programs share: argument parsing, printing stats,
+// signals and entropy. Host-only code (apps are not part of the core library).
+#pragma once
+
+#include "stack/stack.hpp"
+
+#include <cstdint>
+#include <cstdio>
+
+namespace quasi::app {
+
+// "198.18.0.2/24" -> address and prefix length.
+bool parse_cidr(const char* text, Ipv4Addr& addr, uint8_t& prefix_len);
+// Parses a decimal unsigned number with an optional k/M/G suffix (powers of 1024).
+bool parse_size(const char* text, uint64_t& out);
+// Prints every non-zero counter and drop reason.
+void print_stats(std::FILE* out, const char* title, const Stats& stats);
+// 64 bits from the kernel's entropy source (getrandom).
+uint64_t random_seed();
+// SIGINT/SIGTERM set a flag instead of killing the process.
+void install_stop_handlers();
+bool stop_requested();
+
+}  // namespace quasi::app

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# scripts/setup.sh: install the Debian 12 packages quasi needs (idempotent).
+#
+# Usage: scripts/setup.sh [-n|--dry-run] [GROUP...]     GROUP: core | test | all (default: all)
+#
+#   core  build + unit tests: compilers, CMake/Ninja, Boost, GoogleTest, Google Benchmark,
+#         python3, and LLVM 19/clang-19 (the library embeds clang-19 bitcode and quasi_jit
+#         links LLVM, so nothing builds without them)
+#   test  core + fuzzing runtime (libclang-rt-19-dev) + interop peers and tools
+#         (iproute2, ping, nftables, iperf3, curl, wrk, scapy, valgrind)
+#   all   test + lwIP (comparison), DPDK, bare-metal ARM toolchain, QEMU, AArch64 cross g++
+#
+# Several groups may be given; their union is installed. Only packages that are not
+# already installed (per dpkg-query) are installed; `apt-get update` runs only when
+# something must be installed. Non-interactive. Needs root only when something is
+# missing. --dry-run (or QUASI_SETUP_DRY_RUN=1) prints what would be installed.
+set -euo pipefail
+
+PKGS_CORE=(build-essential cmake ninja-build pkg-config libboost-dev libgtest-dev libgmock-dev
+  libbenchmark-dev python3 clang-19 llvm-19-dev)
+PKGS_TEST=(libclang-rt-19-dev iproute2 iputils-ping nftables iperf3 curl wrk python3-scapy valgrind)
+PKGS_ALL=(googletest liblwip-dev libdpdk-dev gcc-arm-none-eabi libnewlib-arm-none-eabi
+  qemu-system-arm qemu-user g++-aarch64-linux-gnu)
+
+die() {
+  printf 'setup.sh: error: %s\n' "$*" >&2
+  exit 1
+}
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+
+dry_run="${QUASI_SETUP_DRY_RUN:-0}"
+groups=()
+for arg in "$@"; do
+  case "$arg" in
+    -n | --dry-run) dry_run=1 ;;
+    -h | --help) usage; exit 0 ;;
+    core | test | all) groups+=("$arg") ;;
+    *) usage >&2; die "unknown group or option '$arg' (groups: core, test, all)" ;;
+  esac
+done
+((${#groups[@]})) || groups=(all)
+
+wanted=()
+for g in "${groups[@]}"; do
+  case "$g" in
+    core) wanted+=("${PKGS_CORE[@]}") ;;
+    test) wanted+=("${PKGS_CORE[@]}" "${PKGS_TEST[@]}") ;;
+    all) wanted+=("${PKGS_CORE[@]}" "${PKGS_TEST[@]}" "${PKGS_ALL[@]}") ;;
+  esac
+done
+# De-duplicate, keeping order.
+declare -A seen=()
+pkgs=()
+for p in "${wanted[@]}"; do
+  [[ -n "${seen[$p]:-}" ]] && continue
+  seen[$p]=1
+  pkgs+=("$p")
+done
+
+command -v dpkg-query >/dev/null || die "dpkg-query not found: this script supports Debian 12 (bookworm) only"
+
+# installed PKG: true if dpkg reports PKG as fully installed ("ii").
+installed() {
+  [[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" == ii* ]]
+}
+
+missing=()
+for p in "${pkgs[@]}"; do
+  installed "$p" || missing+=("$p")
+done
+
+echo "setup.sh: groups: ${groups[*]} (${#pkgs[@]} packages)"
+if ((${#missing[@]} == 0)); then
+  echo "setup.sh: all ${#pkgs[@]} packages already installed; nothing to do"
+  exit 0
+fi
+echo "setup.sh: missing ${#missing[@]} package(s): ${missing[*]}"
+
+if [[ "$dry_run" == 1 ]]; then
+  echo "setup.sh: dry run: would run: apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+  exit 0
+fi
+
+if [[ ${EUID} -ne 0 ]]; then
+  die "these packages are missing and installing them needs root (running as uid ${EUID}):
+    ${missing[*]}
+  run as root:  sudo $0 ${groups[*]}
+  or install them:  sudo apt-get install ${missing[*]}"
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt_opts=(-o DPkg::Lock::Timeout=300 -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+
+echo "setup.sh: apt-get update"
+apt-get "${apt_opts[@]}" -q update || die "apt-get update failed (are the Debian apt repositories reachable?)"
+
+# Report names that apt does not know before trying to install (clearer than apt's error).
+unknown=()
+for p in "${missing[@]}"; do
+  cand="$(apt-cache policy "$p" 2>/dev/null | awk '/Candidate:/ {print $2}')"
+  [[ -n "$cand" && "$cand" != "(none)" ]] || unknown+=("$p")
+done
+((${#unknown[@]} == 0)) || die "no installation candidate for: ${unknown[*]} (check /etc/apt/sources.list.d; Debian 12 bookworm main is required)"
+
+echo "setup.sh: installing: ${missing[*]}"
+apt-get "${apt_opts[@]}" -q -y --no-install-recommends install "${missing[@]}" \
+  || die "apt-get install failed for: ${missing[*]}"
+
+still=()
+for p in "${missing[@]}"; do
+  installed "$p" || still+=("$p")
+done
+((${#still[@]} == 0)) || die "still not installed after apt-get: ${still[*]}"
+echo "setup.sh: installed ${#missing[@]} package(s): ${missing[*]}"

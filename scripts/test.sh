@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# scripts/test.sh: the one test command (what CI runs).
+#
+# Usage: scripts/test.sh
+#
+# Phases, each with a banner and its elapsed time; the script stops at the first
+# failing phase with a non-zero exit status:
+#   setup      scripts/setup.sh test (installs only what is missing)
+#   build      scripts/build.sh build                        (RelWithDebInfo, Ninja)
+#   netns-lib  tests/interop/lib/selftest.sh (namespaces, tap, nftables on this machine)
+#   test       ctest in build/: every test (labels unit, interop, fuzz, ...)
+#   asan       scripts/build.sh build-asan -DQUASI_SANITIZE=ON; ctest -L unit there
+#   fuzz       CC=clang-19 CXX=clang++-19 scripts/build.sh build-fuzz -DQUASI_FUZZ=ON;
+#              ctest -L fuzz there
+#
+# Must run as root: the interop tests create network namespaces and tap devices.
+#
+# Developer switches (the default runs everything; skipped phases are announced):
+#   QUASI_SKIP_ASAN=1      skip the asan phase
+#   QUASI_SKIP_FUZZ=1      skip the fuzz phase
+#   QUASI_SKIP_INTEROP=1   run without root: skip netns-lib and exclude label interop
+#   QUASI_TEST_JOBS=N      ctest parallelism (default 2)
+#   QUASI_TEST_TIMEOUT=S   per-test time limit for tests that set none (default 900)
+#   QUASI_BUILD_PREFIX=P   build directories P, P-asan, P-fuzz (default: build in the repo)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+case "${1:-}" in
+  -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+  "") ;;
+  *) echo "test.sh: takes no arguments (see --help)" >&2; exit 2 ;;
+esac
+
+SKIP_ASAN="${QUASI_SKIP_ASAN:-0}"
+SKIP_FUZZ="${QUASI_SKIP_FUZZ:-0}"
+SKIP_INTEROP="${QUASI_SKIP_INTEROP:-0}"
+JOBS="${QUASI_TEST_JOBS:-2}"
+TIMEOUT="${QUASI_TEST_TIMEOUT:-900}"
+B="${QUASI_BUILD_PREFIX:-$ROOT/build}"
+
+STATE="$(mktemp -d /tmp/quasi-test.XXXXXX)"
+trap 'rm -rf "$STATE"' EXIT
+: >"$STATE/warnings"
+: >"$STATE/summary"
+T_START=$SECONDS
+
+banner() { printf '\n==================== %s ====================\n' "$*"; }
+
+# warn MSG: print a warning now and repeat it in the final summary.
+warn() {
+  printf 'test.sh: WARNING: %s\n' "$*" >&2
+  printf '%s\n' "$*" >>"$STATE/warnings"
+}
+
+# summary_line NAME STATUS SECONDS
+summary_line() { printf '  %-10s %-8s %5ss\n' "$1" "$2" "$3" >>"$STATE/summary"; }
+
+print_summary() {
+  echo
+  echo "test.sh: summary (total $((SECONDS - T_START))s):"
+  cat "$STATE/summary"
+  if [[ -s "$STATE/warnings" ]]; then
+    echo "test.sh: warnings:"
+    sed 's/^/  - /' "$STATE/warnings"
+  fi
+}
+
+# phase NAME DESCRIPTION FUNCTION: run FUNCTION in a subshell with errexit, time it,
+# and stop the whole script if it fails.
+phase() {
+  local name="$1" desc="$2" fn="$3" t0 rc
+  banner "$name: $desc"
+  t0=$SECONDS
+  set +e
+  (
+    set -euo pipefail
+    "$fn"
+  )
+  rc=$?
+  set -e
+  if ((rc != 0)); then
+    banner "$name: FAILED (exit $rc) after $((SECONDS - t0))s"
+    summary_line "$name" FAILED $((SECONDS - t0))
+    print_summary
+    exit "$rc"
+  fi
+  banner "$name: OK in $((SECONDS - t0))s"
+  summary_line "$name" ok $((SECONDS - t0))
+}
+
+skip() {
+  banner "$1: SKIPPED ($2)"
+  summary_line "$1" skipped 0
+}
+
+# count_tests DIR [CTEST_ARGS...]: number of tests ctest would run.
+count_tests() {
+  local dir="$1"
+  shift
+  ctest --test-dir "$dir" -N "$@" | sed -n 's/^Total Tests: \([0-9]*\)$/\1/p'
+}
+
+# run_ctest DIR LABEL_DESC [CTEST_ARGS...]: run ctest; warn (not fail) if nothing matched.
+run_ctest() {
+  local dir="$1" what="$2" n
+  shift 2
+  n="$(count_tests "$dir" "$@")"
+  if [[ "${n:-0}" -eq 0 ]]; then
+    warn "no $what tests are registered in $dir (nothing ran)"
+    return 0
+  fi
+  echo "test.sh: running $n $what test(s) in $dir"
+  ctest --test-dir "$dir" --output-on-failure -j "$JOBS" --timeout "$TIMEOUT" "$@"
+}
+
+do_setup() { "$ROOT/scripts/setup.sh" test; }
+
+do_build() { "$ROOT/scripts/build.sh" "$B"; }
+
+do_netns_lib() { "$ROOT/tests/interop/lib/selftest.sh"; }
+
+do_test() {
+  if [[ "$SKIP_INTEROP" == 1 ]]; then
+    run_ctest "$B" "non-interop" -LE interop
+  else
+    run_ctest "$B" "(all labels)"
+  fi
+}
+
+do_asan() {
+  "$ROOT/scripts/build.sh" "$B-asan" -DQUASI_SANITIZE=ON
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:check_initialization_order=1:strict_init_order=1:abort_on_error=1}"
+  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+  run_ctest "$B-asan" "unit (ASan+UBSan)" -L unit
+}
+
+do_fuzz() {
+  command -v clang-19 >/dev/null || { echo "test.sh: clang-19 not found (scripts/setup.sh test installs it)" >&2; return 1; }
+  # The -D compiler settings matter when build-fuzz/ already exists (CC/CXX only
+  # apply to a fresh configure).
+  CC=clang-19 CXX=clang++-19 "$ROOT/scripts/build.sh" "$B-fuzz" -DQUASI_FUZZ=ON \
+    -DCMAKE_C_COMPILER=clang-19 -DCMAKE_CXX_COMPILER=clang++-19
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+  run_ctest "$B-fuzz" "fuzz" -L fuzz
+}
+
+echo "test.sh: repository $ROOT, $(nproc) CPUs, kernel $(uname -r)"
+
+if [[ ${EUID} -ne 0 ]]; then
+  if [[ "$SKIP_INTEROP" != 1 ]]; then
+    cat >&2 <<EOF
+test.sh: error: must run as root (running as uid ${EUID}).
+  The interop tests create network namespaces and tap devices, which needs root.
+  Run:  sudo $0
+  (A developer can run everything except interop tests as non-root with
+   QUASI_SKIP_INTEROP=1 $0 -- this is not a full test run.)
+EOF
+    exit 1
+  fi
+fi
+if [[ "$SKIP_INTEROP" == 1 ]]; then
+  warn "QUASI_SKIP_INTEROP=1: interop tests and the netns library self-test were NOT run"
+fi
+
+phase setup "scripts/setup.sh test" do_setup
+phase build "scripts/build.sh $B (RelWithDebInfo)" do_build
+if [[ "$SKIP_INTEROP" == 1 ]]; then
+  skip netns-lib "QUASI_SKIP_INTEROP=1"
+else
+  phase netns-lib "tests/interop/lib/selftest.sh" do_netns_lib
+fi
+phase test "ctest --test-dir $B (all tests)" do_test
+if [[ "$SKIP_ASAN" == 1 ]]; then
+  skip asan "QUASI_SKIP_ASAN=1"
+  warn "QUASI_SKIP_ASAN=1: ASan+UBSan unit tests were NOT run"
+else
+  phase asan "$B-asan (-DQUASI_SANITIZE=ON), ctest -L unit" do_asan
+fi
+if [[ "$SKIP_FUZZ" == 1 ]]; then
+  skip fuzz "QUASI_SKIP_FUZZ=1"
+  warn "QUASI_SKIP_FUZZ=1: fuzz tests were NOT run"
+else
+  phase fuzz "$B-fuzz (clang-19, -DQUASI_FUZZ=ON), ctest -L fuzz" do_fuzz
+fi
+
+print_summary
+echo "test.sh: PASSED"

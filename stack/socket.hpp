@@ -1,0 +1,86 @@
+// The BSD-like socket API. Every call is non-blocking (the stack runs to completion
+// inside Stack::poll and never waits): results are byte counts, descriptors or 0,
+// and failures are negative errno values (-EAGAIN, -ECONNREFUSED, ...), as in the
+// Linux kernel's own socket calls.
+#pragma once
+
+#include "stack/udp.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <sys/types.h>
+
+namespace quasi {
+
+class Stack;
+
+// Values as on Linux, so ported code reads naturally.
+constexpr int kAfInet = 2;
+constexpr int kSockStream = 1;
+constexpr int kSockDgram = 2;
+
+constexpr int kSolSocket = 1;
+constexpr int kIpProtoIp = 0;
+constexpr int kSoBroadcast = 6;
+constexpr int kSoRcvbuf = 8;
+constexpr int kSoNoCheck = 11;
+constexpr int kSoError = 4;
+constexpr int kIpTos = 1;
+constexpr int kIpTtl = 2;
+constexpr int kIpMtuDiscover = 10;  // values: kPmtuDiscDont (never DF), kPmtuDiscDo (always DF)
+constexpr int kPmtuDiscDont = 0;
+constexpr int kPmtuDiscDo = 2;
+
+constexpr int kMsgPeek = 0x2;
+constexpr int kMsgDontWait = 0x40;  // accepted for portability: every call is non-blocking
+
+int socket(Stack& stack, int domain, int type, int protocol = 0);
+int bind(Stack& stack, int fd, SockAddr local);
+int connect(Stack& stack, int fd, SockAddr remote);
+ssize_t sendto(Stack& stack, int fd, const void* data, size_t len, int flags, const SockAddr* dst);
+ssize_t send(Stack& stack, int fd, const void* data, size_t len, int flags = 0);
+ssize_t recvfrom(Stack& stack, int fd, void* data, size_t len, int flags, SockAddr* from);
+ssize_t recv(Stack& stack, int fd, void* data, size_t len, int flags = 0);
+int close(Stack& stack, int fd);
+int setsockopt(Stack& stack, int fd, int level, int name, const void* value, size_t len);
+int getsockopt(Stack& stack, int fd, int level, int name, void* value, size_t* len);
+int getsockname(Stack& stack, int fd, SockAddr* out);
+int getpeername(Stack& stack, int fd, SockAddr* out);
+
+struct PollFd {
+    int fd = -1;
+    uint16_t events = 0;   // events:: bits wanted
+    uint16_t revents = 0;  // filled in
+};
+// Readiness right now (no waiting: drive Stack::poll in between). Returns how many
+// entries have revents set; a bad descriptor reports events::err as poll(2)'s POLLNVAL would.
+int poll(Stack& stack, PollFd* fds, size_t count);
+// The callback form: `callback` runs inside Stack::poll whenever fd's readiness may
+// have changed (data arrived, an error was reported). nullptr removes it.
+int set_ready_callback(Stack& stack, int fd, ReadyCallback callback, void* user);
+
+// The descriptor table: descriptors are small integers naming sockets of any kind.
+class DescriptorTable {
+public:
+    enum class Kind : uint8_t { free, udp };
+    struct Entry {
+        Kind kind = Kind::free;
+        UdpSocket* udp = nullptr;
+    };
+
+    explicit DescriptorTable(size_t size);
+    int allocate(UdpSocket* s);  // fd or -EMFILE
+    void release(int fd);
+    Entry* get(int fd) { return fd >= 0 && static_cast<size_t>(fd) < size_ && entries_[fd].kind != Kind::free ? &entries_[fd] : nullptr; }
+    UdpSocket* udp(int fd) {
+        Entry* e = get(fd);
+        return e && e->kind == Kind::udp ? e->udp : nullptr;
+    }
+
+private:
+    size_t size_;
+    std::unique_ptr<Entry[]> entries_;
+};
+
+}  // namespace quasi

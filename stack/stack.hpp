@@ -1,0 +1,207 @@
+// The Stack: one instance per core, driven by poll().
+//
+// It owns the buffer pool, the interfaces (each with its ARP cache), the routing
+// table, reassembly, the sockets and the timer wheel. Nothing in it blocks and
+// nothing allocates after construction except adding interfaces. Layer code lives
+// in one file per layer, both directions together: ethernet.cpp, ipv4.cpp,
+// icmp.cpp, udp.cpp; the socket API is in socket.hpp.
+#pragma once
+
+#include "context/quasi_invariant.hpp"
+#include "stack/arp.hpp"
+#include "stack/buffer.hpp"
+#include "stack/clock.hpp"
+#include "stack/netif.hpp"
+#include "stack/random.hpp"
+#include "stack/reassembly.hpp"
+#include "stack/route.hpp"
+#include "stack/socket.hpp"
+#include "stack/stats.hpp"
+#include "stack/timer.hpp"
+#include "stack/udp.hpp"
+#include "stack/wire/icmp.hpp"
+#include "stack/wire/ipv4.hpp"
+
+#include <array>
+#include <memory>
+
+namespace quasi {
+
+class Stack;
+
+constexpr size_t kMaxInterfaces = 4;
+constexpr size_t kBurstSize = 32;  // frames per rx/tx burst, as DPDK's l2fwd
+
+// One attached device with its address and neighbour cache.
+class Interface final : public ArpOutput {
+public:
+    Interface(Stack& stack, Netif& netif, uint16_t index, Ipv4Addr address, uint8_t prefix_len);
+
+    Netif& netif() { return netif_; }
+    uint16_t index() const { return index_; }
+    const MacAddr& mac() const { return mac_; }
+    Ipv4Addr address() const { return address_; }
+    uint8_t prefix_len() const { return prefix_len_; }
+    // The subnet's directed broadcast address (RFC 919/922).
+    Ipv4Addr directed_broadcast() const;
+    ArpCache& arp() { return arp_; }
+
+    // Queues a finished frame; sent at the next flush() or when the batch is full.
+    void transmit_frame(PacketPtr frame) override;
+    bool is_local_address(Ipv4Addr addr) const override { return addr == address_; }
+    void flush();
+
+    // The IP MTU; PMTU discovery and specialized handles read it.
+    QuasiInvariant<uint16_t> mtu;
+
+private:
+    Stack& stack_;
+    Netif& netif_;
+    uint16_t index_;
+    MacAddr mac_;
+    Ipv4Addr address_;
+    uint8_t prefix_len_;
+    ArpCache arp_;
+    std::array<PacketPtr, kBurstSize> tx_batch_;
+    size_t tx_count_ = 0;
+};
+
+// Per-destination path MTU learnt from ICMP fragmentation-needed (RFC 1191).
+class PathMtuCache {
+public:
+    static constexpr size_t kEntries = 64;
+    static constexpr TimeNs kLifetime = 600 * kSecond;  // RFC 1191 6.3: about 10 minutes
+    static constexpr uint16_t kMinMtu = 68;              // RFC 791: every link carries 68
+
+    // The path MTU to dst, or `link_mtu` when nothing lower is known.
+    uint16_t get(Ipv4Addr dst, uint16_t link_mtu, TimeNs now) const;
+    // Records a lower MTU; returns true when it changed something.
+    bool lower(Ipv4Addr dst, uint16_t mtu, TimeNs now);
+
+private:
+    struct Entry {
+        Ipv4Addr dst;
+        uint16_t mtu = 0;
+        TimeNs expires = 0;
+    };
+    std::array<Entry, kEntries> entries_{};
+};
+
+class Stack {
+public:
+    struct Config {
+        BufferPool::Config pool{};
+        ArpCache::Config arp{};
+        Reassembler::Config reassembly{};
+        size_t max_descriptors = 1024;
+        size_t max_udp_sockets = 256;
+        size_t udp_receive_queue_bytes = 256 * 1024;  // default SO_RCVBUF
+        uint32_t icmp_errors_per_second = 1000;          // Linux icmp_msgs_per_sec
+        uint32_t icmp_error_burst = 50;                  // Linux icmp_msgs_burst
+        uint8_t default_ttl = 64;                        // RFC 1700 / Linux ip_default_ttl
+        uint64_t seed = 0;  // keys the hashes behind ports and IP IDs; give real entropy outside tests
+    };
+
+    // With `shared_pool`, buffers come from a pool the caller owns and may share with
+    // other stacks (e.g. two stacks on one in-memory link, zero-copy); it must outlive
+    // every stack and link using it. Otherwise the stack owns a pool of config.pool.
+    Stack(const Config& config, const Clock& clock, BufferPool* shared_pool = nullptr);
+    Stack(const Stack&) = delete;
+    Stack& operator=(const Stack&) = delete;
+    ~Stack();
+
+    // Attaches a device with one address; adds the connected route and announces the
+    // address with a gratuitous ARP. Returns the interface index or -errno.
+    int add_interface(Netif& netif, Ipv4Addr address, uint8_t prefix_len);
+    // A route via gateway (which must be on a connected subnet) or, with an
+    // unspecified gateway, an on-link route out of interface `ifindex`. 0 or -errno.
+    int add_route(Ipv4Addr prefix, uint8_t prefix_len, Ipv4Addr gateway, int ifindex = -1);
+    int remove_route(Ipv4Addr prefix, uint8_t prefix_len);
+
+    // One pass of the run-to-completion loop: receive a burst from every interface and
+    // process it to the sockets, run due timers, flush transmit batches. Returns the
+    // number of frames received plus timers fired (0 means idle).
+    size_t poll();
+
+    const Stats& stats() const { return stats_; }
+    Stats& stats() { return stats_; }
+    BufferPool& pool() { return *pool_; }
+    const BufferPool& pool() const { return *pool_; }
+    uint32_t random_u32() { return random_.next32(); }
+    TimeNs now() const { return clock_.now(); }
+    const Config& config() const { return config_; }
+    RouteTable& routes() { return routes_; }
+    size_t interface_count() const { return interface_count_; }
+    Interface* interface(size_t index) { return index < interface_count_ ? interfaces_[index].get() : nullptr; }
+    TimerWheel& timers() { return timers_; }
+    UdpLayer& udp() { return udp_; }
+    DescriptorTable& descriptors() { return descriptors_; }
+    PathMtuCache& path_mtu() { return path_mtu_; }
+
+    bool is_local_address(Ipv4Addr addr) const;
+    // Which interface address to send from towards dst (RFC 1122 3.3.4.3).
+    Ipv4Addr source_address_for(Ipv4Addr dst) const;
+    void flush_all();
+
+    // --- Ethernet (ethernet.cpp) ---
+    void ethernet_input(Interface& iface, PacketPtr frame);
+    // Room a layer must leave in front of an IPv4 header for the link header.
+    static constexpr size_t kLinkHeadroom = 18;
+
+    // --- IPv4 (ipv4.cpp) ---
+    struct Ipv4Send {
+        Ipv4Addr src;  // unspecified: chosen from the route
+        Ipv4Addr dst;
+        uint8_t protocol = 0;
+        uint8_t ttl = 64;
+        uint8_t tos = 0;
+        bool dont_fragment = false;
+        bool allow_broadcast = false;
+    };
+    // Sends `datagram` (a chain holding the transport header and payload) to
+    // dst: routing, fragmentation to the path MTU, neighbour resolution. 0 or -errno
+    // (-ENETUNREACH, -EMSGSIZE with DF, -ENOBUFS, -EACCES for broadcast not allowed).
+    int ipv4_output(const Ipv4Send& send, PacketPtr datagram);
+    void ipv4_input(Interface& iface, PacketPtr packet);
+    // The IP identification for a datagram (RFC 6864, RFC 7739: per-destination, keyed).
+    uint16_t next_ip_ident(Ipv4Addr src, Ipv4Addr dst, uint8_t protocol);
+    // Hands a frame (link header space reserved, IPv4 header written) to the link.
+    void link_output(Interface& iface, Ipv4Addr next_hop, PacketPtr packet);
+
+    // --- ICMP (icmp.cpp) ---
+    // `datagram` starts at its IPv4 header (header_len bytes).
+    void icmp_input(Interface& iface, const Ipv4Repr& ip, size_t header_len, PacketPtr datagram);
+    // Sends an ICMP error about `offending` (whose data starts at its IPv4 header),
+    // unless RFC 1122 3.2.2 forbids it or the rate limit says no.
+    void icmp_send_error(uint8_t type, uint8_t code, uint32_t rest, const PacketBuffer& offending);
+
+private:
+    void icmp_error_input(const IcmpView& icmp);
+    static void housekeeping(Timer& timer, TimeNs now);
+    bool icmp_rate_allows(TimeNs now);
+    int ipv4_fragment_and_send(const Ipv4Repr& header, const Route& route, uint16_t mtu,
+                               const PacketBuffer& datagram);
+
+    Config config_;
+    const Clock& clock_;
+    Stats stats_;
+    std::unique_ptr<BufferPool> owned_pool_;
+    BufferPool* pool_;
+    Random random_;
+    SipKey hash_key_;
+    std::array<std::unique_ptr<Interface>, kMaxInterfaces> interfaces_;
+    size_t interface_count_ = 0;
+    RouteTable routes_;
+    PathMtuCache path_mtu_;
+    Reassembler reassembler_;
+    TimerWheel timers_;
+    Timer housekeeping_timer_;
+    UdpLayer udp_;
+    DescriptorTable descriptors_;
+    static constexpr size_t kIdentBuckets = 256;
+    std::array<uint16_t, kIdentBuckets> ident_counters_{};
+    uint64_t icmp_tokens_milli_ = 0;  // token bucket, in thousandths of a token
+    TimeNs icmp_refill_time_ = 0;
+};
+
+}  // namespace quasi

@@ -1,0 +1,102 @@
+// The UDP send path, written once over a context policy (DESIGN.md, "binding-time
+// annotations").
+//
+// udp_send<Ctx> asks the context to prepare a UdpFrameSpec: everything about the
+// frame that does not depend on the payload. UdpLiveContext computes it per call
+// (socket state, route lookup, path MTU, neighbour lookup); a frozen context returns
+// a constant, so once specialized the whole of prepare() folds away and what is left
+// is header stores, a copy and a checksum. The live context declines (kSlowPath) for
+// what the fast path does not handle: fragmentation, broadcast, unresolved
+// neighbours; the caller then takes the general path through ipv4_output.
+#pragma once
+
+#include "stack/buffer.hpp"
+#include "stack/wire/checksum.hpp"
+#include "stack/wire/ethernet.hpp"
+#include "stack/wire/ipv4.hpp"
+#include "stack/wire/udp.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/types.h>
+
+namespace quasi {
+
+class Interface;
+class Stack;
+struct UdpSocket;
+struct SockAddr;
+
+struct UdpFrameSpec {
+    Interface* iface = nullptr;
+    MacAddr src_mac;
+    MacAddr dst_mac;
+    Ipv4Addr src;
+    Ipv4Addr dst;
+    uint16_t src_port = 0;
+    uint16_t dst_port = 0;
+    uint8_t ttl = 64;
+    uint8_t tos = 0;
+    bool dont_fragment = false;
+    bool checksum = true;
+    uint16_t max_payload = 0;  // the largest payload one frame carries (path MTU - 28)
+};
+
+// prepare(): not a single-frame send to a resolved neighbour. Below every -errno, so
+// it can travel in the same return value as byte counts and errors.
+constexpr int kSlowPath = -4096;
+
+constexpr size_t kUdpFrameOverhead = kEthernetHeaderLen + kIpv4MinHeaderLen + kUdpHeaderLen;
+
+// Writes Ethernet + IPv4 + UDP headers and the payload into an empty buffer.
+inline void emit_udp_frame(const UdpFrameSpec& s, PacketBuffer& frame, const uint8_t* data, size_t len,
+                           uint16_t ident) {
+    uint8_t* p = frame.append(kUdpFrameOverhead + len);
+    EthernetRepr{s.dst_mac, s.src_mac, uint16_t(EtherType::ipv4)}.emit(p);
+    uint8_t* ip = p + kEthernetHeaderLen;
+    Ipv4Repr{.src = s.src,
+             .dst = s.dst,
+             .protocol = uint8_t(IpProtocol::udp),
+             .ttl = s.ttl,
+             .tos = s.tos,
+             .ident = ident,
+             .dont_fragment = s.dont_fragment,
+             .payload_len = static_cast<uint16_t>(kUdpHeaderLen + len)}
+        .emit(ip);
+    uint8_t* udp = ip + kIpv4MinHeaderLen;
+    UdpRepr{s.src_port, s.dst_port, static_cast<uint16_t>(len)}.emit(udp);
+    std::memcpy(udp + kUdpHeaderLen, data, len);
+    if (s.checksum) {
+        ChecksumAccumulator acc;
+        add_pseudo_header(acc, s.src, s.dst, uint8_t(IpProtocol::udp), static_cast<uint16_t>(kUdpHeaderLen + len));
+        acc.add(udp, kUdpHeaderLen + len);
+        store_be16(udp + 6, UdpRepr::finish_checksum(acc));
+    }
+}
+
+template <class Ctx>
+ssize_t udp_send(Ctx& ctx, const uint8_t* data, size_t len) {
+    UdpFrameSpec spec;
+    if (int rc = ctx.prepare(spec, len); rc != 0) return rc;
+    PacketPtr frame = ctx.alloc_frame();
+    if (!frame) return -ENOBUFS;
+    emit_udp_frame(spec, *frame, data, len, ctx.ip_ident(spec));
+    ctx.transmit(spec, static_cast<PacketPtr&&>(frame));
+    return static_cast<ssize_t>(len);
+}
+
+// The generic policy: everything read from the live objects on every call.
+struct UdpLiveContext {
+    Stack& stack;
+    UdpSocket& socket;
+    const SockAddr* destination;  // null: the connected peer
+
+    int prepare(UdpFrameSpec& spec, size_t len);
+    PacketPtr alloc_frame();
+    uint16_t ip_ident(const UdpFrameSpec& spec);
+    void transmit(const UdpFrameSpec& spec, PacketPtr frame);
+};
+
+extern template ssize_t udp_send<UdpLiveContext>(UdpLiveContext&, const uint8_t*, size_t);
+
+}  // namespace quasi
