@@ -48,7 +48,7 @@ class Reassembler {
 public:
     struct Config {
         size_t max_datagrams = 32;              // datagrams under reassembly at once
-        size_t max_bytes = 256 * 1024;          // memory cap, as pool data_room per held buffer
+        size_t max_bytes = size_t{256} * 1024;  // memory cap, as pool data_room per held buffer
         size_t max_fragments_per_datagram = 64;
         TimeNs timeout = 30 * kSecond;          // RFC 1122 3.3.2 suggests 60..120 s; Linux uses 30 s
     };

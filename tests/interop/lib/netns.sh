@@ -101,27 +101,61 @@ _qnetns_check_percent() {
   _qerr "percent must be an integer 0..100, got '${1:-}'"
 }
 
-# _qnetns_destroy NS: kill every process in NS (TERM, then KILL after ~2 s) and delete
-# NS; its tap devices go with it. Never fails; reports leftovers.
+# _qnetns_pids_by_inode INODE: pids of all processes whose network namespace has
+# inode INODE (what `ip netns pids` does, but usable after the name is gone).
+_qnetns_pids_by_inode() {
+  local link
+  # One find(1) call instead of a readlink per process; the brackets are escaped for
+  # -lname's glob.
+  while read -r link; do
+    link="${link#/proc/}"
+    printf '%s ' "${link%%/*}"
+  done < <(find /proc/[0-9]*/ns/net -maxdepth 0 -lname "net:\\[$1\\]" 2>/dev/null)
+}
+
+# _qnetns_kill_all INODE SIGNAL: send SIGNAL to every process in the namespace with
+# inode INODE; true if there was any.
+_qnetns_kill_all() {
+  local pids
+  pids="$(_qnetns_pids_by_inode "$1")"
+  [[ -n "${pids// /}" ]] || return 1
+  # shellcheck disable=SC2086  # word splitting of the pid list is intended
+  kill "-$2" $pids 2>/dev/null
+  return 0
+}
+
+# _qnetns_destroy NS: kill every process in NS (TERM, then KILL after ~2 s), delete
+# NS (its tap devices go with it), then sweep once more for processes that entered NS
+# while it was being deleted (e.g. a backgrounded `qnetns_exec NS ...` racing with a
+# failing script). A file descriptor on NS is held throughout, so its inode cannot be
+# reused by someone else's namespace while we match processes against it.
+# Never fails; reports leftovers.
 _qnetns_destroy() {
-  local ns="$1" pids i
+  local ns="$1" ino fd i
   _qnetns_exists "$ns" || return 0
-  pids="$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')"
-  if [[ -n "${pids// /}" ]]; then
-    # shellcheck disable=SC2086  # word splitting of the pid list is intended
-    kill -TERM $pids 2>/dev/null
-    for ((i = 0; i < 20; i++)); do
-      [[ -z "$(ip netns pids "$ns" 2>/dev/null)" ]] && break
-      sleep 0.1
-    done
-    pids="$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')"
-    if [[ -n "${pids// /}" ]]; then
-      # shellcheck disable=SC2086
-      kill -KILL $pids 2>/dev/null
-      sleep 0.1
+  ino="$(stat -L -c %i "/run/netns/$ns" 2>/dev/null)" || ino=""
+  if [[ -n "$ino" ]] && exec {fd}<"/run/netns/$ns"; then
+    if _qnetns_kill_all "$ino" TERM; then
+      for ((i = 0; i < 20; i++)); do
+        [[ -z "$(_qnetns_pids_by_inode "$ino")" ]] && break
+        sleep 0.1
+      done
+      _qnetns_kill_all "$ino" KILL
     fi
+    ip netns del "$ns" 2>/dev/null
+    # Late arrivals: a few rounds, because `ip netns exec` may have opened NS just
+    # before the delete and be about to enter it.
+    for ((i = 0; i < 5; i++)); do
+      _qnetns_kill_all "$ino" KILL
+      sleep 0.05
+    done
+    if [[ -n "$(_qnetns_pids_by_inode "$ino")" ]]; then
+      printf '[qnetns] error: processes still in deleted namespace %s: %s\n' "$ns" "$(_qnetns_pids_by_inode "$ino")" >&2
+    fi
+    exec {fd}<&-
+  else
+    ip netns del "$ns" 2>/dev/null
   fi
-  ip netns del "$ns" 2>/dev/null
   if _qnetns_exists "$ns"; then
     printf '[qnetns] error: could not delete namespace %s; remove it with: ip netns del %s\n' "$ns" "$ns" >&2
   else

@@ -162,9 +162,9 @@ child_full() {
   ok "$([[ $? -eq 124 ]]; echo $?)" "qrun_bounded stops a process in NS after 1 s (status 124)"
 
   # Leave processes running in both namespaces: cleanup must kill them.
-  qnetns_exec "$ns" sleep 300 &
+  qnetns_exec "$ns" sleep 317 &
   echo $! >"$st/bgpid"
-  qnetns_exec "$ns2" sleep 300 &
+  qnetns_exec "$ns2" sleep 317 &
   echo $! >"$st/bgpid2"
   check "qwait_for sees the background process in NS" qwait_for "[[ -n \$(ip netns pids $ns) ]]" 5
 
@@ -178,7 +178,7 @@ child_fail() {
   qnetns_create selftest-fail NS
   echo "$NS" >"$1/namespaces"
   qnetns_tap "$NS" qtap0 "$KERNEL_IP/24"
-  qnetns_exec "$NS" sleep 300 &
+  qnetns_exec "$NS" sleep 317 &
   echo $! >"$1/bgpid"
   false
   echo "not reached" >&2
@@ -266,9 +266,11 @@ gone_check() {
   done <"$d/namespaces"
   for p in "$d"/bgpid*; do
     [[ -e "$p" ]] || continue
-    ok "$(fails kill -0 "$(cat "$p")"; echo $?)" "$label: process $(cat "$p") started in the namespace is gone"
+    qwait_for "! kill -0 $(cat "$p")" 3
+    ok $? "$label: process $(cat "$p") started in the namespace is gone"
   done
   ok "$(fails ip link show qtap0; echo $?)" "$label: no qtap0 anywhere in the host namespace"
+  ok "$(fails pgrep -f "^sleep 317\$"; echo $?)" "$label: no 'sleep 317' left running anywhere"
 }
 
 echo "# full scenario (child shell)"

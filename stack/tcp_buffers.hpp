@@ -1,0 +1,145 @@
+// TCP connection buffers: a fixed byte ring for send and receive data, and a bounded
+// set of sequence ranges for out-of-order bookkeeping and the SACK scoreboard.
+//
+// Both allocate at most once, in init()/construction (STYLE.md 11): ByteRing takes its
+// storage with new (std::nothrow) in init(), SeqRangeSet holds a std::array. Neither
+// throws nor uses RTTI, so they build for the bare-metal core.
+#pragma once
+
+#include "stack/wire/tcp.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <utility>
+
+namespace quasi {
+
+// A byte ring of power-of-two capacity. The readable bytes run from the head for
+// size(); the free space past them (the tail) can also hold bytes that are written
+// but not yet readable (write_at), which is how the receive buffer keeps out-of-order
+// data at its place in the window until the hole before it is filled (commit).
+//
+// Every operation clips to what fits and returns how much it did, never failing
+// otherwise; a default-constructed or released ring has capacity 0 and takes nothing.
+class ByteRing {
+public:
+    struct Spans {
+        std::span<const uint8_t> first;
+        std::span<const uint8_t> second;  // non-empty only when the range wraps
+    };
+
+    ByteRing() = default;
+    ByteRing(const ByteRing&) = delete;
+    ByteRing& operator=(const ByteRing&) = delete;
+    // Moving hands the storage over and leaves the source released.
+    ByteRing(ByteRing&& other) noexcept { *this = std::move(other); }
+    ByteRing& operator=(ByteRing&& other) noexcept;
+
+    // Allocates capacity rounded up to a power of two (so indices wrap by masking);
+    // drops any previous storage and contents. False when capacity is 0, too large,
+    // or the allocation fails; the ring is then empty with capacity 0.
+    bool init(size_t capacity);
+    void release();
+
+    size_t capacity() const { return capacity_; }
+    size_t size() const { return size_; }  // bytes readable from the head
+    size_t free_space() const { return capacity() - size_; }
+    bool empty() const { return size_ == 0; }
+
+    // Copies at the tail and makes the bytes readable; returns min(len, free_space()).
+    size_t append(const uint8_t* data, size_t len);
+    // Copies at offset_from_tail bytes past the tail without making them readable;
+    // clipped to the free space, returns bytes written (0 when offset is past it).
+    size_t write_at(size_t offset_from_tail, const uint8_t* data, size_t len);
+    // Makes len more bytes past the tail readable (clipped to the free space).
+    void commit(size_t len);
+
+    // Copies from head + offset without consuming; returns bytes copied.
+    size_t peek(size_t offset, uint8_t* out, size_t len) const;
+    // Drops up to len bytes from the head; returns bytes dropped.
+    size_t consume(size_t len);
+    size_t read(uint8_t* out, size_t len);
+
+    // The readable bytes [head + offset, head + offset + len), clipped to size(), as
+    // at most two contiguous spans, so a segment can be copied and checksummed
+    // straight from the ring. Valid until the next append/write_at/init/release.
+    Spans spans(size_t offset, size_t len) const;
+
+private:
+    // The storage as [pos, pos + len) in ring positions relative to index 0, split at
+    // the end; pos must already be masked and len <= capacity().
+    Spans raw_spans(size_t pos, size_t len) const;
+    void copy_in(size_t pos, const uint8_t* data, size_t len);
+
+    std::unique_ptr<uint8_t[]> storage_;
+    size_t capacity_ = 0;  // a power of two, or 0 without storage
+    size_t head_ = 0;  // masked index of the first readable byte
+    size_t size_ = 0;
+};
+
+// A sorted set of disjoint, non-adjacent half-open ranges [left, right) of sequence
+// numbers, compared modulo 2^32 (RFC 9293 3.4): all ranges held must lie within 2^31
+// of each other, which a TCP window (at most 2^30, RFC 7323 2.3) guarantees.
+//
+// The number of ranges is capped at runtime (at most kMaxRanges): an insert that
+// would need one more range than the cap fails and changes nothing, so the caller can
+// drop the segment and count it. This bounds the work per segment and the memory of
+// an out-of-order flood (SegmentSmack, CVE-2018-5390) and of SACK-driven splitting
+// (CVE-2019-11478).
+class SeqRangeSet {
+public:
+    static constexpr size_t kMaxRanges = 32;
+
+    struct Range {
+        uint32_t left = 0;
+        uint32_t right = 0;
+        uint32_t length() const { return right - left; }
+    };
+
+    // max_ranges is clamped to [1, kMaxRanges].
+    explicit SeqRangeSet(size_t max_ranges = 16) { init(max_ranges); }
+    // Empties the set and sets a new cap (clamped as above).
+    void init(size_t max_ranges);
+    void clear();
+
+    // Adds [left, right), merging with every range it overlaps or touches. An empty
+    // or reversed range (right <= left in sequence space) is nothing to add: true,
+    // unchanged. False, unchanged, when the range would need a slot beyond the cap.
+    bool insert(uint32_t left, uint32_t right);
+    // Forgets every sequence number before seq, trimming a range that straddles it.
+    void remove_below(uint32_t seq);
+
+    bool contains(uint32_t seq) const;
+    // The right edge of the range holding seq, or seq when none does: where RCV.NXT
+    // moves once the data at seq has arrived.
+    uint32_t contiguous_from(uint32_t seq) const;
+    uint32_t covered_bytes() const;
+
+    size_t count() const { return count_; }
+    bool empty() const { return count_ == 0; }
+    bool full() const { return count_ == max_ranges_; }
+    size_t max_ranges() const { return max_ranges_; }
+    // Ranges in ascending sequence order; index < count().
+    const Range& operator[](size_t index) const { return ranges_[index]; }
+
+    // Up to max ranges as SACK blocks, most recently inserted-into first (RFC 2018 4:
+    // the first block holds the segment that triggered the ACK, the others repeat
+    // the most recently reported first blocks). Returns the number written.
+    size_t most_recent(SackBlock* out, size_t max) const;
+
+private:
+    // First index whose range ends at or after seq (the first that seq can touch).
+    size_t first_ending_at_or_after(uint32_t seq) const;
+
+    std::array<Range, kMaxRanges> ranges_{};
+    // Insertion stamp per range, for most_recent(); 64 bits never wrap.
+    std::array<uint64_t, kMaxRanges> stamps_{};
+    uint64_t clock_ = 0;
+    size_t count_ = 0;
+    size_t max_ranges_ = 0;
+};
+
+}  // namespace quasi
