@@ -1,10 +1,11 @@
-// quasi-echo: a UDP echo server (RFC 862) on a tap device.
+// quasi-echo: a UDP and TCP echo server (RFC 862) on a tap device.
 //
 //   quasi-echo --tap IFNAME --ip 198.18.0.2/24 [--gw ADDR] [--udp-port 7]
-//              [--mac 02:00:00:00:00:01] [--seconds N]
+//              [--tcp-port 7] [--mac 02:00:00:00:00:01] [--seconds N]
 //
 // Prints the stack's counters and drop reasons on SIGINT/SIGTERM (or after --seconds).
 #include "apps/app_common.hpp"
+#include "apps/tcp_server.hpp"
 #include "ports/x86/steady_clock.hpp"
 #include "ports/x86/tap.hpp"
 #include "stack/socket.hpp"
@@ -28,6 +29,7 @@ struct Options {
     uint8_t prefix_len = 0;
     Ipv4Addr gateway;
     uint16_t udp_port = 7;
+    uint16_t tcp_port = 0;  // 0: no TCP echo
     MacAddr mac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
     uint64_t seconds = 0;  // 0: until a signal
 };
@@ -35,7 +37,7 @@ struct Options {
 void usage() {
     std::fprintf(stderr,
                  "usage: quasi-echo --tap IFNAME --ip ADDR/LEN [--gw ADDR] [--udp-port PORT]\n"
-                 "                  [--mac MAC] [--seconds N]\n");
+                 "                  [--tcp-port PORT] [--mac MAC] [--seconds N]\n");
 }
 
 bool parse_options(int argc, char** argv, Options& o) {
@@ -49,6 +51,7 @@ bool parse_options(int argc, char** argv, Options& o) {
         else if (!std::strcmp(arg, "--gw") && ok) ok = parse_ipv4(value, o.gateway);
         else if (!std::strcmp(arg, "--mac") && ok) ok = parse_mac(value, o.mac);
         else if (!std::strcmp(arg, "--udp-port") && ok) ok = app::parse_size(value, n) && n > 0 && n < 65536, o.udp_port = uint16_t(n);
+        else if (!std::strcmp(arg, "--tcp-port") && ok) ok = app::parse_size(value, n) && n > 0 && n < 65536, o.tcp_port = uint16_t(n);
         else if (!std::strcmp(arg, "--seconds") && ok) ok = app::parse_size(value, o.seconds);
         else {
             std::fprintf(stderr, "quasi-echo: unknown or incomplete option '%s'\n", arg);
@@ -67,6 +70,12 @@ bool parse_options(int argc, char** argv, Options& o) {
     return true;
 }
 
+// TCP echo: whatever arrives goes back out.
+void echo_back(app::TcpServer::Connection& c, void*) {
+    c.out += c.in;
+    c.in.clear();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -78,7 +87,8 @@ int main(int argc, char** argv) {
     SteadyClock clock;
     Stack::Config config;
     config.seed = app::random_seed();
-    config.pool.count = 4096;
+    config.pool.count = 8192;
+    config.max_descriptors = 4096;
     Stack stack(config, clock);
 
     int error = 0;
@@ -103,8 +113,17 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "quasi-echo: cannot bind UDP port %u: %s\n", o.udp_port, std::strerror(-rc));
         return 1;
     }
+    app::TcpServer tcp_echo(stack, echo_back, nullptr, nullptr);
+    if (o.tcp_port) {
+        if (int rc = tcp_echo.listen(o.tcp_port); rc < 0) {
+            std::fprintf(stderr, "quasi-echo: cannot listen on TCP port %u: %s\n", o.tcp_port, std::strerror(-rc));
+            return 1;
+        }
+    }
     char ip[16];
-    std::printf("quasi-echo: %s on %s, UDP echo on port %u\n", format(o.ip, ip, sizeof ip), o.tap, o.udp_port);
+    std::printf("quasi-echo: %s on %s, UDP echo on port %u", format(o.ip, ip, sizeof ip), o.tap, o.udp_port);
+    if (o.tcp_port) std::printf(", TCP echo on port %u", o.tcp_port);
+    std::printf("\n");
     std::fflush(stdout);
 
     app::install_stop_handlers();
@@ -119,6 +138,7 @@ int main(int argc, char** argv) {
             if (sendto(stack, fd, buf.data(), size_t(n), 0, &from) == n) ++echoed;
             ++work;
         }
+        if (o.tcp_port) work += tcp_echo.serve();
         if (work == 0) {  // idle: sleep until the tap has a frame or a timer may be due
             pollfd pfd{tap->fd(), POLLIN, 0};
             ::poll(&pfd, 1, 5);

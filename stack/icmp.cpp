@@ -62,6 +62,12 @@ void Stack::icmp_error_input(const IcmpView& icmp) {
         body.size() < quoted.header_len() + 8 || !is_local_address(quoted.src()))
         return stats_.drop(Drop::icmp_bad_embedded);
     const uint8_t* transport = body.data() + quoted.header_len();
+    if (quoted.protocol() == uint8_t(IpProtocol::tcp)) {
+        Ipv4Repr q{.src = quoted.src(), .dst = quoted.dst(), .protocol = quoted.protocol()};
+        if (icmp.type() == uint8_t(IcmpType::dest_unreachable) && icmp.code() == uint8_t(IcmpUnreachCode::frag_needed))
+            path_mtu_.lower(quoted.dst(), icmp.next_hop_mtu(), now());
+        return tcp_.icmp_error(q, transport, icmp.type(), icmp.code(), icmp.next_hop_mtu());
+    }
     if (icmp.type() != uint8_t(IcmpType::dest_unreachable)) return;  // time exceeded, etc.: nothing to do
     if (icmp.code() == uint8_t(IcmpUnreachCode::frag_needed)) {
         // RFC 1191: lower the path MTU; the cache clamps absurd values.

@@ -33,6 +33,8 @@ void Stack::ipv4_input(Interface& iface, PacketPtr packet) {
         return icmp_input(iface, ip, header_len, std::move(packet));
     case uint8_t(IpProtocol::udp):
         return udp_.input(iface, ip, header_len, std::move(packet));
+    case uint8_t(IpProtocol::tcp):
+        return tcp_.input(iface, ip, header_len, std::move(packet));
     default:
         stats_.drop(Drop::ipv4_unknown_protocol);
         // RFC 1122 3.2.2.1: protocol unreachable for a transport we do not implement.

@@ -14,6 +14,7 @@
 namespace quasi {
 
 class Stack;
+struct TcpSocket;
 
 // Values as on Linux, so ported code reads naturally.
 constexpr int kAfInet = 2;
@@ -32,6 +33,27 @@ constexpr int kIpMtuDiscover = 10;  // values: kPmtuDiscDont (never DF), kPmtuDi
 constexpr int kPmtuDiscDont = 0;
 constexpr int kPmtuDiscDo = 2;
 
+constexpr int kSoKeepalive = 9;
+constexpr int kSoLinger = 13;     // value: Linger
+constexpr int kSoSndbuf = 7;
+constexpr int kIpProtoTcp = 6;
+constexpr int kTcpNodelay = 1;
+constexpr int kTcpMaxseg = 2;
+constexpr int kTcpKeepidle = 4;   // seconds
+constexpr int kTcpKeepintvl = 5;  // seconds
+constexpr int kTcpKeepcnt = 6;
+constexpr int kTcpUserTimeout = 18;  // milliseconds (RFC 5482)
+constexpr int kTcpCongestion = 13;   // value: int, 0 NewReno, 1 CUBIC (Linux takes a name)
+
+struct Linger {
+    int onoff = 0;
+    int seconds = 0;
+};
+
+constexpr int kShutRd = 0;
+constexpr int kShutWr = 1;
+constexpr int kShutRdwr = 2;
+
 constexpr int kMsgPeek = 0x2;
 constexpr int kMsgDontWait = 0x40;  // accepted for portability: every call is non-blocking
 
@@ -43,6 +65,10 @@ ssize_t send(Stack& stack, int fd, const void* data, size_t len, int flags = 0);
 ssize_t recvfrom(Stack& stack, int fd, void* data, size_t len, int flags, SockAddr* from);
 ssize_t recv(Stack& stack, int fd, void* data, size_t len, int flags = 0);
 int close(Stack& stack, int fd);
+// TCP: passive open, accept a connection (returns its descriptor; `peer` optional), half-close.
+int listen(Stack& stack, int fd, int backlog);
+int accept(Stack& stack, int fd, SockAddr* peer);
+int shutdown(Stack& stack, int fd, int how);
 int setsockopt(Stack& stack, int fd, int level, int name, const void* value, size_t len);
 int getsockopt(Stack& stack, int fd, int level, int name, void* value, size_t* len);
 int getsockname(Stack& stack, int fd, SockAddr* out);
@@ -63,19 +89,25 @@ int set_ready_callback(Stack& stack, int fd, ReadyCallback callback, void* user)
 // The descriptor table: descriptors are small integers naming sockets of any kind.
 class DescriptorTable {
 public:
-    enum class Kind : uint8_t { free, udp };
+    enum class Kind : uint8_t { free, udp, tcp };
     struct Entry {
         Kind kind = Kind::free;
         UdpSocket* udp = nullptr;
+        TcpSocket* tcp = nullptr;
     };
 
     explicit DescriptorTable(size_t size);
     int allocate(UdpSocket* s);  // fd or -EMFILE
+    int allocate(TcpSocket* s);
     void release(int fd);
     Entry* get(int fd) { return fd >= 0 && static_cast<size_t>(fd) < size_ && entries_[fd].kind != Kind::free ? &entries_[fd] : nullptr; }
     UdpSocket* udp(int fd) {
         Entry* e = get(fd);
         return e && e->kind == Kind::udp ? e->udp : nullptr;
+    }
+    TcpSocket* tcp(int fd) {
+        Entry* e = get(fd);
+        return e && e->kind == Kind::tcp ? e->tcp : nullptr;
     }
 
 private:

@@ -71,6 +71,7 @@ bool PathMtuCache::lower(Ipv4Addr dst, uint16_t mtu, TimeNs now) {
             if (e.expires < slot->expires) slot = &e;
     }
     *slot = Entry{dst, mtu, now + kLifetime};
+    version.guarded_write(version + 1);
     return true;
 }
 
@@ -86,6 +87,7 @@ Stack::Stack(const Config& config, const Clock& clock, BufferPool* shared_pool)
       timers_(clock.now()),
       housekeeping_timer_(&Stack::housekeeping, this),
       udp_(*this, config.max_udp_sockets),
+      tcp_(*this, config.tcp),
       descriptors_(config.max_descriptors) {
     hash_key_ = SipKey{random_.next(), random_.next()};
     for (uint16_t& counter : ident_counters_) counter = static_cast<uint16_t>(random_.next());
@@ -143,12 +145,12 @@ Ipv4Addr Stack::source_address_for(Ipv4Addr dst) const {
     return interfaces_[route->interface]->address();
 }
 
-uint16_t Stack::next_ip_ident(Ipv4Addr src, Ipv4Addr dst, uint8_t protocol) {
+uint16_t* Stack::ip_ident_counter(Ipv4Addr src, Ipv4Addr dst, uint8_t protocol) {
     // RFC 7739 5.2 / 6864: a counter per hashed (src, dst, protocol) bucket, each
     // started at a random value, so IDs reveal nothing across destinations.
     uint64_t words[2] = {(uint64_t{src.value} << 32) | dst.value, protocol};
     size_t bucket = siphash(hash_key_, words, 2) % kIdentBuckets;
-    return ident_counters_[bucket]++;
+    return &ident_counters_[bucket];
 }
 
 void Stack::flush_all() {

@@ -17,6 +17,7 @@
 #include "stack/route.hpp"
 #include "stack/socket.hpp"
 #include "stack/stats.hpp"
+#include "stack/tcp.hpp"
 #include "stack/timer.hpp"
 #include "stack/udp.hpp"
 #include "stack/wire/icmp.hpp"
@@ -78,6 +79,10 @@ public:
     // Records a lower MTU; returns true when it changed something.
     bool lower(Ipv4Addr dst, uint16_t mtu, TimeNs now);
 
+    // Bumped whenever lower() changes something: specialized handles that froze a path
+    // MTU watch it (expiry only raises an MTU, which frozen code handles by declining).
+    QuasiInvariant<uint64_t> version;
+
 private:
     struct Entry {
         Ipv4Addr dst;
@@ -95,6 +100,7 @@ public:
         Reassembler::Config reassembly{};
         size_t max_descriptors = 1024;
         size_t max_udp_sockets = 256;
+        TcpLayer::Config tcp{};
         size_t udp_receive_queue_bytes = 256 * 1024;  // default SO_RCVBUF
         uint32_t icmp_errors_per_second = 1000;          // Linux icmp_msgs_per_sec
         uint32_t icmp_error_burst = 50;                  // Linux icmp_msgs_burst
@@ -135,6 +141,7 @@ public:
     Interface* interface(size_t index) { return index < interface_count_ ? interfaces_[index].get() : nullptr; }
     TimerWheel& timers() { return timers_; }
     UdpLayer& udp() { return udp_; }
+    TcpLayer& tcp() { return tcp_; }
     DescriptorTable& descriptors() { return descriptors_; }
     PathMtuCache& path_mtu() { return path_mtu_; }
 
@@ -164,7 +171,10 @@ public:
     int ipv4_output(const Ipv4Send& send, PacketPtr datagram);
     void ipv4_input(Interface& iface, PacketPtr packet);
     // The IP identification for a datagram (RFC 6864, RFC 7739: per-destination, keyed).
-    uint16_t next_ip_ident(Ipv4Addr src, Ipv4Addr dst, uint8_t protocol);
+    uint16_t next_ip_ident(Ipv4Addr src, Ipv4Addr dst, uint8_t protocol) { return (*ip_ident_counter(src, dst, protocol))++; }
+    // The counter next_ip_ident draws from for (src, dst, protocol): a specialized send
+    // path freezes the pointer and increments the very same counter.
+    uint16_t* ip_ident_counter(Ipv4Addr src, Ipv4Addr dst, uint8_t protocol);
     // Hands a frame (link header space reserved, IPv4 header written) to the link.
     void link_output(Interface& iface, Ipv4Addr next_hop, PacketPtr packet);
 
@@ -197,6 +207,7 @@ private:
     TimerWheel timers_;
     Timer housekeeping_timer_;
     UdpLayer udp_;
+    TcpLayer tcp_;
     DescriptorTable descriptors_;
     static constexpr size_t kIdentBuckets = 256;
     std::array<uint16_t, kIdentBuckets> ident_counters_{};

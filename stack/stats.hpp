@@ -59,6 +59,25 @@ namespace quasi {
     X(tcp_bad_data_offset, "TCP data offset below 5 or beyond the segment")              \
     X(tcp_bad_option, "TCP option with a bad length")                                    \
     X(tcp_bad_checksum, "TCP checksum wrong")                                            \
+    X(tcp_bad_flags, "TCP flags combination that no peer sends (none, SYN+FIN, SYN+RST, Xmas)") \
+    X(tcp_land, "TCP segment from our own address and port (LAND)") \
+    X(tcp_to_broadcast, "TCP segment to a broadcast address") \
+    X(tcp_no_socket, "TCP segment for no connection or listener (answered with RST)") \
+    X(tcp_rst_to_listener, "RST to a listening socket") \
+    X(tcp_ack_to_listener, "ACK to a listening socket without a valid SYN cookie") \
+    X(tcp_accept_queue_full, "SYN dropped: accept queue full") \
+    X(tcp_syn_queue_full, "SYN dropped: SYN queue full and SYN cookies off") \
+    X(tcp_no_memory, "TCP connection refused: sockets or buffer memory exhausted") \
+    X(tcp_bad_ack, "ACK that does not acknowledge our SYN") \
+    X(tcp_bad_rst, "RST in SYN-SENT without an acceptable ACK") \
+    X(tcp_no_ack, "segment without ACK in a synchronized state") \
+    X(tcp_paws, "PAWS: timestamp older than TS.Recent") \
+    X(tcp_out_of_window, "segment outside the receive window") \
+    X(tcp_rst_in_time_wait, "RST in TIME-WAIT ignored (RFC 1337)") \
+    X(tcp_challenged, "RST/SYN/ACK answered with a challenge ACK (RFC 5961)") \
+    X(tcp_ack_unsent, "ACK for data not yet sent") \
+    X(tcp_data_after_fin, "data after the peer's FIN or in a state that takes none") \
+    X(tcp_ooo_full, "out-of-order segment dropped: range table full") \
     X(tx_ring_full, "transmit: device queue full")                                       \
     X(tx_no_buffer, "transmit: buffer pool exhausted")                                   \
     X(rx_no_buffer, "receive: buffer pool exhausted")
@@ -80,6 +99,25 @@ namespace quasi {
     X(icmp_errors_rx, "ICMP errors received")                  \
     X(pmtu_updates, "path MTU lowered by ICMP")                \
     X(udp_rx, "UDP datagrams queued to sockets")               \
+    X(tcp_segments_rx, "tcp segments rx") \
+    X(tcp_segments_tx, "tcp segments tx") \
+    X(tcp_retransmits, "tcp retransmits") \
+    X(tcp_rto_expiries, "tcp rto expiries") \
+    X(tcp_fast_retransmits, "tcp fast retransmits") \
+    X(tcp_dup_acks, "tcp dup acks") \
+    X(tcp_resets_sent, "tcp resets sent") \
+    X(tcp_resets_rx, "tcp resets rx") \
+    X(tcp_challenge_acks, "tcp challenge acks") \
+    X(tcp_syn_cookies_sent, "tcp syn cookies sent") \
+    X(tcp_syn_cookies_accepted, "tcp syn cookies accepted") \
+    X(tcp_passive_opens, "tcp passive opens") \
+    X(tcp_active_opens, "tcp active opens") \
+    X(tcp_established, "tcp established") \
+    X(tcp_time_wait_reused, "tcp time wait reused") \
+    X(tcp_keepalive_probes, "tcp keepalive probes") \
+    X(tcp_window_probes, "tcp window probes") \
+    X(tcp_out_of_order, "tcp out of order") \
+    X(tcp_mss_lowered, "tcp mss lowered") \
     X(udp_tx, "UDP datagrams sent")
 
 enum class Drop : uint16_t {

@@ -56,6 +56,12 @@ void UdpLayer::close(UdpSocket& s) {
     s.receive_bytes = 0;
     s.in_use = false;
     s.fd = -1;
+    // Clearing the addresses tells the guards of specialized handles (they see in_use
+    // already false, so they know the socket is gone, not merely changed).
+    s.local_addr.guarded_write(Ipv4Addr{});
+    s.local_port.guarded_write(0);
+    s.remote_addr.guarded_write(Ipv4Addr{});
+    s.remote_port.guarded_write(0);
     --open_count_;
 }
 

@@ -1,0 +1,173 @@
+// quasi-httpd: a minimal HTTP/1.1 server (keep-alive) on a tap device.
+//
+//   quasi-httpd --tap IFNAME --ip 198.18.0.2/24 [--gw ADDR] [--port 80] [--seconds N]
+//
+// GET /           a small HTML page
+// GET /bytes/N    N deterministic pseudo-random bytes: byte i is the top byte of
+//                 (i * 2654435761) mod 2^32, so a client can check them independently.
+#include "apps/app_common.hpp"
+#include "apps/tcp_server.hpp"
+#include "ports/x86/steady_clock.hpp"
+#include "ports/x86/tap.hpp"
+
+#include <poll.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+using namespace quasi;
+
+namespace {
+
+constexpr uint64_t kMaxBytes = uint64_t{1} << 34;  // 16 GiB per response at most
+constexpr size_t kMaxRequest = 16384;
+
+const char kIndex[] =
+    "<!doctype html><html><head><title>quasi</title></head><body>"
+    "<h1>quasi-httpd</h1><p>A userspace TCP/IP stack. Try <a href=\"/bytes/1024\">/bytes/1024</a>.</p>"
+    "</body></html>\n";
+
+uint8_t pattern_byte(uint64_t i) { return static_cast<uint8_t>((static_cast<uint32_t>(i) * 2654435761u) >> 24); }
+
+void respond(app::TcpServer::Connection& c, int status, const char* reason, const char* type, uint64_t length,
+             bool keep_alive) {
+    char head[256];
+    std::snprintf(head, sizeof head,
+                  "HTTP/1.1 %d %s\r\nServer: quasi-httpd\r\nContent-Type: %s\r\nContent-Length: %llu\r\n%s\r\n",
+                  status, reason, type, (unsigned long long)length, keep_alive ? "" : "Connection: close\r\n");
+    c.out += head;
+    if (!keep_alive) c.close_after_output = true;
+}
+
+// Parses every complete request in c.in (pipelining allowed) and queues responses.
+void handle(app::TcpServer::Connection& c, void*) {
+    for (;;) {
+        if (c.to_generate > c.generated) return;  // finish streaming the previous body first
+        size_t end = c.in.find("\r\n\r\n");
+        if (end == std::string::npos) {
+            if (c.in.size() > kMaxRequest) {
+                respond(c, 431, "Request Header Fields Too Large", "text/plain", 0, false);
+                c.in.clear();
+            }
+            return;
+        }
+        std::string request = c.in.substr(0, end);
+        c.in.erase(0, end + 4);
+        char method[16] = {}, path[1024] = {}, version[16] = {};
+        if (std::sscanf(request.c_str(), "%15s %1023s %15s", method, path, version) != 3) {
+            respond(c, 400, "Bad Request", "text/plain", 0, false);
+            return;
+        }
+        bool keep_alive = std::strcmp(version, "HTTP/1.0") != 0;
+        for (auto& ch : request) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (request.find("\r\nconnection: close") != std::string::npos) keep_alive = false;
+        if (request.find("\r\nconnection: keep-alive") != std::string::npos) keep_alive = true;
+        bool head_only = !std::strcmp(method, "HEAD");
+        if (std::strcmp(method, "GET") && !head_only) {
+            respond(c, 405, "Method Not Allowed", "text/plain", 0, keep_alive);
+            continue;
+        }
+        if (!std::strcmp(path, "/")) {
+            respond(c, 200, "OK", "text/html", sizeof kIndex - 1, keep_alive);
+            if (!head_only) c.out += kIndex;
+            continue;
+        }
+        char* tail = nullptr;
+        if (!std::strncmp(path, "/bytes/", 7)) {
+            unsigned long long n = std::strtoull(path + 7, &tail, 10);
+            if (tail != path + 7 && *tail == '\0' && n <= kMaxBytes) {
+                respond(c, 200, "OK", "application/octet-stream", n, keep_alive);
+                if (!head_only) {
+                    c.generated = 0;
+                    c.to_generate = n;
+                }
+                continue;
+            }
+        }
+        respond(c, 404, "Not Found", "text/plain", 0, keep_alive);
+    }
+}
+
+void generate(app::TcpServer::Connection& c, void*) {
+    uint64_t n = std::min<uint64_t>(c.to_generate - c.generated, 65536);
+    c.out.resize(n);
+    for (uint64_t i = 0; i < n; ++i) c.out[i] = static_cast<char>(pattern_byte(c.generated + i));
+    c.generated += n;
+    if (c.generated == c.to_generate) {
+        c.generated = c.to_generate = 0;
+        handle(c, nullptr);  // pipelined requests waiting behind this body
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const char* tap_name = nullptr;
+    Ipv4Addr ip, gateway;
+    uint8_t prefix_len = 0;
+    uint64_t port = 80, seconds = 0;
+    for (int i = 1; i < argc; ++i) {
+        const char* arg = argv[i];
+        const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
+        bool ok = value != nullptr;
+        if (!std::strcmp(arg, "--tap") && ok) tap_name = value;
+        else if (!std::strcmp(arg, "--ip") && ok) ok = app::parse_cidr(value, ip, prefix_len);
+        else if (!std::strcmp(arg, "--gw") && ok) ok = parse_ipv4(value, gateway);
+        else if (!std::strcmp(arg, "--port") && ok) ok = app::parse_size(value, port) && port > 0 && port < 65536;
+        else if (!std::strcmp(arg, "--seconds") && ok) ok = app::parse_size(value, seconds);
+        else ok = false;
+        if (!ok) {
+            std::fprintf(stderr, "quasi-httpd: bad or incomplete option '%s'\n"
+                                 "usage: quasi-httpd --tap IFNAME --ip ADDR/LEN [--gw ADDR] [--port 80] [--seconds N]\n",
+                         arg);
+            return 2;
+        }
+        ++i;
+    }
+    if (!tap_name || prefix_len == 0) {
+        std::fprintf(stderr, "quasi-httpd: --tap and --ip are required\n");
+        return 2;
+    }
+    SteadyClock clock;
+    Stack::Config config;
+    config.seed = app::random_seed();
+    config.pool.count = 8192;
+    config.max_descriptors = 4096;
+    Stack stack(config, clock);
+    int error = 0;
+    auto tap = TapNetif::open(tap_name, stack.pool(), TapNetif::Config{}, &error);
+    if (!tap) {
+        std::fprintf(stderr, "quasi-httpd: cannot open tap '%s': %s (%s)\n", tap_name, std::strerror(error),
+                     TapNetif::open_error_hint(error));
+        return 1;
+    }
+    if (int rc = stack.add_interface(*tap, ip, prefix_len); rc < 0) {
+        std::fprintf(stderr, "quasi-httpd: cannot add interface: %s\n", std::strerror(-rc));
+        return 1;
+    }
+    if (!gateway.is_unspecified()) stack.add_route(Ipv4Addr{}, 0, gateway);
+    app::TcpServer server(stack, handle, generate, nullptr);
+    if (int rc = server.listen(static_cast<uint16_t>(port)); rc < 0) {
+        std::fprintf(stderr, "quasi-httpd: cannot listen on port %llu: %s\n", (unsigned long long)port,
+                     std::strerror(-rc));
+        return 1;
+    }
+    char text[16];
+    std::printf("quasi-httpd: http://%s:%llu/ on %s\n", format(ip, text, sizeof text), (unsigned long long)port,
+                tap_name);
+    std::fflush(stdout);
+    app::install_stop_handlers();
+    TimeNs deadline = seconds ? clock.now() + seconds * kSecond : 0;
+    while (!app::stop_requested() && (deadline == 0 || clock.now() < deadline)) {
+        size_t work = stack.poll();
+        work += server.serve();
+        if (work == 0) {
+            pollfd pfd{tap->fd(), POLLIN, 0};
+            ::poll(&pfd, 1, 1);
+        }
+    }
+    std::printf("quasi-httpd: %llu connections accepted\n", (unsigned long long)server.accepted());
+    app::print_stats(stdout, "stack statistics:", stack.stats());
+    return 0;
+}

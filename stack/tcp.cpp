@@ -1,0 +1,388 @@
+// TCP sockets: the connection tables and the user calls of RFC 9293 3.10.1-3.10.6.
+#include "stack/tcp.hpp"
+
+#include "stack/stack.hpp"
+#include "stack/tcp_isn.hpp"
+#include "stack/tcp_seq.hpp"
+
+#include <cerrno>
+#include <new>
+
+namespace quasi {
+
+const char* name(TcpState state) {
+    static constexpr const char* kNames[] = {"CLOSED",     "LISTEN",     "SYN-SENT",   "SYN-RECEIVED",
+                                             "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT",
+                                             "CLOSING",    "LAST-ACK",   "TIME-WAIT"};
+    return kNames[static_cast<size_t>(state)];
+}
+
+size_t TcpTupleHash::operator()(const TcpTuple& t) const {
+    uint64_t a = (uint64_t{t.local_addr.value} << 32) | t.remote_addr.value;
+    uint64_t b = (uint64_t{t.local_port} << 16) | t.remote_port;
+    uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ull)) * 0xBF58476D1CE4E5B9ull;
+    return static_cast<size_t>(h ^ (h >> 31));
+}
+
+TcpLayer::TcpLayer(Stack& stack, const Config& config)
+    : stack_(stack),
+      config_(config),
+      sockets_(new TcpSocket[config.max_sockets]),
+      buckets_(new ConnTable::bucket_type[kBuckets]),
+      connections_(ConnTable::bucket_traits(buckets_.get(), kBuckets)) {
+    isn_key_ = SipKey{uint64_t{stack.random_u32()} << 32 | stack.random_u32(),
+                      uint64_t{stack.random_u32()} << 32 | stack.random_u32()};
+    cookie_key_ = SipKey{uint64_t{stack.random_u32()} << 32 | stack.random_u32(),
+                         uint64_t{stack.random_u32()} << 32 | stack.random_u32()};
+}
+
+TcpLayer::~TcpLayer() {
+    connections_.clear();
+    listeners_.clear();
+    for (size_t i = 0; i < config_.max_sockets; ++i) release_buffers(sockets_[i]);
+}
+
+TcpSocket* TcpLayer::find(const TcpTuple& t) {
+    auto it = connections_.find(t);
+    return it == connections_.end() ? nullptr : &*it;
+}
+
+TcpSocket* TcpLayer::find_listener(Ipv4Addr addr, uint16_t port) {
+    for (TcpSocket& l : listeners_)
+        if (l.local_port == port && (l.local_addr.get().is_unspecified() || l.local_addr == addr)) return &l;
+    return nullptr;
+}
+
+uint32_t TcpLayer::isn_for(const TcpTuple& t) {
+    return tcp_isn(isn_key_, t.local_addr, t.local_port, t.remote_addr, t.remote_port, stack_.now());
+}
+
+uint16_t TcpLayer::local_mss(const TcpSocket& s) const {
+    const Route* route = const_cast<Stack&>(stack_).routes().lookup(s.remote_addr);
+    uint16_t mtu = route ? const_cast<Stack&>(stack_).interface(route->interface)->mtu.get() : 576;
+    return static_cast<uint16_t>(mtu - kIpv4MinHeaderLen - kTcpMinHeaderLen);
+}
+
+uint32_t TcpLayer::ts_now(const TcpSocket& s) const {
+    return static_cast<uint32_t>(stack_.now() / kMillisecond) + s.ts_offset;  // RFC 7323 5.4: 1 ms ticks
+}
+
+TcpSocket* TcpLayer::alloc_socket() {
+    for (size_t i = 0; i < config_.max_sockets; ++i) {
+        TcpSocket& s = sockets_[i];
+        if (s.in_use) continue;
+        // A fresh object: quasi-invariants of the previous user notify their
+        // watchers as they go, and every field starts from its default.
+        s.~TcpSocket();
+        new (&s) TcpSocket();
+        s.in_use = true;
+        init_timers(s);
+        s.ttl.guarded_write(stack_.config().default_ttl);
+        s.send_buffer_size = config_.send_buffer;
+        s.receive_buffer_size = config_.receive_buffer;
+        ++open_count_;
+        return &s;
+    }
+    return nullptr;
+}
+
+void TcpLayer::free_socket(TcpSocket& s) {
+    if (s.is_linked()) connections_.erase(connections_.iterator_to(s));
+    s.listen_hook.unlink();
+    s.retransmit_timer.cancel();
+    s.delayed_ack_timer.cancel();
+    s.keepalive_timer.cancel();
+    s.time_wait_timer.cancel();
+    release_buffers(s);
+    s.in_use = false;
+    s.state = TcpState::closed;
+    --open_count_;
+}
+
+bool TcpLayer::alloc_buffers(TcpSocket& s) {
+    if (s.send_buffer.capacity()) return true;
+    size_t need = s.send_buffer_size + s.receive_buffer_size;
+    if (buffer_memory_ + need > config_.max_buffer_memory) return false;
+    if (!s.send_buffer.init(s.send_buffer_size) || !s.receive_buffer.init(s.receive_buffer_size)) {
+        s.send_buffer.release();
+        return false;
+    }
+    buffer_memory_ += s.send_buffer.capacity() + s.receive_buffer.capacity();
+    return true;
+}
+
+void TcpLayer::release_buffers(TcpSocket& s) {
+    buffer_memory_ -= s.send_buffer.capacity() + s.receive_buffer.capacity();
+    s.send_buffer.release();
+    s.receive_buffer.release();
+}
+
+TcpSocket* TcpLayer::open() { return alloc_socket(); }
+
+namespace {
+bool port_taken_by(const TcpSocket& s, Ipv4Addr addr, uint16_t port) {
+    if (!s.in_use || s.local_port != port) return false;
+    if (s.state == TcpState::time_wait) return false;  // SO_REUSEADDR-like: servers restart at once
+    return s.local_addr.get().is_unspecified() || addr.is_unspecified() || s.local_addr == addr;
+}
+}  // namespace
+
+int TcpLayer::bind(TcpSocket& s, SockAddr local) {
+    if (s.local_port != 0 || s.state != TcpState::closed) return -EINVAL;
+    if (!local.addr.is_unspecified() && !stack_.is_local_address(local.addr)) return -EADDRNOTAVAIL;
+    uint16_t port = local.port;
+    if (port == 0) {
+        if (int rc = pick_ephemeral_port(local.addr, Ipv4Addr{}, 0, port); rc != 0) return rc;
+    } else {
+        for (size_t i = 0; i < config_.max_sockets; ++i)
+            if (&sockets_[i] != &s && port_taken_by(sockets_[i], local.addr, port)) return -EADDRINUSE;
+    }
+    s.local_addr.guarded_write(local.addr);
+    s.local_port.guarded_write(port);
+    return 0;
+}
+
+// RFC 6056 3.3.3 (algorithm 3): a keyed hash of the destination picks where the
+// search starts, so ports are unpredictable yet spread per destination.
+int TcpLayer::pick_ephemeral_port(Ipv4Addr local, Ipv4Addr remote, uint16_t remote_port, uint16_t& port) {
+    constexpr uint32_t first = UdpLayer::kEphemeralFirst;
+    constexpr uint32_t range = UdpLayer::kEphemeralLast - first + 1;
+    uint32_t start = stack_.random_u32();
+    for (uint32_t i = 0; i < range; ++i) {
+        uint16_t candidate = static_cast<uint16_t>(first + (start + i) % range);
+        bool taken = false;
+        if (remote_port != 0) {
+            taken = find(TcpTuple{local, candidate, remote, remote_port}) != nullptr || find_listener(local, candidate);
+        } else {
+            for (size_t k = 0; k < config_.max_sockets && !taken; ++k)
+                taken = port_taken_by(sockets_[k], local, candidate);
+        }
+        if (!taken) {
+            port = candidate;
+            return 0;
+        }
+    }
+    return -EADDRNOTAVAIL;
+}
+
+int TcpLayer::listen(TcpSocket& s, int backlog) {
+    if (s.state == TcpState::listen) {
+        s.backlog = backlog < 1 ? 1 : backlog;
+        return 0;
+    }
+    if (s.state != TcpState::closed) return -EINVAL;
+    if (s.local_port == 0) {
+        if (int rc = bind(s, SockAddr{}); rc != 0) return rc;
+    }
+    s.backlog = backlog < 1 ? 1 : backlog;
+    set_state(s, TcpState::listen);
+    listeners_.push_back(s);
+    return 0;
+}
+
+void TcpLayer::init_connection(TcpSocket& s) {
+    s.rcv_wscale = 0;
+    if (config_.window_scaling)
+        while (s.rcv_wscale < 14 && (s.receive_buffer_size >> s.rcv_wscale) > 0xFFFF) ++s.rcv_wscale;
+    s.ts_offset = stack_.random_u32();
+    s.snd_mss.guarded_write(536);
+    s.cc.init(config_.congestion, 536, stack_.now());
+    s.last_receive_time = stack_.now();
+}
+
+int TcpLayer::connect(TcpSocket& s, SockAddr remote) {
+    switch (s.state) {
+    case TcpState::closed: break;
+    case TcpState::syn_sent: return -EALREADY;
+    case TcpState::listen: return -EINVAL;
+    default: return -EISCONN;
+    }
+    if (s.pending_error) return -EINVAL;  // a failed connect leaves the socket unusable, as BSD
+    if (remote.port == 0 || remote.addr.is_unspecified() || remote.addr.is_broadcast() || remote.addr.is_multicast())
+        return -EINVAL;
+    if (!stack_.routes().lookup(remote.addr)) return -ENETUNREACH;
+    Ipv4Addr local = s.local_addr.get().is_unspecified() ? stack_.source_address_for(remote.addr) : s.local_addr.get();
+    uint16_t port = s.local_port;
+    if (port == 0) {
+        if (int rc = pick_ephemeral_port(local, remote.addr, remote.port, port); rc != 0) return rc;
+    } else if (find(TcpTuple{local, port, remote.addr, remote.port})) {
+        return -EADDRINUSE;
+    }
+    if (!alloc_buffers(s)) return -ENOBUFS;
+    s.local_addr.guarded_write(local);
+    s.local_port.guarded_write(port);
+    s.remote_addr.guarded_write(remote.addr);
+    s.remote_port.guarded_write(remote.port);
+    connections_.insert(s);
+    init_connection(s);
+    s.iss = isn_for(s.tuple());
+    s.snd_una = s.iss;
+    s.snd_nxt = s.iss + 1;
+    s.snd_max = s.snd_nxt;
+    set_state(s, TcpState::syn_sent);
+    emit_segment(s, s.iss, 0, tcp_flags::syn);
+    arm_retransmit(s);
+    stack_.stats().count(Counter::tcp_active_opens);
+    return -EINPROGRESS;
+}
+
+TcpSocket* TcpLayer::accept(TcpSocket& listener, int& error) {
+    if (listener.state != TcpState::listen) {
+        error = -EINVAL;
+        return nullptr;
+    }
+    TcpSocket* child = listener.accept_head;
+    if (!child) {
+        error = -EAGAIN;
+        return nullptr;
+    }
+    listener.accept_head = child->accept_next;
+    if (!listener.accept_head) listener.accept_tail = nullptr;
+    --listener.accept_queue_len;
+    child->accept_next = nullptr;
+    child->in_accept_queue = false;
+    child->listener = nullptr;
+    error = 0;
+    return child;
+}
+
+ssize_t TcpLayer::send(TcpSocket& s, const uint8_t* data, size_t len) {
+    if (s.pending_error) {
+        int err = s.pending_error;
+        s.pending_error = 0;
+        return -err;
+    }
+    switch (s.state) {
+    case TcpState::syn_sent:
+    case TcpState::syn_received:
+    case TcpState::established:
+    case TcpState::close_wait: break;
+    case TcpState::closed:
+    case TcpState::listen: return -ENOTCONN;
+    default: return -EPIPE;  // we sent our FIN already
+    }
+    if (s.fin_queued) return -EPIPE;
+    if (len == 0) return 0;
+    size_t taken = s.send_buffer.append(data, len);
+    if (taken == 0) return -EAGAIN;
+    if (s.synchronized()) output(s);
+    return static_cast<ssize_t>(taken);
+}
+
+ssize_t TcpLayer::receive(TcpSocket& s, uint8_t* data, size_t len, bool peek) {
+    size_t available = s.receive_buffer.size();
+    if (available == 0) {
+        if (s.pending_error) {
+            int err = s.pending_error;
+            s.pending_error = 0;
+            return -err;
+        }
+        if (s.fin_received || s.read_shutdown) return 0;
+        if (s.state == TcpState::closed || s.state == TcpState::listen) return -ENOTCONN;
+        return -EAGAIN;
+    }
+    if (len == 0) return 0;
+    uint32_t window_before = s.receive_window();
+    size_t n = peek ? s.receive_buffer.peek(0, data, len) : s.receive_buffer.read(data, len);
+    // Receiver SWS avoidance (RFC 9293 3.8.6.2.2): announce the larger window only
+    // once it grew by a full segment or half the buffer.
+    uint32_t grown = s.receive_window() - window_before;
+    uint32_t threshold = s.receive_buffer_size / 2 < s.snd_mss ? uint32_t(s.receive_buffer_size / 2) : s.snd_mss.get();
+    uint32_t advertised = seq_gt(s.rcv_adv, s.rcv_nxt) ? s.rcv_adv - s.rcv_nxt : 0;
+    if (!peek && s.synchronized() && grown > 0 && s.receive_window() - advertised >= threshold) send_ack(s);
+    return static_cast<ssize_t>(n);
+}
+
+int TcpLayer::shutdown(TcpSocket& s, bool read, bool write) {
+    if (s.state == TcpState::closed || s.state == TcpState::listen || s.state == TcpState::syn_sent) return -ENOTCONN;
+    if (read) s.read_shutdown = true;
+    if (write && !s.fin_queued) {
+        s.fin_queued = true;
+        if (s.state == TcpState::established || s.state == TcpState::syn_received)
+            set_state(s, TcpState::fin_wait_1);
+        else if (s.state == TcpState::close_wait)
+            set_state(s, TcpState::last_ack);
+        output(s);
+    }
+    return 0;
+}
+
+void TcpLayer::close(TcpSocket& s) {
+    s.fd = -1;
+    s.callback = nullptr;
+    switch (s.state) {
+    case TcpState::listen: {
+        // Children nobody will accept are reset (as Linux does on close of a listener).
+        for (size_t i = 0; i < config_.max_sockets; ++i) {
+            TcpSocket& c = sockets_[i];
+            if (!c.in_use || c.listener != &s) continue;
+            c.listener = nullptr;
+            c.in_accept_queue = false;
+            send_reset(c);
+            abort(c, ECONNRESET);
+        }
+        free_socket(s);
+        return;
+    }
+    case TcpState::closed:
+    case TcpState::syn_sent:
+        return free_socket(s);
+    default: break;
+    }
+    // RFC 2525 2.17: closing with unread data loses it, so tell the peer with a RST;
+    // SO_LINGER with a zero timeout asks for the same abortive close.
+    if (s.receive_buffer.size() > 0 || (s.linger && s.linger_time == 0)) {
+        send_reset(s);
+        return abort(s, 0);
+    }
+    if (s.state == TcpState::time_wait) return;
+    shutdown(s, true, true);
+    // An orphan in FIN-WAIT-2 waits at most 2*MSL for the peer's FIN (Linux's tcp_fin_timeout).
+    stack_.timers().schedule(s.time_wait_timer, stack_.now() + 2 * config_.msl);
+}
+
+uint16_t TcpLayer::readiness(const TcpSocket& s) const {
+    uint16_t ev = 0;
+    if (s.state == TcpState::listen) return s.accept_head ? events::in : 0;
+    if (s.receive_buffer.size() > 0 || s.fin_received || s.read_shutdown) ev |= events::in;
+    if (s.pending_error) ev |= events::err | events::in;
+    bool writable_state = s.state == TcpState::established || s.state == TcpState::close_wait;
+    if (writable_state && !s.fin_queued && s.send_buffer.free_space() > 0) ev |= events::out;
+    if (s.state == TcpState::closed && s.fd >= 0) ev |= events::hup | events::in;
+    return ev;
+}
+
+void TcpLayer::notify(TcpSocket& s) {
+    if (s.callback && s.fd >= 0) s.callback(s.fd, readiness(s), s.callback_user);
+    if (s.in_accept_queue && s.listener && s.listener->callback)
+        s.listener->callback(s.listener->fd, readiness(*s.listener), s.listener->callback_user);
+}
+
+void TcpLayer::set_state(TcpSocket& s, TcpState state) {
+    if (state == TcpState::established && s.state != TcpState::established)
+        stack_.stats().count(Counter::tcp_established);
+    s.state = state;
+}
+
+void TcpLayer::abort(TcpSocket& s, int error) {
+    bool was_queued = s.in_accept_queue;
+    s.retransmit_timer.cancel();
+    s.delayed_ack_timer.cancel();
+    s.keepalive_timer.cancel();
+    s.time_wait_timer.cancel();
+    if (s.is_linked()) connections_.erase(connections_.iterator_to(s));
+    if (s.listener && !was_queued && s.state == TcpState::syn_received) --s.listener->syn_queue_len;
+    set_state(s, TcpState::closed);
+    if (error) s.pending_error = error;
+    notify(s);
+    maybe_recycle(s);
+}
+
+void TcpLayer::maybe_recycle(TcpSocket& s) {
+    // A socket goes back to the pool once closed and nobody can name it: not the
+    // user (no descriptor) and not a listener's accept queue.
+    if (s.state != TcpState::closed || s.fd >= 0 || s.in_accept_queue) return;
+    free_socket(s);
+}
+
+}  // namespace quasi

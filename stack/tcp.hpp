@@ -1,0 +1,313 @@
+// TCP (RFC 9293) with window scaling and timestamps (RFC 7323), SACK (RFC 2018,
+// RFC 6675), NewReno/CUBIC congestion control (RFC 5681, 6582, 9438), RTO (RFC
+// 6298), RFC 5961 robustness, RFC 6528 ISNs, SYN cookies (RFC 4987) and path MTU
+// discovery (RFC 1191).
+//
+// Files: tcp.cpp (sockets, tables, the user calls of RFC 9293 3.10.1-6),
+// tcp_input.cpp (segment arrival, numbered after RFC 9293 3.10.7), tcp_output.cpp
+// (what to send and when; segments are emitted by the specializable path in
+// tcp_send.hpp), tcp_timers.cpp (retransmission, delayed ACK, persist, keepalive,
+// TIME-WAIT).
+#pragma once
+
+#include "context/quasi_invariant.hpp"
+#include "stack/buffer.hpp"
+#include "stack/clock.hpp"
+#include "stack/random.hpp"
+#include "stack/tcp_buffers.hpp"
+#include "stack/tcp_congestion.hpp"
+#include "stack/tcp_rto.hpp"
+#include "stack/tcp_sack.hpp"
+#include "stack/timer.hpp"
+#include "stack/udp.hpp"
+#include "stack/wire/ipv4.hpp"
+#include "stack/wire/tcp.hpp"
+
+#include <boost/intrusive/list.hpp>
+#include <boost/intrusive/unordered_set.hpp>
+
+#include <memory>
+
+namespace quasi {
+
+class Stack;
+class Interface;
+
+enum class TcpState : uint8_t {
+    closed,
+    listen,
+    syn_sent,
+    syn_received,
+    established,
+    fin_wait_1,
+    fin_wait_2,
+    close_wait,
+    closing,
+    last_ack,
+    time_wait,
+};
+const char* name(TcpState state);
+
+// The 4-tuple that names a connection.
+struct TcpTuple {
+    Ipv4Addr local_addr;
+    uint16_t local_port = 0;
+    Ipv4Addr remote_addr;
+    uint16_t remote_port = 0;
+    friend bool operator==(const TcpTuple&, const TcpTuple&) = default;
+};
+
+struct TcpTupleHash {
+    size_t operator()(const TcpTuple& t) const;
+};
+
+using TcpListHook = boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+
+class TcpLayer;
+
+struct TcpSocket : boost::intrusive::unordered_set_base_hook<> {
+    // --- identity: quasi-invariants a specialized send handle may freeze ---
+    QuasiInvariant<Ipv4Addr> local_addr;
+    QuasiInvariant<uint16_t> local_port;
+    QuasiInvariant<Ipv4Addr> remote_addr;
+    QuasiInvariant<uint16_t> remote_port;
+    QuasiInvariant<uint16_t> snd_mss;  // effective send MSS (peer's MSS, PMTU, options)
+    QuasiInvariant<uint8_t> ttl{64};
+    QuasiInvariant<uint8_t> tos{0};
+    QuasiInvariant<bool> nodelay{false};  // TCP_NODELAY: Nagle off
+
+    TcpState state = TcpState::closed;
+    TcpLayer* owner = nullptr;  // for timer callbacks
+    int fd = -1;  // -1 for children not yet accepted
+    bool in_use = false;
+
+    // --- send sequence space (RFC 9293 3.3.1) ---
+    uint32_t iss = 0;
+    uint32_t snd_una = 0;
+    uint32_t snd_nxt = 0;
+    uint32_t snd_max = 0;  // highest sequence sent (snd_nxt may go back on timeout)
+    uint32_t snd_wnd = 0;  // peer's window, scaled
+    uint32_t snd_wl1 = 0;
+    uint32_t snd_wl2 = 0;
+    uint32_t max_snd_wnd = 0;  // largest window the peer offered (RFC 5961 5.2, SWS)
+
+    // --- receive sequence space ---
+    uint32_t irs = 0;
+    uint32_t rcv_nxt = 0;
+    uint32_t rcv_adv = 0;  // right edge of the window we advertised
+
+    // --- negotiated options ---
+    uint16_t peer_mss = 536;  // RFC 9293 3.7.1 default
+    uint8_t snd_wscale = 0;   // shift applied to windows the peer sends
+    uint8_t rcv_wscale = 0;   // shift we apply to windows we send
+    bool wscale_ok = false;
+    bool sack_ok = false;
+    bool ts_ok = false;
+    uint32_t ts_recent = 0;  // RFC 7323 4.3
+    TimeNs ts_recent_time = 0;
+    uint32_t last_ack_sent = 0;
+    uint32_t ts_offset = 0;  // RFC 7323 5.4: a random per-connection TSval offset
+
+    // --- data ---
+    ByteRing send_buffer;     // bytes from snd_una on (the SYN and FIN take no room)
+    ByteRing receive_buffer;  // bytes not yet read, then out-of-order data beyond rcv_nxt
+    SeqRangeSet out_of_order{16};
+    size_t send_buffer_size = 0;
+    size_t receive_buffer_size = 0;
+    bool fin_queued = false;  // the user closed/shut down writing: FIN after the data
+    bool fin_sent = false;
+    uint32_t fin_seq = 0;     // sequence number of our FIN once sent
+    bool fin_received = false;
+    bool fin_out_of_order = false;  // a FIN seen beyond a gap, at fin_in_seq
+    uint32_t fin_in_seq = 0;
+    bool read_shutdown = false;
+
+    // --- loss recovery and congestion control ---
+    CongestionControl cc;
+    RttEstimator rtt;
+    SackScoreboard scoreboard;
+    uint32_t dup_acks = 0;
+    uint32_t high_rxt = 0;  // RFC 6675 HighRxt
+    bool in_recovery = false;
+    uint32_t rtt_seq = 0;  // Karn: the segment being timed without timestamps
+    TimeNs rtt_start = 0;
+    bool rtt_timing = false;
+    uint32_t retransmits = 0;  // consecutive RTO expiries
+    uint64_t total_retransmits = 0;
+    TimeNs last_send_time = 0;
+    TimeNs last_receive_time = 0;
+    bool persist_mode = false;  // the retransmit timer is probing a zero window
+    uint32_t challenge_acks_this_second = 0;  // RFC 5961 7, per connection
+    TimeNs challenge_ack_window = 0;
+
+    // --- ACK policy ---
+    bool ack_now = false;
+    uint32_t unacked_segments = 0;  // full segments received since our last ACK
+
+    // --- timers ---
+    Timer retransmit_timer;  // also SYN retries and zero-window probes
+    Timer delayed_ack_timer;
+    Timer keepalive_timer;
+    Timer time_wait_timer;
+    uint32_t probes_sent = 0;  // keepalive or zero-window probes without answer
+
+    // --- options set by the user ---
+    bool keepalive = false;
+    TimeNs keepalive_idle = 7200 * kSecond;  // RFC 1122 4.2.3.6: >= 2 hours
+    TimeNs keepalive_interval = 75 * kSecond;
+    uint32_t keepalive_count = 9;
+    bool linger = false;
+    TimeNs linger_time = 0;
+    TimeNs user_timeout = 0;  // RFC 5482; 0: the retry limit decides
+
+    // --- listening sockets ---
+    TcpListHook listen_hook;        // in the layer's list of listeners
+    TcpSocket* listener = nullptr;  // for children: who accepts them
+    TcpSocket* accept_next = nullptr;  // FIFO of established children not yet accepted
+    bool in_accept_queue = false;
+    TcpSocket* accept_head = nullptr;
+    TcpSocket* accept_tail = nullptr;
+    int backlog = 0;
+    size_t syn_queue_len = 0;     // children in SYN-RECEIVED
+    size_t accept_queue_len = 0;  // children established, not accepted
+
+    // --- errors and readiness ---
+    int pending_error = 0;  // reported by the next call (ECONNRESET, ETIMEDOUT, ...)
+    ReadyCallback callback = nullptr;
+    void* callback_user = nullptr;
+
+    TcpTuple tuple() const { return TcpTuple{local_addr, local_port, remote_addr, remote_port}; }
+    bool synchronized() const { return state >= TcpState::established; }
+    uint32_t flight_size() const { return snd_max - snd_una; }
+    // SACK blocks ride on every ACK while we hold out-of-order data (RFC 2018 4),
+    // as many as fit in 40 option bytes next to a timestamp (RFC 2018 3).
+    size_t sack_blocks_to_send() const {
+        if (!sack_ok) return 0;
+        size_t room = ts_ok ? 3 : 4;
+        return out_of_order.count() < room ? out_of_order.count() : room;
+    }
+    uint32_t receive_window() const {
+        return receive_buffer.capacity() ? static_cast<uint32_t>(receive_buffer.free_space())
+                                         : static_cast<uint32_t>(receive_buffer_size);
+    }
+};
+
+struct TcpTupleKey {
+    using type = TcpTuple;
+    TcpTuple operator()(const TcpSocket& s) const { return s.tuple(); }
+};
+
+class TcpLayer {
+public:
+    struct Config {
+        size_t max_sockets = 2048;
+        size_t send_buffer = 256 * 1024;
+        size_t receive_buffer = 256 * 1024;
+        size_t max_buffer_memory = 256 * 1024 * 1024;  // all sockets' rings together
+        size_t max_syn_backlog = 256;  // half-open children per listener, then SYN cookies
+        TimeNs msl = 30 * kSecond;     // TIME-WAIT lasts 2*MSL (RFC 9293 3.4.2)
+        TimeNs delayed_ack = 40 * kMillisecond;
+        uint32_t syn_retries = 6;
+        uint32_t max_retransmits = 15;  // Linux tcp_retries2
+        CongestionAlgorithm congestion = CongestionAlgorithm::cubic;
+        bool timestamps = true;
+        bool sack = true;
+        bool window_scaling = true;
+        bool syn_cookies = true;
+    };
+
+    TcpLayer(Stack& stack, const Config& config);
+    ~TcpLayer();
+
+    // --- the user calls (RFC 9293 3.10.1-3.10.6), all non-blocking ---
+    TcpSocket* open();
+    int bind(TcpSocket& s, SockAddr local);
+    int listen(TcpSocket& s, int backlog);
+    int connect(TcpSocket& s, SockAddr remote);  // -EINPROGRESS, then writable or an error
+    TcpSocket* accept(TcpSocket& listener, int& error);
+    ssize_t send(TcpSocket& s, const uint8_t* data, size_t len);
+    ssize_t receive(TcpSocket& s, uint8_t* data, size_t len, bool peek);
+    int shutdown(TcpSocket& s, bool read, bool write);
+    // The descriptor is gone; the connection finishes in the background (or resets
+    // with SO_LINGER 0). The socket is recycled once it reaches CLOSED.
+    void close(TcpSocket& s);
+    uint16_t readiness(const TcpSocket& s) const;
+
+    // --- from IPv4 and ICMP ---
+    void input(Interface& iface, const Ipv4Repr& ip, size_t header_len, PacketPtr packet);
+    void icmp_error(const Ipv4Repr& quoted, const uint8_t* tcp_header, uint8_t type, uint8_t code, uint16_t mtu);
+
+    const Config& config() const { return config_; }
+    Stack& stack() { return stack_; }
+    size_t open_sockets() const { return open_count_; }
+    TcpSocket* find(const TcpTuple& t);
+    uint32_t isn_for(const TcpTuple& t);
+
+    // Output (tcp_output.cpp).
+    void output(TcpSocket& s);
+    void send_ack(TcpSocket& s);
+    void send_reset(TcpSocket& s);
+    // A RST answering a segment that belongs to no connection (RFC 9293 3.10.7.1).
+    void reset_for_segment(const Ipv4Repr& ip, const TcpRepr& seg, size_t payload_len);
+    // Emits one segment [seq, seq+len) with flags; 0 or -errno.
+    int emit_segment(TcpSocket& s, uint32_t seq, uint32_t len, uint8_t flags);
+    // The MSS we announce on an interface: its MTU minus the IPv4 and TCP headers.
+    uint16_t local_mss(const TcpSocket& s) const;
+    // Payload bytes per segment: the send MSS less the options every segment carries.
+    uint32_t data_mss(const TcpSocket& s) const { return s.snd_mss - (s.ts_ok ? 12u : 0u); }
+    // Payload bytes that fit in a segment sent now: the MSS counts options too (RFC
+    // 9293 3.7.1), and SACK blocks come and go.
+    uint32_t payload_limit(const TcpSocket& s) const {
+        size_t blocks = s.sack_blocks_to_send();
+        return data_mss(s) - static_cast<uint32_t>(blocks ? 4 + 8 * blocks : 0);
+    }
+    uint32_t ts_now(const TcpSocket& s) const;
+
+    // Connection events.
+    void set_state(TcpSocket& s, TcpState state);
+    void abort(TcpSocket& s, int error);  // to CLOSED, error to the user
+    void notify(TcpSocket& s);
+    void arm_retransmit(TcpSocket& s);
+    void enter_time_wait(TcpSocket& s);
+
+private:
+    friend struct TcpInput;
+    TcpSocket* alloc_socket();
+    void free_socket(TcpSocket& s);
+    bool alloc_buffers(TcpSocket& s);
+    void release_buffers(TcpSocket& s);
+    int pick_ephemeral_port(Ipv4Addr local, Ipv4Addr remote, uint16_t remote_port, uint16_t& port);
+    TcpSocket* find_listener(Ipv4Addr addr, uint16_t port);
+    void init_timers(TcpSocket& s);
+    void init_connection(TcpSocket& s);
+    static void on_retransmit_timer(Timer& t, TimeNs now);
+    static void on_delayed_ack_timer(Timer& t, TimeNs now);
+    static void on_keepalive_timer(Timer& t, TimeNs now);
+    static void on_time_wait_timer(Timer& t, TimeNs now);
+    void retransmit_timeout(TcpSocket& s, TimeNs now);
+    void zero_window_probe(TcpSocket& s);
+    void maybe_recycle(TcpSocket& s);
+
+    using ListenerList = boost::intrusive::list<
+        TcpSocket, boost::intrusive::member_hook<TcpSocket, TcpListHook, &TcpSocket::listen_hook>,
+        boost::intrusive::constant_time_size<false>>;
+    using ConnTable = boost::intrusive::unordered_set<TcpSocket, boost::intrusive::key_of_value<TcpTupleKey>,
+                                                      boost::intrusive::hash<TcpTupleHash>,
+                                                      boost::intrusive::power_2_buckets<true>>;
+    static constexpr size_t kBuckets = 4096;
+
+    Stack& stack_;
+    Config config_;
+    std::unique_ptr<TcpSocket[]> sockets_;
+    std::unique_ptr<ConnTable::bucket_type[]> buckets_;
+    ConnTable connections_;  // every socket with a full 4-tuple (not listeners)
+    ListenerList listeners_;
+    size_t open_count_ = 0;
+    size_t buffer_memory_ = 0;
+    SipKey isn_key_;
+    SipKey cookie_key_;
+
+    friend class TcpTestPeer;
+};
+
+}  // namespace quasi

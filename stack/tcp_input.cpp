@@ -1,0 +1,685 @@
+// TCP segment arrival, numbered after RFC 9293 3.10.7 ("SEGMENT ARRIVES"), with the
+// RFC 5961 checks, PAWS (RFC 7323 5), SACK (RFC 2018, RFC 6675) and NewReno
+// (RFC 6582) woven into the ACK step.
+#include "stack/stack.hpp"
+#include "stack/tcp.hpp"
+#include "stack/tcp_isn.hpp"
+#include "stack/tcp_seq.hpp"
+
+#include <cerrno>
+
+namespace quasi {
+
+namespace {
+constexpr uint32_t kDupAckThreshold = 3;           // RFC 5681 3.2
+constexpr uint32_t kChallengeAcksPerSecond = 10;   // RFC 5961 7, per connection (not global: CVE-2016-5696)
+constexpr TimeNs kPawsIdleLimit = 24ull * 24 * 3600 * kSecond;  // RFC 7323 5.5: 24 days
+constexpr uint16_t kMinMss = 88;  // floor for peer MSS and PMTU (SACK Panic, CVE-2019-11477)
+}  // namespace
+
+// One arriving segment and where its payload lies.
+struct TcpInput {
+    TcpLayer& layer;
+    Interface& iface;
+    const Ipv4Repr& ip;
+    TcpRepr h;
+    PacketBuffer* packet;   // the datagram (chain), starting at the IP header
+    size_t payload_offset;  // of the TCP payload within the chain
+    uint32_t payload_len;
+
+    Stats& stats() { return layer.stack_.stats(); }
+    TimeNs now() { return layer.stack_.now(); }
+    bool has(uint8_t flag) const { return (h.flags & flag) != 0; }
+    uint32_t seg_len() const { return payload_len + (has(tcp_flags::syn) ? 1 : 0) + (has(tcp_flags::fin) ? 1 : 0); }
+
+    void listen(TcpSocket& listener);
+    void syn_sent(TcpSocket& s);
+    void synchronized(TcpSocket& s);
+
+    // Steps of 3.10.7.4.
+    bool paws_rejects(TcpSocket& s);
+    bool sequence_acceptable(TcpSocket& s);
+    bool check_rst(TcpSocket& s);
+    bool check_syn(TcpSocket& s);
+    bool process_ack(TcpSocket& s);
+    void process_text(TcpSocket& s);
+    void process_fin(TcpSocket& s);
+
+    void negotiate_options(TcpSocket& s);
+    void challenge_ack(TcpSocket& s);
+    void new_data_acked(TcpSocket& s, uint32_t ack);
+    void duplicate_ack(TcpSocket& s);
+    void update_window(TcpSocket& s);
+    void deliver_in_order(TcpSocket& s, uint32_t offset, uint32_t len);
+    size_t copy_payload_into(ByteRing& ring, size_t ring_offset, uint32_t from, uint32_t len);
+    TcpSocket* spawn_child(TcpSocket& listener, uint32_t iss);
+};
+
+// ---- arrival and demultiplexing ----
+
+void TcpLayer::input(Interface& iface, const Ipv4Repr& ip, size_t header_len, PacketPtr packet) {
+    Stats& stats = stack_.stats();
+    if (packet->length < header_len + kTcpMinHeaderLen) return stats.drop(Drop::tcp_too_short);
+    size_t segment_len = packet->chain_length() - header_len;
+    TcpView view{packet->bytes().subspan(header_len)};
+    if (auto err = view.check()) return stats.drop(*err);  // the header must sit in the first buffer
+    if (!iface.netif().offloads().rx_checksum_verified) {
+        ChecksumAccumulator acc;
+        add_pseudo_header(acc, ip.src, ip.dst, uint8_t(IpProtocol::tcp), static_cast<uint16_t>(segment_len));
+        acc.add_chain(*packet, header_len, segment_len);
+        if (acc.folded() != 0xFFFF) return stats.drop(Drop::tcp_bad_checksum);
+    }
+    TcpInput in{*this, iface, ip, {}, packet.get(), header_len + view.header_len(),
+                static_cast<uint32_t>(segment_len - view.header_len())};
+    if (auto err = TcpRepr::parse(view, in.h)) return stats.drop(*err);
+    uint8_t f = in.h.flags;
+    using namespace tcp_flags;
+    // Nonsense flag combinations are scans or attacks, never a real peer.
+    if ((f & (syn | fin | rst | ack)) == 0 || (f & (syn | fin)) == (syn | fin) || (f & (syn | rst)) == (syn | rst) ||
+        (f & (fin | psh | urg)) == (fin | psh | urg))
+        return stats.drop(Drop::tcp_bad_flags);
+    if (ip.src == ip.dst && in.h.src_port == in.h.dst_port) return stats.drop(Drop::tcp_land);
+    if (ip.dst.is_broadcast() || ip.dst == iface.directed_broadcast()) return stats.drop(Drop::tcp_to_broadcast);
+    stats.count(Counter::tcp_segments_rx);
+
+    TcpTuple tuple{ip.dst, in.h.dst_port, ip.src, in.h.src_port};
+    if (TcpSocket* s = find(tuple)) {
+        if (s->state == TcpState::syn_sent) return in.syn_sent(*s);
+        return in.synchronized(*s);
+    }
+    if (TcpSocket* listener = find_listener(ip.dst, in.h.dst_port)) return in.listen(*listener);
+    // 3.10.7.1 CLOSED: answer with a RST, so the peer learns at once.
+    stats.drop(Drop::tcp_no_socket);
+    reset_for_segment(ip, in.h, in.payload_len);
+}
+
+// ---- 3.10.7.2 LISTEN ----
+
+void TcpInput::listen(TcpSocket& l) {
+    if (has(tcp_flags::rst)) return stats().drop(Drop::tcp_rst_to_listener);
+    if (has(tcp_flags::ack)) {
+        // The third step of a handshake whose SYN we answered with a cookie.
+        uint16_t mss = 0;
+        if (!has(tcp_flags::syn) && layer.config_.syn_cookies &&
+            syn_cookie_check(layer.cookie_key_, ip.dst, h.dst_port, ip.src, h.src_port, h.ack - 1, h.seq - 1, now(),
+                             mss)) {
+            if (l.accept_queue_len >= size_t(l.backlog)) return stats().drop(Drop::tcp_accept_queue_full);
+            TcpSocket* child = spawn_child(l, h.ack - 1);
+            if (!child) return stats().drop(Drop::tcp_no_memory);
+            child->irs = h.seq - 1;
+            child->rcv_nxt = h.seq;
+            child->peer_mss = mss;
+            child->snd_mss.guarded_write(mss);
+            child->cc.set_smss(mss);
+            child->snd_una = child->iss;  // the SYN-ACK is acknowledged by this very segment
+            child->snd_nxt = child->snd_max = child->iss + 1;
+            layer.set_state(*child, TcpState::syn_received);
+            stats().count(Counter::tcp_syn_cookies_accepted);
+            return synchronized(*child);
+        }
+        stats().drop(Drop::tcp_ack_to_listener);
+        return layer.reset_for_segment(ip, h, payload_len);
+    }
+    if (!has(tcp_flags::syn)) return stats().drop(Drop::tcp_ack_to_listener);
+    if (l.accept_queue_len >= size_t(l.backlog)) return stats().drop(Drop::tcp_accept_queue_full);
+    size_t syn_limit = layer.config_.max_syn_backlog < size_t(l.backlog) * 2 ? layer.config_.max_syn_backlog
+                                                                             : size_t(l.backlog) * 2;
+    if (l.syn_queue_len >= syn_limit) {
+        if (!layer.config_.syn_cookies) return stats().drop(Drop::tcp_syn_queue_full);
+        // RFC 4987 3.6: answer without keeping state; the ISN encodes what we need.
+        uint16_t peer_mss = h.options.has_mss ? h.options.mss : 536;
+        TcpSocket temp;
+        temp.local_addr.guarded_write(ip.dst);
+        temp.local_port.guarded_write(h.dst_port);
+        temp.remote_addr.guarded_write(ip.src);
+        temp.remote_port.guarded_write(h.src_port);
+        temp.ttl.guarded_write(l.ttl);
+        temp.receive_buffer_size = l.receive_buffer_size;
+        temp.iss = syn_cookie_make(layer.cookie_key_, ip.dst, h.dst_port, ip.src, h.src_port, h.seq, peer_mss, now());
+        temp.snd_una = temp.snd_nxt = temp.iss;
+        temp.rcv_nxt = h.seq + 1;
+        layer.emit_segment(temp, temp.iss, 0, tcp_flags::syn | tcp_flags::ack);
+        stats().count(Counter::tcp_syn_cookies_sent);
+        return;
+    }
+    TcpTuple t{ip.dst, h.dst_port, ip.src, h.src_port};
+    TcpSocket* child = spawn_child(l, layer.isn_for(t));
+    if (!child) return stats().drop(Drop::tcp_no_memory);
+    child->irs = h.seq;
+    child->rcv_nxt = h.seq + 1;
+    child->snd_wnd = h.window;  // never scaled in a SYN (RFC 7323 2.2)
+    child->snd_wl1 = h.seq;
+    negotiate_options(*child);
+    child->snd_una = child->iss;
+    child->snd_nxt = child->snd_max = child->iss + 1;
+    layer.set_state(*child, TcpState::syn_received);
+    ++l.syn_queue_len;
+    layer.emit_segment(*child, child->iss, 0, tcp_flags::syn | tcp_flags::ack);
+    layer.arm_retransmit(*child);
+    stats().count(Counter::tcp_passive_opens);
+}
+
+TcpSocket* TcpInput::spawn_child(TcpSocket& l, uint32_t iss) {
+    TcpSocket* c = layer.alloc_socket();
+    if (!c) return nullptr;
+    c->local_addr.guarded_write(ip.dst);
+    c->local_port.guarded_write(h.dst_port);
+    c->remote_addr.guarded_write(ip.src);
+    c->remote_port.guarded_write(h.src_port);
+    c->ttl.guarded_write(l.ttl);
+    c->tos.guarded_write(l.tos);
+    c->nodelay.guarded_write(l.nodelay);
+    c->send_buffer_size = l.send_buffer_size;
+    c->receive_buffer_size = l.receive_buffer_size;
+    c->keepalive = l.keepalive;
+    c->keepalive_idle = l.keepalive_idle;
+    c->keepalive_interval = l.keepalive_interval;
+    c->keepalive_count = l.keepalive_count;
+    c->listener = &l;
+    layer.init_connection(*c);
+    c->iss = iss;
+    layer.connections_.insert(*c);
+    return c;
+}
+
+// Takes the peer's SYN options: MSS, window scale, SACK-permitted, timestamps.
+void TcpInput::negotiate_options(TcpSocket& s) {
+    const TcpOptions& o = h.options;
+    const TcpLayer::Config& cfg = layer.config_;
+    uint16_t mss = o.has_mss ? o.mss : 536;  // RFC 9293 3.7.1
+    if (mss < kMinMss) mss = kMinMss;
+    uint16_t ours = layer.local_mss(s);
+    s.peer_mss = mss;
+    s.snd_mss.guarded_write(mss < ours ? mss : ours);
+    s.wscale_ok = cfg.window_scaling && o.has_window_scale;
+    s.snd_wscale = s.wscale_ok ? o.window_scale : 0;
+    if (!s.wscale_ok) s.rcv_wscale = 0;
+    s.sack_ok = cfg.sack && o.sack_permitted;
+    s.ts_ok = cfg.timestamps && o.has_timestamps;
+    if (s.ts_ok) {
+        s.ts_recent = o.ts_val;
+        s.ts_recent_time = now();
+    }
+    s.cc.set_smss(layer.data_mss(s));
+    s.cc.set_sack_recovery(s.sack_ok);
+}
+
+// ---- 3.10.7.3 SYN-SENT ----
+
+void TcpInput::syn_sent(TcpSocket& s) {
+    bool ack_ok = false;
+    if (has(tcp_flags::ack)) {
+        // first: an ACK must acknowledge our SYN and nothing beyond it.
+        if (seq_le(h.ack, s.iss) || seq_gt(h.ack, s.snd_max)) {
+            stats().drop(Drop::tcp_bad_ack);
+            return layer.reset_for_segment(ip, h, payload_len);
+        }
+        ack_ok = true;
+    }
+    if (has(tcp_flags::rst)) {
+        // second: only a RST acknowledging our SYN refuses the connection (RFC 5961 3).
+        if (!ack_ok) return stats().drop(Drop::tcp_bad_rst);
+        stats().count(Counter::tcp_resets_rx);
+        return layer.abort(s, ECONNREFUSED);
+    }
+    if (!has(tcp_flags::syn)) return stats().drop(Drop::tcp_bad_flags);
+    // fourth: the SYN.
+    s.irs = h.seq;
+    s.rcv_nxt = h.seq + 1;
+    negotiate_options(s);
+    s.snd_wnd = h.window;
+    s.max_snd_wnd = s.snd_wnd;
+    s.snd_wl1 = h.seq;
+    s.snd_wl2 = h.ack;
+    if (ack_ok) {
+        s.snd_una = h.ack;
+        s.retransmits = 0;
+        s.retransmit_timer.cancel();
+        if (s.rtt.has_sample() == false && s.total_retransmits == 0) s.rtt.sample(now() - s.last_send_time);
+        layer.set_state(s, TcpState::established);
+        s.ack_now = true;
+        layer.output(s);  // the ACK, with queued data if any
+        if (s.keepalive) layer.stack_.timers().schedule(s.keepalive_timer, now() + s.keepalive_idle);
+        return layer.notify(s);
+    }
+    // Simultaneous open (RFC 9293 3.5, figure 8).
+    layer.set_state(s, TcpState::syn_received);
+    layer.emit_segment(s, s.iss, 0, tcp_flags::syn | tcp_flags::ack);
+}
+
+// ---- 3.10.7.4 the synchronized states (and SYN-RECEIVED) ----
+
+void TcpInput::synchronized(TcpSocket& s) {
+    s.last_receive_time = now();
+    s.probes_sent = 0;
+    if (paws_rejects(s)) return;
+    if (!sequence_acceptable(s)) return;       // first
+    if (!check_rst(s)) return;                 // second
+    if (!check_syn(s)) return;                 // fourth (third, security, does not apply)
+    if (!has(tcp_flags::ack)) return stats().drop(Drop::tcp_no_ack);  // fifth
+    if (!process_ack(s)) return;
+    process_text(s);                           // seventh (sixth, URG: data is delivered inline)
+    process_fin(s);                            // eighth
+    if (s.in_use && s.state != TcpState::closed) layer.output(s);
+}
+
+// RFC 7323 5.3: a timestamp older than TS.Recent marks an old duplicate.
+bool TcpInput::paws_rejects(TcpSocket& s) {
+    if (!s.ts_ok || !h.options.has_timestamps || has(tcp_flags::rst)) return false;
+    if (!seq_lt(h.options.ts_val, s.ts_recent)) return false;
+    if (now() - s.ts_recent_time > kPawsIdleLimit) {  // TS.Recent too old to trust (5.5)
+        s.ts_recent = h.options.ts_val;
+        return false;
+    }
+    stats().drop(Drop::tcp_paws);
+    layer.send_ack(s);
+    return true;
+}
+
+bool TcpInput::sequence_acceptable(TcpSocket& s) {
+    uint32_t wnd = s.receive_window();
+    uint32_t len = seg_len();
+    uint32_t seq = h.seq;
+    bool ok;
+    if (len == 0)
+        ok = wnd == 0 ? seq == s.rcv_nxt : seq_in(seq, s.rcv_nxt, s.rcv_nxt + wnd);
+    else
+        ok = wnd != 0 && (seq_in(seq, s.rcv_nxt, s.rcv_nxt + wnd) || seq_in(seq + len - 1, s.rcv_nxt, s.rcv_nxt + wnd));
+    // A zero window still takes ACKs and RSTs (MUST-66 allows processing them).
+    if (!ok && wnd == 0 && seq == s.rcv_nxt) ok = true;
+    if (!ok) {
+        stats().drop(Drop::tcp_out_of_window);
+        if (!has(tcp_flags::rst)) {
+            if (s.state == TcpState::time_wait && has(tcp_flags::fin)) {
+                // A retransmitted FIN: our ACK was lost; ACK again, restart 2*MSL.
+                layer.stack_.timers().schedule(s.time_wait_timer, now() + 2 * layer.config_.msl);
+            }
+            layer.send_ack(s);
+        }
+        return false;
+    }
+    // RFC 7323 4.3: TS.Recent from segments that cover Last.ACK.sent.
+    if (s.ts_ok && h.options.has_timestamps && seq_le(seq, s.last_ack_sent) &&
+        seq_ge(h.options.ts_val, s.ts_recent)) {
+        s.ts_recent = h.options.ts_val;
+        s.ts_recent_time = now();
+    }
+    return true;
+}
+
+bool TcpInput::check_rst(TcpSocket& s) {
+    if (!has(tcp_flags::rst)) return true;
+    if (s.state == TcpState::time_wait) {  // RFC 1337: TIME-WAIT assassination
+        stats().drop(Drop::tcp_rst_in_time_wait);
+        return false;
+    }
+    if (h.seq != s.rcv_nxt) {  // RFC 5961 3.2: in window but not exact
+        stats().drop(Drop::tcp_challenged);
+        challenge_ack(s);
+        return false;
+    }
+    stats().count(Counter::tcp_resets_rx);
+    int error = ECONNRESET;
+    if (s.state == TcpState::syn_received && s.listener) error = 0;  // back to LISTEN: nobody to tell
+    else if (s.state == TcpState::syn_received) error = ECONNREFUSED;
+    else if (s.state == TcpState::closing || s.state == TcpState::last_ack) error = 0;
+    layer.abort(s, error);
+    return false;
+}
+
+bool TcpInput::check_syn(TcpSocket& s) {
+    if (!has(tcp_flags::syn)) return true;
+    if (s.state == TcpState::syn_received && h.seq == s.irs) {
+        // The peer did not hear our SYN-ACK.
+        layer.emit_segment(s, s.iss, 0, tcp_flags::syn | tcp_flags::ack);
+        return false;
+    }
+    if (s.state == TcpState::time_wait && seq_gt(h.seq, s.rcv_nxt) && s.listener == nullptr) {
+        // RFC 6191 / RFC 9293 3.6.1: a new incarnation may reuse a TIME-WAIT pair
+        // when its SYN is beyond the old sequence space.
+        TcpSocket* listener = layer.find_listener(ip.dst, h.dst_port);
+        if (listener) {
+            layer.abort(s, 0);
+            stats().count(Counter::tcp_time_wait_reused);
+            listen(*listener);
+            return false;
+        }
+    }
+    stats().drop(Drop::tcp_challenged);  // RFC 5961 4.2
+    challenge_ack(s);
+    return false;
+}
+
+void TcpInput::challenge_ack(TcpSocket& s) {
+    TimeNs t = now();
+    if (t - s.challenge_ack_window >= kSecond) {
+        s.challenge_ack_window = t;
+        s.challenge_acks_this_second = 0;
+    }
+    if (s.challenge_acks_this_second >= kChallengeAcksPerSecond) return;
+    ++s.challenge_acks_this_second;
+    stats().count(Counter::tcp_challenge_acks);
+    layer.send_ack(s);
+}
+
+bool TcpInput::process_ack(TcpSocket& s) {
+    uint32_t ack = h.ack;
+    if (s.state == TcpState::syn_received) {
+        if (!seq_gt(ack, s.snd_una) || seq_gt(ack, s.snd_max)) {
+            stats().drop(Drop::tcp_bad_ack);
+            layer.reset_for_segment(ip, h, payload_len);
+            return false;
+        }
+        if (!layer.alloc_buffers(s)) {
+            stats().drop(Drop::tcp_no_memory);
+            layer.send_reset(s);
+            layer.abort(s, ENOBUFS);
+            return false;
+        }
+        s.snd_una = ack;
+        s.snd_wnd = uint32_t{h.window} << s.snd_wscale;
+        s.max_snd_wnd = s.snd_wnd;
+        s.snd_wl1 = h.seq;
+        s.snd_wl2 = ack;
+        s.retransmits = 0;
+        s.retransmit_timer.cancel();
+        if (s.total_retransmits == 0) s.rtt.sample(now() - s.last_send_time);
+        layer.set_state(s, TcpState::established);
+        if (s.keepalive) layer.stack_.timers().schedule(s.keepalive_timer, now() + s.keepalive_idle);
+        if (TcpSocket* l = s.listener) {
+            --l->syn_queue_len;
+            s.in_accept_queue = true;
+            if (l->accept_tail) l->accept_tail->accept_next = &s;
+            else l->accept_head = &s;
+            l->accept_tail = &s;
+            ++l->accept_queue_len;
+        }
+        layer.notify(s);
+        return true;
+    }
+    // RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
+    if (seq_gt(ack, s.snd_max)) {
+        stats().drop(Drop::tcp_ack_unsent);
+        layer.send_ack(s);
+        return false;
+    }
+    if (seq_lt(ack, s.snd_una - s.max_snd_wnd)) {
+        stats().drop(Drop::tcp_challenged);
+        challenge_ack(s);
+        return false;
+    }
+    if (s.sack_ok && h.options.sack_count)
+        s.scoreboard.update(h.options.sacks.data(), h.options.sack_count, s.snd_una, s.snd_max);
+    if (seq_gt(ack, s.snd_una)) new_data_acked(s, ack);
+    else if (ack == s.snd_una) duplicate_ack(s);
+    update_window(s);
+
+    bool fin_acked = s.fin_sent && seq_gt(s.snd_una, s.fin_seq);
+    switch (s.state) {
+    case TcpState::fin_wait_1:
+        if (fin_acked) layer.set_state(s, TcpState::fin_wait_2);
+        break;
+    case TcpState::closing:
+        if (fin_acked) {
+            layer.enter_time_wait(s);
+            return false;
+        }
+        break;
+    case TcpState::last_ack:
+        if (fin_acked) {
+            layer.abort(s, 0);
+            return false;
+        }
+        break;
+    case TcpState::time_wait:
+        if (has(tcp_flags::fin)) {
+            layer.send_ack(s);
+            layer.stack_.timers().schedule(s.time_wait_timer, now() + 2 * layer.config_.msl);
+        }
+        return false;
+    default: break;
+    }
+    return true;
+}
+
+void TcpInput::new_data_acked(TcpSocket& s, uint32_t ack) {
+    uint32_t acked = ack - s.snd_una;
+    uint32_t data_acked = acked;
+    if (s.fin_sent && seq_gt(ack, s.fin_seq)) --data_acked;  // the FIN takes a sequence number
+    if (data_acked > s.send_buffer.size()) data_acked = static_cast<uint32_t>(s.send_buffer.size());
+    s.send_buffer.consume(data_acked);
+    uint32_t flight_before = s.flight_size();
+    s.snd_una = ack;
+    if (seq_lt(s.snd_nxt, s.snd_una)) s.snd_nxt = s.snd_una;
+    if (seq_lt(s.high_rxt, s.snd_una)) s.high_rxt = s.snd_una;
+    s.scoreboard.on_cumulative_ack(ack);
+    s.retransmits = 0;
+    s.persist_mode = false;
+    s.rtt.reset_backoff();
+    // RTT: every ACK with an echoed timestamp (RFC 7323 4.2), else the one timed
+    // segment, never a retransmitted one (Karn, RFC 6298 3).
+    if (s.ts_ok && h.options.has_timestamps && h.options.ts_ecr != 0) {
+        uint32_t ms = layer.ts_now(s) - h.options.ts_ecr;
+        if (ms < 60'000) s.rtt.sample(TimeNs{ms} * kMillisecond);
+    } else if (s.rtt_timing && seq_gt(ack, s.rtt_seq)) {
+        s.rtt.sample(now() - s.rtt_start);
+        s.rtt_timing = false;
+    }
+    if (s.in_recovery) {
+        bool full = s.cc.on_recovery_ack(ack, data_acked, s.flight_size());
+        if (full) {
+            s.in_recovery = false;
+            s.dup_acks = 0;
+        } else if (!s.sack_ok) {
+            // RFC 6582 3.2 step 5: a partial ACK: retransmit the next hole now.
+            uint32_t limit = layer.payload_limit(s);
+            uint32_t len = s.send_buffer.size() < limit ? static_cast<uint32_t>(s.send_buffer.size()) : limit;
+            if (len > 0) {
+                layer.emit_segment(s, s.snd_una, len, tcp_flags::ack);
+                ++s.total_retransmits;
+                stats().count(Counter::tcp_retransmits);
+            }
+        }
+    } else {
+        s.dup_acks = 0;
+        s.cc.on_ack(data_acked, flight_before, now(), s.rtt.srtt());
+    }
+    if (s.snd_una == s.snd_max) s.retransmit_timer.cancel();
+    else layer.arm_retransmit(s);  // RFC 6298 5.3
+    if (data_acked > 0) layer.notify(s);
+}
+
+// RFC 5681 3.2 / RFC 6675 5: the third duplicate ACK (or SACK-detected loss)
+// starts recovery; further duplicates inflate the window (NewReno) or lower pipe.
+void TcpInput::duplicate_ack(TcpSocket& s) {
+    bool is_dup = payload_len == 0 && !has(tcp_flags::syn) && !has(tcp_flags::fin) && s.snd_max != s.snd_una &&
+                  (uint32_t{h.window} << s.snd_wscale) == s.snd_wnd;
+    if (!is_dup) return;
+    ++s.dup_acks;
+    stats().count(Counter::tcp_dup_acks);
+    uint32_t smss = layer.data_mss(s);
+    if (s.in_recovery) {
+        if (!s.sack_ok) s.cc.on_dup_ack_in_recovery();
+        return;
+    }
+    bool lost = s.dup_acks >= kDupAckThreshold || (s.sack_ok && s.scoreboard.is_lost(s.snd_una, smss));
+    if (!lost) return;
+    // RFC 6582 3.2 step 2: duplicates of data sent before the last recovery or
+    // timeout do not start another one.
+    if (!s.cc.may_enter_recovery()) return;
+    s.cc.on_enter_recovery(s.flight_size(), s.snd_max, now());
+    s.in_recovery = true;
+    s.high_rxt = s.snd_una;
+    stats().count(Counter::tcp_fast_retransmits);
+    if (!s.sack_ok) {
+        uint32_t limit = layer.payload_limit(s);
+        uint32_t len = s.send_buffer.size() < limit ? static_cast<uint32_t>(s.send_buffer.size()) : limit;
+        if (len > 0) {
+            layer.emit_segment(s, s.snd_una, len, tcp_flags::ack);
+            ++s.total_retransmits;
+            stats().count(Counter::tcp_retransmits);
+        }
+        layer.arm_retransmit(s);
+    }
+}
+
+// RFC 9293 3.10.7.4, fifth, ESTABLISHED: SND.WL1/WL2 keep old segments from
+// reopening a window the peer has since closed.
+void TcpInput::update_window(TcpSocket& s) {
+    if (!(seq_lt(s.snd_wl1, h.seq) || (s.snd_wl1 == h.seq && seq_le(s.snd_wl2, h.ack)))) return;
+    uint32_t old_window = s.snd_wnd;
+    s.snd_wnd = uint32_t{h.window} << s.snd_wscale;
+    s.snd_wl1 = h.seq;
+    s.snd_wl2 = h.ack;
+    if (s.snd_wnd > s.max_snd_wnd) s.max_snd_wnd = s.snd_wnd;
+    if (old_window == 0 && s.snd_wnd > 0) {
+        s.persist_mode = false;
+        if (s.snd_una == s.snd_max) s.retransmit_timer.cancel();
+    }
+    if (s.snd_wnd == 0 && s.snd_una == s.snd_max && s.send_buffer.size() > 0 && !s.retransmit_timer.armed())
+        layer.arm_retransmit(s);  // the persist timer
+}
+
+// ---- seventh: segment text ----
+
+size_t TcpInput::copy_payload_into(ByteRing& ring, size_t ring_offset, uint32_t from, uint32_t len) {
+    size_t written = 0;
+    size_t offset = payload_offset + from;
+    for (const PacketBuffer* seg = packet; seg && written < len; seg = seg->next_segment) {
+        if (offset >= seg->length) {
+            offset -= seg->length;
+            continue;
+        }
+        size_t n = seg->length - offset;
+        if (n > len - written) n = len - written;
+        written += ring.write_at(ring_offset + written, seg->data() + offset, n);
+        offset = 0;
+    }
+    return written;
+}
+
+void TcpInput::process_text(TcpSocket& s) {
+    if (payload_len == 0) return;
+    if (s.state != TcpState::established && s.state != TcpState::fin_wait_1 && s.state != TcpState::fin_wait_2) {
+        stats().drop(Drop::tcp_data_after_fin);
+        return;
+    }
+    // Trim to the window: what precedes RCV.NXT is a duplicate, what lies beyond
+    // the right edge does not fit (bad-inputs.md: data beyond the window is trimmed).
+    uint32_t skip = seq_lt(h.seq, s.rcv_nxt) ? s.rcv_nxt - h.seq : 0;
+    if (skip >= payload_len) {
+        s.ack_now = true;  // a pure duplicate: the peer missed our ACK
+        return;
+    }
+    uint32_t seq = h.seq + skip;
+    uint32_t len = payload_len - skip;
+    uint32_t window = s.receive_window();
+    uint32_t offset = seq - s.rcv_nxt;
+    if (offset >= window) {
+        stats().drop(Drop::tcp_out_of_window);
+        s.ack_now = true;
+        return;
+    }
+    if (len > window - offset) len = window - offset;
+    if (offset == 0) return deliver_in_order(s, skip, len);
+    // Out of order: place it in the ring past the readable end and remember the range.
+    if (!s.out_of_order.insert(seq, seq + len)) {
+        stats().drop(Drop::tcp_ooo_full);  // SegmentSmack: bounded ranges
+        s.ack_now = true;
+        return;
+    }
+    copy_payload_into(s.receive_buffer, offset, skip, len);
+    stats().count(Counter::tcp_out_of_order);
+    s.ack_now = true;  // RFC 5681 4.2: ACK out-of-order segments at once (with SACK)
+}
+
+void TcpInput::deliver_in_order(TcpSocket& s, uint32_t from, uint32_t len) {
+    copy_payload_into(s.receive_buffer, 0, from, len);
+    uint32_t end = s.rcv_nxt + len;
+    bool filled_gap = s.out_of_order.count() > 0;
+    if (filled_gap) {
+        end = seq_max(end, s.out_of_order.contiguous_from(end));
+        s.out_of_order.remove_below(end);
+    }
+    s.receive_buffer.commit(end - s.rcv_nxt);
+    s.rcv_nxt = end;
+    // RFC 5681 4.2 / RFC 9293 3.8.6.3: ACK every second full segment, and at once
+    // when a gap was filled; otherwise within the delayed-ACK time.
+    if (filled_gap || ++s.unacked_segments >= 2 || len < layer.data_mss(s) / 2) s.ack_now = true;
+    if (!s.ack_now && !s.delayed_ack_timer.armed())
+        layer.stack_.timers().schedule(s.delayed_ack_timer, now() + layer.config_.delayed_ack);
+    layer.notify(s);
+}
+
+// ---- eighth: FIN ----
+
+void TcpInput::process_fin(TcpSocket& s) {
+    if (!s.in_use || s.state == TcpState::closed) return;
+    if (has(tcp_flags::fin)) {
+        uint32_t fin_seq = h.seq + payload_len;
+        if (seq_gt(fin_seq, s.rcv_nxt)) {
+            // A FIN beyond a gap is kept until the data before it has arrived.
+            s.fin_out_of_order = true;
+            s.fin_in_seq = fin_seq;
+            return;
+        }
+        if (fin_seq != s.rcv_nxt || s.fin_received) return;
+    } else if (!(s.fin_out_of_order && s.fin_in_seq == s.rcv_nxt && !s.fin_received)) {
+        return;
+    }
+    s.fin_out_of_order = false;
+    s.fin_received = true;
+    s.rcv_nxt += 1;
+    s.ack_now = true;
+    switch (s.state) {
+    case TcpState::syn_received:
+    case TcpState::established: layer.set_state(s, TcpState::close_wait); break;
+    case TcpState::fin_wait_1:
+        if (s.fin_sent && seq_gt(s.snd_una, s.fin_seq)) {
+            layer.send_ack(s);
+            layer.enter_time_wait(s);
+        } else {
+            layer.set_state(s, TcpState::closing);
+        }
+        break;
+    case TcpState::fin_wait_2:
+        layer.send_ack(s);
+        layer.enter_time_wait(s);
+        break;
+    default: break;
+    }
+    layer.notify(s);
+}
+
+// ---- ICMP errors about our segments (RFC 5927, RFC 1122 4.2.3.9, RFC 1191) ----
+
+void TcpLayer::icmp_error(const Ipv4Repr& quoted, const uint8_t* tcp_header, uint8_t type, uint8_t code,
+                          uint16_t mtu) {
+    TcpTuple t{quoted.src, load_be16(tcp_header), quoted.dst, load_be16(tcp_header + 2)};
+    TcpSocket* s = find(t);
+    if (!s) return;
+    uint32_t seq = load_be32(tcp_header + 4);
+    // RFC 5927 4.1: only errors about data in flight are believed.
+    if (!seq_in(seq, s->snd_una, s->snd_max + 1)) return stack_.stats().drop(Drop::icmp_bad_embedded);
+    if (type != uint8_t(IcmpType::dest_unreachable)) return;
+    if (code == uint8_t(IcmpUnreachCode::frag_needed)) {
+        // RFC 1191: lower the MSS to the new path MTU (clamped), resend what is lost.
+        uint16_t floor = kMinMss + kIpv4MinHeaderLen + kTcpMinHeaderLen;
+        if (mtu < floor) mtu = floor;
+        uint16_t mss = static_cast<uint16_t>(mtu - kIpv4MinHeaderLen - kTcpMinHeaderLen);
+        if (mss >= s->snd_mss) return;
+        s->snd_mss.guarded_write(mss);
+        s->cc.set_smss(data_mss(*s));
+        stack_.stats().count(Counter::tcp_mss_lowered);
+        s->snd_nxt = s->snd_una;  // the lost segment was too big: resend it cut to size
+        if (s->fin_sent && seq_le(s->snd_una, s->fin_seq)) s->fin_sent = false;
+        output(*s);
+        return;
+    }
+    // Hard errors abort only a connection that is still opening; others are soft
+    // (RFC 1122 4.2.3.9): remembered, reported if the connection then times out.
+    bool hard = code == uint8_t(IcmpUnreachCode::protocol) || code == uint8_t(IcmpUnreachCode::port);
+    if (hard && s->state == TcpState::syn_sent) return abort(*s, ECONNREFUSED);
+}
+
+}  // namespace quasi

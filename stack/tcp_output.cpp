@@ -1,0 +1,98 @@
+// TCP output: the live context of the segment path, RSTs for segments without a
+// connection, and the TcpLayer entry points into tcp_output_impl.hpp.
+#include "stack/tcp_output_impl.hpp"
+
+namespace quasi {
+
+int TcpLiveContext::prepare(TcpFrameSpec& spec) {
+    const Route* route = stack.routes().lookup(socket.remote_addr);
+    if (!route) {
+        stack.stats().drop(Drop::ipv4_no_route);
+        return -ENETUNREACH;
+    }
+    Interface& iface = *stack.interface(route->interface);
+    spec.iface = &iface;
+    spec.src_mac = iface.mac();
+    spec.next_hop = route->next_hop(socket.remote_addr);
+    spec.resolved = iface.arp().lookup(spec.next_hop, spec.dst_mac);
+    spec.src = socket.local_addr;
+    spec.dst = socket.remote_addr;
+    spec.src_port = socket.local_port;
+    spec.dst_port = socket.remote_port;
+    spec.ttl = socket.ttl;
+    spec.tos = socket.tos;
+    return 0;
+}
+
+PacketPtr TcpLiveContext::alloc_frame() {
+    PacketPtr p = stack.pool().alloc();
+    if (!p) stack.stats().drop(Drop::tx_no_buffer);
+    return p;
+}
+
+uint16_t TcpLiveContext::ip_ident(const TcpFrameSpec& spec) {
+    return stack.next_ip_ident(spec.src, spec.dst, uint8_t(IpProtocol::tcp));
+}
+
+void TcpLiveContext::transmit(const TcpFrameSpec& spec, PacketPtr frame) {
+    Stats& stats = stack.stats();
+    stats.count(Counter::tcp_segments_tx);
+    stats.count(Counter::ipv4_tx);
+    if (spec.resolved) return spec.iface->transmit_frame(std::move(frame));
+    spec.iface->arp().resolve_and_send(spec.next_hop, std::move(frame), stack.now());
+}
+
+template int tcp_emit<TcpLiveContext>(TcpLiveContext&, TcpLayer&, TcpSocket&, uint32_t, uint32_t, uint8_t);
+template void tcp_output<TcpLiveContext>(TcpLiveContext&, TcpLayer&, TcpSocket&);
+
+void TcpLayer::output(TcpSocket& s) {
+    TcpLiveContext ctx{stack_, s};
+    tcp_output(ctx, *this, s);
+}
+
+int TcpLayer::emit_segment(TcpSocket& s, uint32_t seq, uint32_t len, uint8_t flags) {
+    TcpLiveContext ctx{stack_, s};
+    return tcp_emit(ctx, *this, s, seq, len, flags);
+}
+
+// Pure ACKs and RSTs carry SND.MAX (see tcp_output): the highest sequence number
+// the peer may have seen, so they stay acceptable after a retransmission timeout.
+void TcpLayer::send_ack(TcpSocket& s) { emit_segment(s, s.snd_max, 0, tcp_flags::ack); }
+
+void TcpLayer::send_reset(TcpSocket& s) {
+    emit_segment(s, s.snd_max, 0, tcp_flags::rst | tcp_flags::ack);
+    stack_.stats().count(Counter::tcp_resets_sent);
+}
+
+// RFC 9293 3.10.7.1: if the segment has an ACK, <SEQ=SEG.ACK><CTL=RST>; otherwise
+// <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. Never in answer to a RST.
+void TcpLayer::reset_for_segment(const Ipv4Repr& ip, const TcpRepr& seg, size_t payload_len) {
+    if (seg.flags & tcp_flags::rst) return;
+    const Route* route = stack_.routes().lookup(ip.src);
+    if (!route) return;
+    PacketPtr packet = stack_.pool().alloc();
+    if (!packet) return stack_.stats().drop(Drop::tx_no_buffer);
+    TcpRepr rst;
+    rst.src_port = seg.dst_port;
+    rst.dst_port = seg.src_port;
+    if (seg.flags & tcp_flags::ack) {
+        rst.seq = seg.ack;
+        rst.flags = tcp_flags::rst;
+    } else {
+        uint32_t seg_len = static_cast<uint32_t>(payload_len) + ((seg.flags & tcp_flags::syn) ? 1 : 0) +
+                           ((seg.flags & tcp_flags::fin) ? 1 : 0);
+        rst.ack = seg.seq + seg_len;
+        rst.flags = tcp_flags::rst | tcp_flags::ack;
+    }
+    uint8_t* p = packet->append(rst.header_len());
+    rst.emit(p);
+    ChecksumAccumulator acc;
+    add_pseudo_header(acc, ip.dst, ip.src, uint8_t(IpProtocol::tcp), static_cast<uint16_t>(rst.header_len()));
+    acc.add(p, rst.header_len());
+    store_be16(p + 16, acc.finish());
+    Stack::Ipv4Send send{.src = ip.dst, .dst = ip.src, .protocol = uint8_t(IpProtocol::tcp),
+                         .ttl = stack_.config().default_ttl, .dont_fragment = true};
+    if (stack_.ipv4_output(send, std::move(packet)) == 0) stack_.stats().count(Counter::tcp_resets_sent);
+}
+
+}  // namespace quasi

@@ -1,0 +1,111 @@
+#include "stack/tcp_sack.hpp"
+
+#include "stack/tcp_seq.hpp"
+
+#include <algorithm>
+
+namespace quasi {
+namespace {
+
+// RFC 6675 4 IsLost's two tests, given what is SACKed above an octet. "More than" is
+// strict: exactly (DupThresh - 1) * SMSS octets above do not make it lost.
+bool lost_by(size_t ranges_above, uint64_t octets_above, uint32_t smss) {
+    return ranges_above >= SackScoreboard::kDupThresh ||
+           octets_above > uint64_t{SackScoreboard::kDupThresh - 1} * smss;
+}
+
+}  // namespace
+
+uint32_t SackScoreboard::update(const SackBlock* blocks, size_t count, uint32_t snd_una, uint32_t snd_nxt) {
+    on_cumulative_ack(snd_una);
+    const uint32_t before = sacked_.covered_bytes();
+    for (size_t i = 0; i < count; ++i) {
+        const SackBlock& b = blocks[i];
+        // Only snd_una <= left < right <= snd_nxt is a block about data we hold; a
+        // D-SACK below snd_una, a block straddling it, or one past snd_nxt is not.
+        if (!seq_lt(b.left, b.right) || seq_lt(b.left, snd_una) || seq_gt(b.right, snd_nxt)) {
+            ++invalid_blocks_;
+            continue;
+        }
+        if (!sacked_.insert(b.left, b.right)) ++full_blocks_;
+    }
+    // Nothing is removed while inserting, so the growth is exactly the new octets.
+    return sacked_.covered_bytes() - before;
+}
+
+void SackScoreboard::on_cumulative_ack(uint32_t snd_una) {
+    snd_una_ = snd_una;
+    sacked_.remove_below(snd_una);
+}
+
+bool SackScoreboard::lost_above(size_t from, uint32_t smss) const {
+    uint64_t octets = 0;
+    for (size_t i = from; i < sacked_.count(); ++i) octets += sacked_[i].length();
+    return lost_by(sacked_.count() - from, octets, smss);
+}
+
+bool SackScoreboard::is_lost(uint32_t seq, uint32_t smss) const {
+    size_t ranges_above = 0;
+    uint64_t octets_above = 0;
+    for (size_t i = 0; i < sacked_.count(); ++i) {
+        // The part of the range made of octets strictly greater than seq.
+        const uint32_t left = seq_max(sacked_[i].left, seq + 1);
+        if (!seq_lt(left, sacked_[i].right)) continue;
+        ++ranges_above;
+        octets_above += sacked_[i].right - left;
+    }
+    return lost_by(ranges_above, octets_above, smss);
+}
+
+uint32_t SackScoreboard::pipe(uint32_t snd_una, uint32_t snd_nxt, uint32_t high_rxt, uint32_t smss) const {
+    if (!seq_lt(snd_una, snd_nxt)) return 0;
+    const uint32_t rxt_end = seq_min(seq_max(high_rxt, snd_una), snd_nxt);
+    uint64_t pipe = 0;
+    // Walks the unSACKed gaps of [snd_una, snd_nxt) instead of single octets: IsLost
+    // is constant over a gap (see lost_above), and so is rule (b) up to rxt_end.
+    auto add_gap = [&](uint32_t left, uint32_t right, bool lost) {
+        if (!lost) pipe += right - left;                                          // SetPipe (a)
+        if (seq_lt(left, rxt_end)) pipe += seq_min(right, rxt_end) - left;        // SetPipe (b)
+    };
+    uint32_t cursor = snd_una;
+    for (size_t i = 0; i < sacked_.count(); ++i) {
+        const SeqRangeSet::Range& r = sacked_[i];
+        if (seq_le(r.right, cursor)) continue;
+        if (!seq_lt(r.left, snd_nxt)) break;
+        if (seq_lt(cursor, r.left)) add_gap(cursor, r.left, lost_above(i, smss));
+        cursor = seq_max(cursor, r.right);
+    }
+    if (seq_lt(cursor, snd_nxt)) add_gap(cursor, snd_nxt, lost_above(sacked_.count(), smss));
+    return static_cast<uint32_t>(std::min<uint64_t>(pipe, UINT32_MAX));
+}
+
+bool SackScoreboard::next_seg(uint32_t snd_una, uint32_t snd_nxt, uint32_t high_rxt, uint32_t smss,
+                              bool allow_rule3, uint32_t& out_seq, uint32_t& out_len) const {
+    if (smss == 0) return false;
+    // (1.a) above HighRxt, and never below SND.UNA (high_rxt is stale after an ACK).
+    uint32_t start = seq_max(high_rxt, snd_una);
+    for (size_t i = 0; i < sacked_.count(); ++i) {
+        const SeqRangeSet::Range& r = sacked_[i];
+        if (seq_le(r.right, start)) continue;
+        if (seq_le(r.left, start)) {  // start is SACKed: the next unSACKed octet follows
+            start = r.right;
+            continue;
+        }
+        // start is the smallest unSACKed candidate and lies below range i, so (1.b)
+        // holds. IsLost only gets harder higher up (fewer SACKed octets above), so if
+        // this one is not lost none is and rule (1) fails: rule (3) takes the same one.
+        const uint32_t gap_end = seq_min(r.left, snd_nxt);
+        if (!seq_lt(start, gap_end)) return false;
+        if (!allow_rule3 && !lost_above(i, smss)) return false;
+        out_seq = start;
+        out_len = std::min(smss, gap_end - start);
+        return true;
+    }
+    return false;  // nothing unSACKed below the highest SACKed octet (1.b)
+}
+
+uint32_t SackScoreboard::highest_sacked() const {
+    return sacked_.empty() ? snd_una_ : sacked_[sacked_.count() - 1].right;
+}
+
+}  // namespace quasi

@@ -1,0 +1,88 @@
+// The sender's SACK scoreboard and the loss-recovery queries of RFC 6675 ("A
+// Conservative Loss Recovery Algorithm Based on SACK for TCP"), section 4.
+//
+// Conventions. RFC 6675 numbers octets inclusively (HighACK is the last octet
+// cumulatively acknowledged, HighData the last sent, HighRxt the last retransmitted).
+// Here every bound is exclusive, like SND.UNA and SND.NXT (RFC 9293 3.3.1):
+//   snd_una   first unacknowledged octet          (RFC 6675 HighACK + 1)
+//   snd_nxt   first octet never sent              (HighData + 1)
+//   high_rxt  one past the last retransmitted one (HighRxt + 1); snd_una when the
+//             current recovery has retransmitted nothing, so octets in
+//             [snd_una, high_rxt) are the ones retransmitted.
+// All sequence numbers are compared modulo 2^32.
+//
+// Hardening (/work/shared/notes/bad-inputs.md): a SACK block that is reversed, empty,
+// or not inside [snd_una, snd_nxt] is ignored, which also ignores D-SACK blocks
+// below SND.UNA (RFC 2883 3; we do not use D-SACK). The scoreboard is a SeqRangeSet
+// with a fixed cap, so a receiver (or attacker) reporting many small holes cannot
+// make us split state without bound (CVE-2019-11478): a block that would need a range
+// beyond the cap is ignored. SACK is advisory (RFC 2018 8), so ignoring costs only
+// recovery speed, never correctness; the retransmit queue itself is not split by SACK
+// at all, being a byte ring freed only by the cumulative ACK.
+#pragma once
+
+#include "stack/tcp_buffers.hpp"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace quasi {
+
+class SackScoreboard {
+public:
+    static constexpr uint32_t kDupThresh = 3;  // RFC 6675 2, DupThresh
+
+    explicit SackScoreboard(size_t max_ranges = SeqRangeSet::kMaxRanges) : sacked_(max_ranges) {}
+
+    // RFC 6675 4 Update(): marks the valid blocks of one ACK after forgetting what
+    // lies below snd_una. Returns the octets newly SACKed by this ACK (the count
+    // RFC 6675 5 uses to decide whether an ACK is a duplicate).
+    uint32_t update(const SackBlock* blocks, size_t count, uint32_t snd_una, uint32_t snd_nxt);
+    // Forgets everything below the new cumulative ACK.
+    void on_cumulative_ack(uint32_t snd_una);
+    // Forgets all SACK state (RFC 6675 5.1: after an RTO, the receiver may renege,
+    // RFC 2018 8); snd_una is kept.
+    void clear() { sacked_.clear(); }
+
+    bool is_sacked(uint32_t seq) const { return sacked_.contains(seq); }
+
+    // RFC 6675 4 IsLost(SeqNum): at least DupThresh discontiguous SACKed ranges lie
+    // above seq, or more than (DupThresh - 1) * SMSS SACKed octets do.
+    bool is_lost(uint32_t seq, uint32_t smss) const;
+
+    // RFC 6675 4 SetPipe(): the octets of [snd_una, snd_nxt) that are not SACKed, each
+    // counted (a) once unless IsLost, and (b) once more if below high_rxt (its
+    // retransmission is in flight too).
+    uint32_t pipe(uint32_t snd_una, uint32_t snd_nxt, uint32_t high_rxt, uint32_t smss) const;
+
+    // RFC 6675 4 NextSeg() rules (1) and (3); rule (2), new data, and rule (4), the
+    // rescue retransmission, are the caller's. Rule (1): the first unSACKed octet at
+    // or above max(high_rxt, snd_una) and below highest_sacked() that IsLost. Rule (3),
+    // only when allow_rule3: the same octet without the IsLost condition. out_len is
+    // clipped to smss and to the next SACKed range. False when no such octet exists.
+    bool next_seg(uint32_t snd_una, uint32_t snd_nxt, uint32_t high_rxt, uint32_t smss, bool allow_rule3,
+                  uint32_t& out_seq, uint32_t& out_len) const;
+
+    // One past the highest SACKed octet, or the last snd_una seen when none is.
+    uint32_t highest_sacked() const;
+    size_t ranges() const { return sacked_.count(); }
+    const SeqRangeSet& set() const { return sacked_; }
+
+    // Blocks ignored since construction: outside the window, reversed or empty
+    // (invalid_blocks), or refused because the scoreboard was full (full_blocks).
+    uint64_t invalid_blocks() const { return invalid_blocks_; }
+    uint64_t full_blocks() const { return full_blocks_; }
+
+private:
+    // IsLost for any octet of the unSACKed gap just below range `from`: the ranges
+    // above every octet of a gap are the same, those from index `from` up, so IsLost
+    // is one answer per gap.
+    bool lost_above(size_t from, uint32_t smss) const;
+
+    SeqRangeSet sacked_;
+    uint32_t snd_una_ = 0;
+    uint64_t invalid_blocks_ = 0;
+    uint64_t full_blocks_ = 0;
+};
+
+}  // namespace quasi

@@ -1,0 +1,100 @@
+// The TCP segment path, written once over a context policy (DESIGN.md).
+//
+// A TcpFrameSpec holds what a segment's frame owes to the connection's
+// quasi-invariants: addresses, ports, next-hop MACs, TTL/TOS and which options were
+// negotiated. The live context computes it per segment (route and neighbour lookup);
+// a frozen context returns a constant. The dynamic part (sequence numbers, window,
+// timestamps, SACK blocks, payload) always comes from the socket.
+#pragma once
+
+#include "stack/buffer.hpp"
+#include "stack/tcp_buffers.hpp"
+#include "stack/wire/checksum.hpp"
+#include "stack/wire/ethernet.hpp"
+#include "stack/wire/ipv4.hpp"
+#include "stack/wire/tcp.hpp"
+
+#include <cstring>
+
+namespace quasi {
+
+class Interface;
+class Stack;
+struct TcpSocket;
+
+struct TcpFrameSpec {
+    Interface* iface = nullptr;
+    MacAddr src_mac;
+    MacAddr dst_mac;
+    bool resolved = false;  // dst_mac known; otherwise the frame waits for ARP
+    Ipv4Addr next_hop;
+    Ipv4Addr src;
+    Ipv4Addr dst;
+    uint16_t src_port = 0;
+    uint16_t dst_port = 0;
+    uint8_t ttl = 64;
+    uint8_t tos = 0;
+};
+
+// The per-segment header values.
+struct TcpSegment {
+    uint32_t seq = 0;
+    uint32_t ack = 0;
+    uint8_t flags = 0;
+    uint16_t window = 0;
+    TcpOptions options;
+};
+
+constexpr size_t kTcpFrameOverhead = kEthernetHeaderLen + kIpv4MinHeaderLen;
+
+// Writes Ethernet + IPv4 + TCP header + options + `payload` (copied and summed in
+// one pass) into an empty buffer. TCP always sets DF: it does path MTU discovery.
+inline void emit_tcp_frame(const TcpFrameSpec& s, PacketBuffer& frame, const TcpSegment& seg,
+                           ByteRing::Spans payload, uint16_t ident) {
+    TcpRepr tcp{.src_port = s.src_port,
+                .dst_port = s.dst_port,
+                .seq = seg.seq,
+                .ack = seg.ack,
+                .flags = seg.flags,
+                .window = seg.window,
+                .urgent = 0,
+                .options = seg.options};
+    size_t tcp_header = tcp.header_len();
+    size_t len = payload.first.size() + payload.second.size();
+    uint8_t* p = frame.append(kTcpFrameOverhead + tcp_header + len);
+    EthernetRepr{s.dst_mac, s.src_mac, uint16_t(EtherType::ipv4)}.emit(p);
+    uint8_t* ip = p + kEthernetHeaderLen;
+    uint16_t segment_len = static_cast<uint16_t>(tcp_header + len);
+    Ipv4Repr{.src = s.src,
+             .dst = s.dst,
+             .protocol = uint8_t(IpProtocol::tcp),
+             .ttl = s.ttl,
+             .tos = s.tos,
+             .ident = ident,
+             .dont_fragment = true,
+             .payload_len = segment_len}
+        .emit(ip);
+    uint8_t* th = ip + kIpv4MinHeaderLen;
+    tcp.emit(th);
+    uint8_t* data = th + tcp_header;
+    std::memcpy(data, payload.first.data(), payload.first.size());
+    std::memcpy(data + payload.first.size(), payload.second.data(), payload.second.size());
+    ChecksumAccumulator acc;
+    add_pseudo_header(acc, s.src, s.dst, uint8_t(IpProtocol::tcp), segment_len);
+    acc.add(th, segment_len);
+    store_be16(th + 16, acc.finish());
+}
+
+// The generic policy: route and neighbour looked up for every segment.
+struct TcpLiveContext {
+    Stack& stack;
+    TcpSocket& socket;
+
+    // 0, or -ENETUNREACH when no route leads to the peer.
+    int prepare(TcpFrameSpec& spec);
+    PacketPtr alloc_frame();
+    uint16_t ip_ident(const TcpFrameSpec& spec);
+    void transmit(const TcpFrameSpec& spec, PacketPtr frame);
+};
+
+}  // namespace quasi

@@ -1,0 +1,128 @@
+// TCP timers: retransmission (RFC 6298) which also paces SYN retries and
+// zero-window probes (RFC 9293 3.8.6.1), delayed ACKs (RFC 9293 3.8.6.3),
+// keepalive (RFC 1122 4.2.3.6) and TIME-WAIT (RFC 9293 3.4.2).
+#include "stack/stack.hpp"
+#include "stack/tcp.hpp"
+#include "stack/tcp_seq.hpp"
+
+#include <cerrno>
+
+namespace quasi {
+
+void TcpLayer::init_timers(TcpSocket& s) {
+    s.owner = this;  // timer callbacks know only the socket
+    s.retransmit_timer.callback = &TcpLayer::on_retransmit_timer;
+    s.retransmit_timer.context = &s;
+    s.delayed_ack_timer.callback = &TcpLayer::on_delayed_ack_timer;
+    s.delayed_ack_timer.context = &s;
+    s.keepalive_timer.callback = &TcpLayer::on_keepalive_timer;
+    s.keepalive_timer.context = &s;
+    s.time_wait_timer.callback = &TcpLayer::on_time_wait_timer;
+    s.time_wait_timer.context = &s;
+}
+
+void TcpLayer::arm_retransmit(TcpSocket& s) { stack_.timers().schedule(s.retransmit_timer, stack_.now() + s.rtt.rto()); }
+
+void TcpLayer::on_retransmit_timer(Timer& t, TimeNs now) {
+    TcpSocket& s = *static_cast<TcpSocket*>(t.context);
+    s.owner->retransmit_timeout(s, now);
+}
+
+void TcpLayer::on_delayed_ack_timer(Timer& t, TimeNs) {
+    TcpSocket& s = *static_cast<TcpSocket*>(t.context);
+    if (s.synchronized() && s.state != TcpState::time_wait) s.owner->send_ack(s);
+}
+
+void TcpLayer::on_keepalive_timer(Timer& t, TimeNs now) {
+    TcpSocket& s = *static_cast<TcpSocket*>(t.context);
+    TcpLayer& layer = *s.owner;
+    if (!s.keepalive || s.state != TcpState::established) return;
+    TimeNs idle = now - s.last_receive_time;
+    if (idle < s.keepalive_idle) {
+        layer.stack_.timers().schedule(t, s.last_receive_time + s.keepalive_idle);
+        return;
+    }
+    if (s.probes_sent >= s.keepalive_count) {
+        layer.send_reset(s);
+        return layer.abort(s, ETIMEDOUT);
+    }
+    // A segment one below SND.UNA: old data the peer must answer with an ACK.
+    layer.emit_segment(s, s.snd_una - 1, 0, tcp_flags::ack);
+    ++s.probes_sent;
+    layer.stack_.stats().count(Counter::tcp_keepalive_probes);
+    layer.stack_.timers().schedule(t, now + s.keepalive_interval);
+}
+
+void TcpLayer::on_time_wait_timer(Timer& t, TimeNs) {
+    TcpSocket& s = *static_cast<TcpSocket*>(t.context);
+    TcpLayer& layer = *s.owner;
+    if (s.state == TcpState::time_wait || s.state == TcpState::fin_wait_2 || s.fd < 0) {
+        // TIME-WAIT over, or an orphan that waited 2*MSL for the peer's FIN.
+        if (s.state != TcpState::time_wait && s.state != TcpState::closed) layer.send_reset(s);
+        layer.abort(s, 0);
+    }
+}
+
+void TcpLayer::retransmit_timeout(TcpSocket& s, TimeNs now) {
+    Stats& stats = stack_.stats();
+    if (s.state == TcpState::syn_sent || s.state == TcpState::syn_received) {
+        if (++s.retransmits > config_.syn_retries) return abort(s, ETIMEDOUT);
+        s.rtt.backoff();
+        uint8_t flags = tcp_flags::syn | (s.state == TcpState::syn_received ? tcp_flags::ack : 0);
+        emit_segment(s, s.iss, 0, flags);
+        stats.count(Counter::tcp_retransmits);
+        ++s.total_retransmits;
+        return arm_retransmit(s);
+    }
+    bool data_outstanding = s.snd_una != s.snd_max;
+    bool over_user_timeout = s.user_timeout && now - s.last_receive_time > s.user_timeout;
+    if (!data_outstanding) {
+        // Zero-window probing (RFC 9293 3.8.6.1, MUST-36): the peer may keep its
+        // window shut as long as it answers probes; the user timeout bounds it.
+        if (s.send_buffer.size() == 0 || s.snd_wnd != 0) return;
+        if (over_user_timeout) {
+            send_reset(s);
+            return abort(s, ETIMEDOUT);
+        }
+        zero_window_probe(s);
+        s.rtt.backoff();
+        return arm_retransmit(s);
+    }
+    if (++s.retransmits > config_.max_retransmits || over_user_timeout) {
+        send_reset(s);
+        return abort(s, ETIMEDOUT);
+    }
+    // RFC 6298 5.4-5.7 and RFC 5681 3.1: back off, collapse the window, resend from
+    // SND.UNA. SACK information is dropped: the receiver may have reneged (RFC 2018 8).
+    stats.count(Counter::tcp_rto_expiries);
+    s.cc.on_timeout(s.flight_size(), now);
+    s.rtt.backoff();
+    s.in_recovery = false;
+    s.dup_acks = 0;
+    s.scoreboard.clear();
+    s.rtt_timing = false;
+    s.snd_nxt = s.snd_una;
+    s.high_rxt = s.snd_una;
+    if (s.fin_sent && seq_le(s.snd_una, s.fin_seq)) s.fin_sent = false;
+    arm_retransmit(s);
+    output(s);
+}
+
+void TcpLayer::zero_window_probe(TcpSocket& s) {
+    emit_segment(s, s.snd_una - 1, 0, tcp_flags::ack);
+    ++s.probes_sent;
+    s.persist_mode = true;
+    stack_.stats().count(Counter::tcp_window_probes);
+}
+
+void TcpLayer::enter_time_wait(TcpSocket& s) {
+    set_state(s, TcpState::time_wait);
+    s.retransmit_timer.cancel();
+    s.keepalive_timer.cancel();
+    s.delayed_ack_timer.cancel();
+    release_buffers(s);
+    stack_.timers().schedule(s.time_wait_timer, stack_.now() + 2 * config_.msl);
+    notify(s);
+}
+
+}  // namespace quasi
