@@ -5,7 +5,8 @@
 #
 # Installs what the build needs (scripts/setup.sh core; only missing packages), builds
 # build/ (scripts/build.sh), then runs
-#   build/apps/quasi-perf --link mem --compare [QUASI_PERF_ARGS...]
+#   build/apps/quasi-perf --link mem [QUASI_PERF_ARGS...]            (UDP stream)
+#   build/apps/quasi-perf --link mem --proto tcp [QUASI_PERF_ARGS...] (TCP stream)
 # and exits with its status. The in-memory link needs no root and touches no network.
 set -euo pipefail
 
@@ -27,5 +28,7 @@ if [[ ! -x "$perf" ]]; then
   echo "demo.sh: check apps/CMakeLists.txt for the quasi-perf executable" >&2
   exit 1
 fi
-echo "==== demo: quasi-perf --link mem --compare $* ===="
-exec "$perf" --link mem --compare "$@"
+echo "==== demo: quasi-perf --link mem $* (UDP) ===="
+"$perf" --link mem "$@"
+echo "==== demo: quasi-perf --link mem --proto tcp $* ===="
+"$perf" --link mem --proto tcp --size 1448,65536 "$@"
