@@ -114,6 +114,7 @@ void TcpInput::listen(TcpSocket& l) {
             child->snd_una = child->iss;  // the SYN-ACK is acknowledged by this very segment
             child->snd_nxt = child->snd_max = child->iss + 1;
             layer.set_state(*child, TcpState::syn_received);
+            ++l.syn_queue_len;  // as if it had waited there; the ACK below moves it on
             stats().count(Counter::tcp_syn_cookies_accepted);
             return synchronized(*child);
         }

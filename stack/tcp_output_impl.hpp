@@ -124,8 +124,12 @@ void tcp_output(Ctx& ctx, TcpLayer& layer, TcpSocket& s) {
         if (len > 0 && len < mss && !fin) {
             // Nagle: a small segment waits while data is unacknowledged; SWS
             // avoidance: it may still go when it is all we have or half the window.
-            bool nagle_ok = s.nodelay || s.snd_nxt == s.snd_una;
+            bool idle = s.snd_nxt == s.snd_una;
+            bool nagle_ok = s.nodelay || idle;
             bool sws_ok = (last && nagle_ok) || (s.max_snd_wnd > 0 && len >= s.max_snd_wnd / 2 && nagle_ok);
+            // With nothing in flight no ACK will come to reopen things: fill what the
+            // peer offers rather than wait forever (the override of 3.8.6.2.1).
+            if (idle && len == window_room) sws_ok = true;
             if (!sws_ok) break;
         }
         uint32_t seq = s.snd_nxt;
