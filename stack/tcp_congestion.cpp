@@ -92,26 +92,25 @@ void CongestionControl::set_smss(uint32_t smss) {
     cubic_.epoch_running = false;
 }
 
-bool CongestionControl::cwnd_limited(uint32_t acked_bytes, uint32_t flight_size) const {
-    const uint64_t flight_before = uint64_t{flight_size} + acked_bytes;
+bool CongestionControl::cwnd_limited(uint32_t flight_before) const {
     // Full-sized segments only: a window is full once less than one SMSS of it is free.
-    if (flight_before + smss_ > cwnd_) return true;
+    if (uint64_t{flight_before} + smss_ > cwnd_) return true;
     // Slow start may grow to twice what was in flight (Linux tcp_is_cwnd_limited), so a
     // sender using half its window still doubles per RTT.
-    return in_slow_start() && 2 * flight_before > cwnd_;
+    return in_slow_start() && 2 * uint64_t{flight_before} > cwnd_;
 }
 
 void CongestionControl::consume_recover(uint32_t acked_bytes) {
     bytes_to_recover_ = acked_bytes >= bytes_to_recover_ ? 0 : bytes_to_recover_ - acked_bytes;
 }
 
-void CongestionControl::on_ack(uint32_t acked_bytes, uint32_t flight_size, TimeNs now, TimeNs rtt) {
-    if (in_recovery_) return;  // the caller reports these through on_recovery_ack
+void CongestionControl::on_ack(uint32_t acked_bytes, uint32_t flight_before, TimeNs now, TimeNs rtt) {
+    // Recovery ACKs go to on_recovery_ack; an ACK of nothing new (the SYN's) changes nothing.
+    if (in_recovery_ || acked_bytes == 0) return;
     started_ = true;
-    if (acked_bytes == 0) return;
     timeout_retransmitting_ = false;  // new data acknowledged: a later RTO is a new loss
     consume_recover(acked_bytes);
-    if (!cwnd_limited(acked_bytes, flight_size)) {
+    if (!cwnd_limited(flight_before)) {
         // RFC 9438 4.2: t must not include application-limited time; slide the epoch.
         if (algo_ == CongestionAlgorithm::cubic && cubic_.epoch_running && now > cubic_.last_ack)
             cubic_.epoch_start += now - cubic_.last_ack;

@@ -10,12 +10,12 @@
 // byte-based); CUBIC's curve (RFC 9438, defined in segments) is evaluated in bytes with
 // integer fixed point, so the per-ACK path has no floating point (FPU-less Cortex-M3).
 //
-// Every `flight_size` argument is FlightSize as RFC 5681 defines it, the data sent but not
+// FlightSize arguments are FlightSize as RFC 5681 defines it, the data sent but not
 // cumulatively acknowledged (up to the highest byte ever sent, even if SND.NXT was rewound
-// for a retransmission). In on_ack and on_recovery_ack it is measured AFTER the ACK being
-// reported was applied (new SND.UNA), which is what RFC 6582's full-ACK rule means by "the
-// amount of data presently outstanding"; in on_enter_recovery and on_timeout it is the
-// amount outstanding at that moment.
+// for a retransmission), measured at different moments: on_ack takes it from when the ACK
+// arrived (`flight_before`, old SND.UNA, so it includes acked_bytes: was the window in
+// use?); on_recovery_ack after the ACK was applied (new SND.UNA: RFC 6582's "the amount
+// of data presently outstanding"); on_enter_recovery and on_timeout at that moment.
 #pragma once
 
 #include "stack/clock.hpp"
@@ -76,15 +76,17 @@ public:
     // congestion avoidance by byte counting (RFC 5681 3.1, +SMSS per cwnd acked) or
     // CUBIC's W_cubic(t + rtt) / W_est (RFC 9438 4.2-4.5). rtt: SRTT (RFC 9438 4.2).
     // cwnd grows only while it is being used (RFC 7661's premise, RFC 9438 4.6 and 5.8):
-    // FlightSize before this ACK within one SMSS of cwnd, or, in slow start, more than
-    // half of it (as Linux's tcp_is_cwnd_limited).
-    void on_ack(uint32_t acked_bytes, uint32_t flight_size, TimeNs now, TimeNs rtt);
+    // flight_before within one SMSS of cwnd, or, in slow start, more than half of it (as
+    // Linux's tcp_is_cwnd_limited). An application- or receiver-limited sender keeps its
+    // cwnd, and CUBIC's t does not advance meanwhile.
+    void on_ack(uint32_t acked_bytes, uint32_t flight_before, TimeNs now, TimeNs rtt);
 
     // Fast retransmit on three dup ACKs or SACK loss detection: enter fast recovery.
     // NewReno: ssthresh = max(FlightSize/2, 2*SMSS) (RFC 5681 eq. 4). CUBIC: W_max with
     // fast convergence, ssthresh = max(cwnd*0.7, 2*SMSS) (RFC 9438 4.6, 4.7; cwnd rather
     // than FlightSize, as Linux, which 4.6 allows because cwnd only grows when used).
-    // Then cwnd = ssthresh + 3*SMSS (RFC 5681 3.2 step 3) and recover = snd_nxt (RFC 6582).
+    // Then cwnd = ssthresh + 3*SMSS (RFC 5681 3.2 step 3) and recover = snd_nxt (RFC 6582),
+    // which must be one past the highest byte ever sent (SND.MAX where SND.NXT rewinds).
     // The caller checks may_enter_recovery() first; a call while in recovery is ignored.
     void on_enter_recovery(uint32_t flight_size, uint32_t snd_nxt, TimeNs now);
     // An ACK advancing SND.UNA during recovery (RFC 6582 3.2). Full ACK (ack covers
@@ -130,7 +132,7 @@ private:
     };
 
     uint32_t initial_window() const;
-    bool cwnd_limited(uint32_t acked_bytes, uint32_t flight_size) const;
+    bool cwnd_limited(uint32_t flight_before) const;
     uint32_t slow_start(uint32_t acked_bytes);
     void reno_avoidance(uint32_t acked_bytes);
     void cubic_avoidance(uint32_t acked_bytes, TimeNs now, TimeNs rtt);

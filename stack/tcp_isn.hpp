@@ -42,13 +42,12 @@ constexpr uint32_t kSynCookieMaxAge = 2;  // periods: a cookie lives 128 to 192 
 // anything smaller: a tiny MSS is clamped rather than honoured, see bad-inputs.md).
 constexpr std::array<uint16_t, 4> kSynCookieMssTable = {536, 1220, 1440, 1460};
 
-// Addresses and ports as they appear in the received SYN: saddr/sport are the peer's.
-// peer_isn is the SYN's sequence number.
+// saddr/sport and daddr/dport: the two ends in any fixed orientation, the same for make
+// and check (e.g. ours first). peer_isn is the SYN's sequence number.
 uint32_t syn_cookie_make(const SipKey& key, Ipv4Addr saddr, uint16_t sport, Ipv4Addr daddr, uint16_t dport,
                          uint32_t peer_isn, uint16_t mss, TimeNs now);
 
-// The final ACK of the handshake, same orientation as its SYN: cookie = SEG.ACK - 1 and
-// peer_isn = SEG.SEQ - 1. True, with the encoded MSS in mss_out, if the cookie was made
+// The final ACK of the handshake: cookie = SEG.ACK - 1 and peer_isn = SEG.SEQ - 1. True, with the encoded MSS in mss_out, if the cookie was made
 // for this connection at most kSynCookieMaxAge periods ago. A false means "answer with a
 // RST" (bad-inputs.md).
 bool syn_cookie_check(const SipKey& key, Ipv4Addr saddr, uint16_t sport, Ipv4Addr daddr, uint16_t dport,
