@@ -31,7 +31,7 @@ struct PacketBuffer {
     PacketBuffer* next_segment = nullptr;  // the rest of a chained packet
     BufferPool* pool = nullptr;
     void* backing = nullptr;     // foreign storage owner (e.g. rte_mbuf), if any
-    uint32_t meta = 0;           // per-layer scratch (e.g. receiving interface)
+    uint32_t meta = 0;           // per-layer scratch: kMetaLinkBroadcast on receive, then the layers' own
 
     uint8_t* data() { return storage + head; }
     const uint8_t* data() const { return storage + head; }
@@ -58,6 +58,10 @@ struct PacketBuffer {
     // Copies up to len bytes starting at offset within the chain; returns bytes copied.
     size_t copy_out(size_t offset, uint8_t* dst, size_t len) const;
 };
+
+// Set in PacketBuffer::meta by Ethernet input for frames sent to the broadcast MAC:
+// no ICMP error may answer them (RFC 1122 3.2.2), whatever their IP destination.
+constexpr uint32_t kMetaLinkBroadcast = 1;
 
 struct PacketDeleter {
     void operator()(PacketBuffer* chain) const;

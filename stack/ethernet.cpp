@@ -12,6 +12,7 @@ void Stack::ethernet_input(Interface& iface, PacketPtr frame) {
     // We join no multicast groups: only our unicast MAC and broadcast are for us.
     if (dst != iface.mac() && !dst.is_broadcast()) return stats_.drop(Drop::eth_not_for_us);
     if (eth.src().is_multicast()) return stats_.drop(Drop::eth_bad_source_mac);
+    frame->meta = dst.is_broadcast() ? kMetaLinkBroadcast : 0;
     // Interfaces are untagged; a priority tag (VID 0, IEEE 802.1Q 9.6) still means us.
     if (eth.has_vlan() && (eth.vlan_tci() & 0x0FFF) != 0) return stats_.drop(Drop::eth_vlan_not_ours);
     switch (eth.ethertype()) {

@@ -95,8 +95,8 @@ void Stack::icmp_send_error(uint8_t type, uint8_t code, uint32_t rest, const Pac
     Ipv4View v{const_cast<PacketBuffer&>(offending).bytes()};
     if (offending.length < kIpv4MinHeaderLen || v.header_len() > offending.length) return;
     // RFC 1122 3.2.2: never about a non-first fragment, a broadcast or multicast
-    // datagram, a source that is not one host, or an ICMP error.
-    if (v.fragment_offset() != 0 || v.dst().is_broadcast() || v.dst().is_multicast() ||
+    // datagram (link or IP), a source that is not one host, or an ICMP error.
+    if ((offending.meta & kMetaLinkBroadcast) || v.fragment_offset() != 0 || v.dst().is_broadcast() || v.dst().is_multicast() ||
         v.src().is_invalid_source() || !is_local_address(v.dst()))
         return;
     if (v.protocol() == uint8_t(IpProtocol::icmp)) {

@@ -13,6 +13,8 @@ void Stack::ipv4_input(Interface& iface, PacketPtr packet) {
     Ipv4Repr ip;
     if (auto err = Ipv4Repr::parse(v, ip, !iface.netif().offloads().rx_checksum_verified))
         return stats_.drop(*err);
+    // RFC 1122 3.2.1.3 (b): nor may the source be a broadcast of our subnet.
+    if (ip.src == iface.directed_broadcast()) return stats_.drop(Drop::ipv4_bad_source);
     // We are a host, not a router (RFC 1122 3.3.1): only our address and broadcasts.
     if (ip.dst != iface.address() && !ip.dst.is_broadcast() && ip.dst != iface.directed_broadcast())
         return stats_.drop(Drop::ipv4_not_for_us);

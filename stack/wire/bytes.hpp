@@ -46,9 +46,10 @@ struct Ipv4Addr {
     constexpr bool is_class_e() const { return (value >> 28) == 0xF && !is_broadcast(); }
     constexpr bool is_loopback() const { return (value >> 24) == 127; }
     constexpr bool in_zero_network() const { return (value >> 24) == 0; }
-    // RFC 1122 3.2.1.3: a datagram whose source is one of these must be discarded.
+    // RFC 1122 3.2.1.3: a datagram whose source is one of these must be discarded
+    // (a loopback source never arrives on a wire, (g)).
     constexpr bool is_invalid_source() const {
-        return is_broadcast() || is_multicast() || is_class_e() || in_zero_network();
+        return is_broadcast() || is_multicast() || is_class_e() || in_zero_network() || is_loopback();
     }
 
     uint32_t load_from(const uint8_t* p) { return value = load_be32(p); }

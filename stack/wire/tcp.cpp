@@ -79,14 +79,26 @@ WireError TcpOptions::parse(std::span<const uint8_t> opts, TcpOptions& out) {
     return kWireOk;
 }
 
-size_t TcpOptions::emitted_len() const {
+// Option bytes other than SACK blocks.
+size_t TcpOptions::fixed_len() const {
     size_t n = 0;
     if (has_mss) n += 4;
-    if (has_window_scale) n += 4;  // NOP + 3
+    if (has_window_scale) n += 4;                   // NOP + 3
     if (sack_permitted && !has_timestamps) n += 4;  // NOP NOP + 2
-    if (has_timestamps) n += 12;  // (SACK-permitted | NOP NOP) + 10
-    if (sack_count) n += 4 + 8 * sack_count;  // NOP NOP + 2 + blocks
+    if (has_timestamps) n += 12;                    // (SACK-permitted | NOP NOP) + 10
     return n;
+}
+
+// SACK blocks that fit in the 40 option bytes left by the others (RFC 2018 3).
+size_t TcpOptions::sack_blocks_emitted() const {
+    size_t room = kMaxOptionBytes - fixed_len();
+    size_t fit = room >= 4 ? (room - 4) / 8 : 0;
+    return sack_count < fit ? sack_count : fit;
+}
+
+size_t TcpOptions::emitted_len() const {
+    size_t blocks = sack_blocks_emitted();
+    return fixed_len() + (blocks ? 4 + 8 * blocks : 0);  // NOP NOP + 2 + blocks
 }
 
 void TcpOptions::emit(uint8_t* p) const {
@@ -124,13 +136,13 @@ void TcpOptions::emit(uint8_t* p) const {
         p[3] = 2;
         p += 4;
     }
-    if (sack_count) {
+    if (size_t blocks = sack_blocks_emitted()) {
         p[0] = kOptNop;
         p[1] = kOptNop;
         p[2] = kOptSack;
-        p[3] = static_cast<uint8_t>(2 + 8 * sack_count);
+        p[3] = static_cast<uint8_t>(2 + 8 * blocks);
         p += 4;
-        for (size_t k = 0; k < sack_count; ++k) {
+        for (size_t k = 0; k < blocks; ++k) {
             store_be32(p, sacks[k].left);
             store_be32(p + 4, sacks[k].right);
             p += 8;

@@ -74,8 +74,12 @@ struct TcpOptions {
     std::array<SackBlock, kMaxSackBlocks> sacks{};
 
     static WireError parse(std::span<const uint8_t> options, TcpOptions& out);
-    // Bytes emit() writes, padded to a multiple of 4.
+    static constexpr size_t kMaxOptionBytes = kTcpMaxHeaderLen - kTcpMinHeaderLen;  // 40
+    // Bytes emit() writes, padded to a multiple of 4 and never more than 40: SACK
+    // blocks that do not fit are left out.
     size_t emitted_len() const;
+    size_t fixed_len() const;
+    size_t sack_blocks_emitted() const;
     // Writes the options at p (emitted_len() bytes, NOP-padded).
     void emit(uint8_t* p) const;
 };
