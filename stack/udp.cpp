@@ -282,7 +282,8 @@ int UdpLiveContext::prepare(UdpFrameSpec& spec, size_t len) {
     Interface& iface = *stack.interface(route->interface);
     if (dst.is_broadcast() || dst == iface.directed_broadcast() || dst.is_multicast()) return kSlowPath;
     uint16_t mtu = stack.path_mtu().get(dst, iface.mtu, stack.now());
-    if (len + kIpv4MinHeaderLen + kUdpHeaderLen > mtu) return kSlowPath;
+    uint16_t max_payload = udp_single_frame_payload(mtu, stack.pool());
+    if (len > max_payload) return kSlowPath;
     MacAddr next_hop_mac;
     if (!iface.arp().lookup(route->next_hop(dst), next_hop_mac)) return kSlowPath;
     Ipv4Addr local = socket.local_addr;
@@ -297,7 +298,7 @@ int UdpLiveContext::prepare(UdpFrameSpec& spec, size_t len) {
     spec.tos = socket.tos;
     spec.dont_fragment = socket.dont_fragment;
     spec.checksum = socket.checksum_enabled;
-    spec.max_payload = static_cast<uint16_t>(mtu - kIpv4MinHeaderLen - kUdpHeaderLen);
+    spec.max_payload = max_payload;
     return 0;
 }
 

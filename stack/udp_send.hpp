@@ -39,7 +39,7 @@ struct UdpFrameSpec {
     uint8_t tos = 0;
     bool dont_fragment = false;
     bool checksum = true;
-    uint16_t max_payload = 0;  // the largest payload one frame carries (path MTU - 28)
+    uint16_t max_payload = 0;  // the largest payload one frame carries (udp_single_frame_payload)
 };
 
 // prepare(): not a single-frame send to a resolved neighbour. Below every -errno, so
@@ -47,6 +47,16 @@ struct UdpFrameSpec {
 constexpr int kSlowPath = -4096;
 
 constexpr size_t kUdpFrameOverhead = kEthernetHeaderLen + kIpv4MinHeaderLen + kUdpHeaderLen;
+
+// The largest payload the fast path puts in one frame: what the path MTU allows and
+// what one pool buffer holds after its headroom (a link MTU above the buffer size
+// sends through the general, chaining path).
+inline uint16_t udp_single_frame_payload(size_t path_mtu, const BufferPool& pool) {
+    size_t by_mtu = path_mtu > kIpv4MinHeaderLen + kUdpHeaderLen ? path_mtu - kIpv4MinHeaderLen - kUdpHeaderLen : 0;
+    size_t room = pool.data_room() - pool.headroom();
+    size_t by_buffer = room > kUdpFrameOverhead ? room - kUdpFrameOverhead : 0;
+    return static_cast<uint16_t>(by_mtu < by_buffer ? by_mtu : by_buffer);
+}
 
 // Writes Ethernet + IPv4 + UDP headers and the payload into an empty buffer.
 inline void emit_udp_frame(const UdpFrameSpec& s, PacketBuffer& frame, const uint8_t* data, size_t len,
@@ -65,7 +75,7 @@ inline void emit_udp_frame(const UdpFrameSpec& s, PacketBuffer& frame, const uin
         .emit(ip);
     uint8_t* udp = ip + kIpv4MinHeaderLen;
     UdpRepr{s.src_port, s.dst_port, static_cast<uint16_t>(len)}.emit(udp);
-    std::memcpy(udp + kUdpHeaderLen, data, len);
+    if (len != 0) std::memcpy(udp + kUdpHeaderLen, data, len);
     if (s.checksum) {
         ChecksumAccumulator acc;
         add_pseudo_header(acc, s.src, s.dst, uint8_t(IpProtocol::udp), static_cast<uint16_t>(kUdpHeaderLen + len));
