@@ -112,9 +112,14 @@ bool TcpLayer::alloc_buffers(TcpSocket& s) {
 }
 
 void TcpLayer::release_buffers(TcpSocket& s) {
-    buffer_memory_ -= s.send_buffer.capacity() + s.receive_buffer.capacity();
-    s.send_buffer.release();
+    release_send_buffer(s);
+    buffer_memory_ -= s.receive_buffer.capacity();
     s.receive_buffer.release();
+}
+
+void TcpLayer::release_send_buffer(TcpSocket& s) {
+    buffer_memory_ -= s.send_buffer.capacity();
+    s.send_buffer.release();
 }
 
 TcpSocket* TcpLayer::open() { return alloc_socket(); }
@@ -221,6 +226,7 @@ int TcpLayer::connect(TcpSocket& s, SockAddr remote) {
     s.snd_max = s.snd_nxt;
     set_state(s, TcpState::syn_sent);
     emit_segment(s, s.iss, 0, tcp_flags::syn);
+    s.last_send_time = stack_.now();  // the handshake's RTT sample runs from here
     arm_retransmit(s);
     stack_.stats().count(Counter::tcp_active_opens);
     return -EINPROGRESS;
@@ -265,7 +271,11 @@ ssize_t TcpLayer::send(TcpSocket& s, const uint8_t* data, size_t len) {
     if (len == 0) return 0;
     size_t taken = s.send_buffer.append(data, len);
     if (taken == 0) return -EAGAIN;
-    if (s.synchronized()) output(s);
+    if (s.synchronized()) {
+        output(s);
+        // RFC 9293 3.8.6.1: data waiting behind a zero window starts the persist timer.
+        if (s.snd_wnd == 0 && s.snd_una == s.snd_max && !s.retransmit_timer.armed()) arm_retransmit(s);
+    }
     return static_cast<ssize_t>(taken);
 }
 
@@ -289,7 +299,10 @@ ssize_t TcpLayer::receive(TcpSocket& s, uint8_t* data, size_t len, bool peek) {
     uint32_t grown = s.receive_window() - window_before;
     uint32_t threshold = s.receive_buffer_size / 2 < s.snd_mss ? uint32_t(s.receive_buffer_size / 2) : s.snd_mss.get();
     uint32_t advertised = seq_gt(s.rcv_adv, s.rcv_nxt) ? s.rcv_adv - s.rcv_nxt : 0;
-    if (!peek && s.synchronized() && grown > 0 && s.receive_window() - advertised >= threshold) send_ack(s);
+    // What an ACK could announce: the 16-bit field caps it (RFC 7323 2.2).
+    uint32_t announceable = s.receive_window() < (0xFFFFu << s.rcv_wscale) ? s.receive_window() : 0xFFFFu << s.rcv_wscale;
+    if (!peek && s.synchronized() && grown > 0 && announceable > advertised && announceable - advertised >= threshold)
+        send_ack(s);
     return static_cast<ssize_t>(n);
 }
 

@@ -137,6 +137,7 @@ struct TcpSocket : boost::intrusive::unordered_set_base_hook<> {
     TimeNs last_send_time = 0;
     TimeNs last_receive_time = 0;
     bool persist_mode = false;  // the retransmit timer is probing a zero window
+    TimeNs persist_since = 0;   // when the current run of zero-window probes began
     uint32_t challenge_acks_this_second = 0;  // RFC 5961 7, per connection
     TimeNs challenge_ack_window = 0;
 
@@ -276,6 +277,7 @@ private:
     void free_socket(TcpSocket& s);
     bool alloc_buffers(TcpSocket& s);
     void release_buffers(TcpSocket& s);
+    void release_send_buffer(TcpSocket& s);
     int pick_ephemeral_port(Ipv4Addr local, Ipv4Addr remote, uint16_t remote_port, uint16_t& port);
     TcpSocket* find_listener(Ipv4Addr addr, uint16_t port);
     void init_timers(TcpSocket& s);

@@ -41,6 +41,7 @@ struct TcpInput {
     bool sequence_acceptable(TcpSocket& s);
     bool check_rst(TcpSocket& s);
     bool check_syn(TcpSocket& s);
+    bool expected_syn(TcpSocket& s);
     bool process_ack(TcpSocket& s);
     void process_text(TcpSocket& s);
     void process_fin(TcpSocket& s);
@@ -108,6 +109,8 @@ void TcpInput::listen(TcpSocket& l) {
             if (!child) return stats().drop(Drop::tcp_no_memory);
             child->irs = h.seq - 1;
             child->rcv_nxt = h.seq;
+            child->rcv_adv = h.seq;
+            child->rcv_wscale = 0;  // the cookie's SYN-ACK offered no window scaling
             child->peer_mss = mss;
             child->snd_mss.guarded_write(mss);
             child->cc.set_smss(mss);
@@ -148,6 +151,7 @@ void TcpInput::listen(TcpSocket& l) {
     if (!child) return stats().drop(Drop::tcp_no_memory);
     child->irs = h.seq;
     child->rcv_nxt = h.seq + 1;
+    child->rcv_adv = child->rcv_nxt;  // no window announced beyond it yet
     child->snd_wnd = h.window;  // never scaled in a SYN (RFC 7323 2.2)
     child->snd_wl1 = h.seq;
     negotiate_options(*child);
@@ -156,6 +160,7 @@ void TcpInput::listen(TcpSocket& l) {
     layer.set_state(*child, TcpState::syn_received);
     ++l.syn_queue_len;
     layer.emit_segment(*child, child->iss, 0, tcp_flags::syn | tcp_flags::ack);
+    child->last_send_time = now();  // the handshake's RTT sample runs from here
     layer.arm_retransmit(*child);
     stats().count(Counter::tcp_passive_opens);
 }
@@ -227,6 +232,7 @@ void TcpInput::syn_sent(TcpSocket& s) {
     // fourth: the SYN.
     s.irs = h.seq;
     s.rcv_nxt = h.seq + 1;
+    s.rcv_adv = s.rcv_nxt;  // no window announced beyond it yet
     negotiate_options(s);
     s.snd_wnd = h.window;
     s.max_snd_wnd = s.snd_wnd;
@@ -236,7 +242,8 @@ void TcpInput::syn_sent(TcpSocket& s) {
         s.snd_una = h.ack;
         s.retransmits = 0;
         s.retransmit_timer.cancel();
-        if (s.rtt.has_sample() == false && s.total_retransmits == 0) s.rtt.sample(now() - s.last_send_time);
+        if (!s.rtt.has_sample() && s.total_retransmits == 0 && s.last_send_time != 0)
+            s.rtt.sample(now() - s.last_send_time);
         layer.set_state(s, TcpState::established);
         s.ack_now = true;
         layer.output(s);  // the ACK, with queued data if any
@@ -254,6 +261,7 @@ void TcpInput::synchronized(TcpSocket& s) {
     s.last_receive_time = now();
     s.probes_sent = 0;
     if (paws_rejects(s)) return;
+    if (expected_syn(s)) return;
     if (!sequence_acceptable(s)) return;       // first
     if (!check_rst(s)) return;                 // second
     if (!check_syn(s)) return;                 // fourth (third, security, does not apply)
@@ -328,24 +336,42 @@ bool TcpInput::check_rst(TcpSocket& s) {
     return false;
 }
 
-bool TcpInput::check_syn(TcpSocket& s) {
-    if (!has(tcp_flags::syn)) return true;
+// SYNs the sequence test would refuse although they are expected: the peer's SYN
+// again (just below RCV.NXT) in SYN-RECEIVED, and a new incarnation's SYN (anywhere
+// above RCV.NXT) in TIME-WAIT. True when the segment was dealt with.
+bool TcpInput::expected_syn(TcpSocket& s) {
+    if (!has(tcp_flags::syn)) return false;
     if (s.state == TcpState::syn_received && h.seq == s.irs) {
-        // The peer did not hear our SYN-ACK.
-        layer.emit_segment(s, s.iss, 0, tcp_flags::syn | tcp_flags::ack);
+        if (!has(tcp_flags::ack)) {
+            // The peer did not hear our SYN-ACK.
+            layer.emit_segment(s, s.iss, 0, tcp_flags::syn | tcp_flags::ack);
+            return true;
+        }
+        // Simultaneous open (RFC 9293 3.5 figure 8, line 6): the peer's SYN-ACK repeats
+        // the SYN already taken; what it adds is the ACK of ours.
+        if (s.listener == nullptr) {
+            h.flags &= static_cast<uint8_t>(~tcp_flags::syn);
+            h.seq += 1;
+        }
         return false;
     }
-    if (s.state == TcpState::time_wait && seq_gt(h.seq, s.rcv_nxt) && s.listener == nullptr) {
+    if (s.state == TcpState::time_wait && !has(tcp_flags::ack) && seq_gt(h.seq, s.rcv_nxt) &&
+        s.listener == nullptr) {
         // RFC 6191 / RFC 9293 3.6.1: a new incarnation may reuse a TIME-WAIT pair
-        // when its SYN is beyond the old sequence space.
+        // when its SYN is beyond the old sequence space, in the window or not.
         TcpSocket* listener = layer.find_listener(ip.dst, h.dst_port);
         if (listener) {
             layer.abort(s, 0);
             stats().count(Counter::tcp_time_wait_reused);
             listen(*listener);
-            return false;
+            return true;
         }
     }
+    return false;
+}
+
+bool TcpInput::check_syn(TcpSocket& s) {
+    if (!has(tcp_flags::syn)) return true;
     stats().drop(Drop::tcp_challenged);  // RFC 5961 4.2
     challenge_ack(s);
     return false;
@@ -384,7 +410,8 @@ bool TcpInput::process_ack(TcpSocket& s) {
         s.snd_wl2 = ack;
         s.retransmits = 0;
         s.retransmit_timer.cancel();
-        if (s.total_retransmits == 0) s.rtt.sample(now() - s.last_send_time);
+        // RFC 6298 2.2: timed from our SYN-ACK; a SYN cookie's was never timed.
+        if (s.total_retransmits == 0 && s.last_send_time != 0) s.rtt.sample(now() - s.last_send_time);
         layer.set_state(s, TcpState::established);
         if (s.keepalive) layer.stack_.timers().schedule(s.keepalive_timer, now() + s.keepalive_idle);
         if (TcpSocket* l = s.listener) {

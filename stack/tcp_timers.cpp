@@ -76,18 +76,30 @@ void TcpLayer::retransmit_timeout(TcpSocket& s, TimeNs now) {
     }
     bool data_outstanding = s.snd_una != s.snd_max;
     bool over_user_timeout = s.user_timeout && now - s.last_receive_time > s.user_timeout;
-    if (!data_outstanding) {
+    if (s.snd_wnd == 0 && s.send_buffer.size() > 0) {
         // Zero-window probing (RFC 9293 3.8.6.1, MUST-36): the peer may keep its
-        // window shut as long as it answers probes; the user timeout bounds it.
-        if (s.send_buffer.size() == 0 || s.snd_wnd != 0) return;
-        if (over_user_timeout) {
+        // window shut as long as it answers probes (RFC 1122 4.2.2.17); unanswered
+        // probes count like retransmissions, and the user timeout bounds it. A window
+        // shrunk to zero under data in flight is probed the same way, and that data
+        // goes again once it opens (RFC 1122 4.2.2.16).
+        // Answered probes refresh last_receive_time, so the user timeout is taken
+        // from when probing began: a window held shut that long without progress
+        // ends the connection like unanswered data would (RFC 9293 3.8.6.1).
+        bool held_too_long = s.user_timeout && s.persist_mode && now - s.persist_since > s.user_timeout;
+        if (over_user_timeout || held_too_long || s.probes_sent >= config_.max_retransmits) {
             send_reset(s);
             return abort(s, ETIMEDOUT);
+        }
+        if (data_outstanding) {
+            s.rtt_timing = false;
+            s.snd_nxt = s.snd_una;
+            if (s.fin_sent && seq_le(s.snd_una, s.fin_seq)) s.fin_sent = false;
         }
         zero_window_probe(s);
         s.rtt.backoff();
         return arm_retransmit(s);
     }
+    if (!data_outstanding) return;
     if (++s.retransmits > config_.max_retransmits || over_user_timeout) {
         send_reset(s);
         return abort(s, ETIMEDOUT);
@@ -111,6 +123,7 @@ void TcpLayer::retransmit_timeout(TcpSocket& s, TimeNs now) {
 void TcpLayer::zero_window_probe(TcpSocket& s) {
     emit_segment(s, s.snd_una - 1, 0, tcp_flags::ack);
     ++s.probes_sent;
+    if (!s.persist_mode) s.persist_since = stack_.now();
     s.persist_mode = true;
     stack_.stats().count(Counter::tcp_window_probes);
 }
@@ -120,7 +133,10 @@ void TcpLayer::enter_time_wait(TcpSocket& s) {
     s.retransmit_timer.cancel();
     s.keepalive_timer.cancel();
     s.delayed_ack_timer.cancel();
-    release_buffers(s);
+    // Nothing is sent from here on; what was received but not yet read (after a
+    // shutdown(SHUT_WR) the application may still be reading) stays readable.
+    if (s.receive_buffer.size() == 0) release_buffers(s);
+    else release_send_buffer(s);
     stack_.timers().schedule(s.time_wait_timer, stack_.now() + 2 * config_.msl);
     notify(s);
 }
