@@ -241,6 +241,7 @@ public:
     const Config& config() const { return config_; }
     Stack& stack() { return stack_; }
     size_t open_sockets() const { return open_count_; }
+    size_t buffer_memory() const { return buffer_memory_; }  // bytes of all send and receive rings
     TcpSocket* find(const TcpTuple& t);
     uint32_t isn_for(const TcpTuple& t);
 

@@ -425,6 +425,28 @@ TEST(TcpClose, FinWait1ToTimeWaitOnFinAck) {
     EXPECT_EQ(h.stats().total_drops(), 0u) << drops_of(h.stats());
 }
 
+// After shutdown(SHUT_WR) the application may still be reading: data that arrived
+// with the peer's FIN stays readable in TIME-WAIT, then EOF.
+TEST(TcpClose, TimeWaitKeepsUnreadDataReadable) {
+    TcpHarness h;
+    Conn c = h.establish_passive();
+    ASSERT_EQ(quasi::shutdown(h.stack, c.fd, kShutWr), 0);
+    h.expect_segment(c, kFin | kAck, c.rcv_nxt, c.snd_nxt);
+    c.rcv_nxt += 1;
+    const Bytes data = pattern(1000, 7);
+    h.send(h.seg(c, kFin | kAck | kPsh, data));
+    c.snd_nxt += static_cast<uint32_t>(data.size()) + 1;
+    h.expect_ack(c);
+    EXPECT_EQ(h.state(c), TcpState::time_wait);
+    EXPECT_EQ(h.read_all(c.fd), data);
+    uint8_t b;
+    EXPECT_EQ(quasi::recv(h.stack, c.fd, &b, 1), 0);  // EOF
+    EXPECT_EQ(quasi::close(h.stack, c.fd), 0);
+    h.advance(2 * h.stack.tcp().config().msl + 10 * kMillisecond, 100 * kMillisecond);
+    EXPECT_EQ(h.state(c), TcpState::closed);
+    EXPECT_EQ(h.stack.tcp().buffer_memory(), 0u);  // the listener holds no rings
+}
+
 // Passive close (RFC 9293 3.6 figure 12): ESTABLISHED -> CLOSE-WAIT -> LAST-ACK -> CLOSED.
 TEST(TcpClose, PassiveCloseCloseWaitLastAckClosed) {
     TcpHarness h;
