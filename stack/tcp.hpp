@@ -18,6 +18,7 @@
 #include "stack/tcp_congestion.hpp"
 #include "stack/tcp_rto.hpp"
 #include "stack/tcp_sack.hpp"
+#include "stack/tcp_seq.hpp"
 #include "stack/timer.hpp"
 #include "stack/udp.hpp"
 #include "stack/wire/ipv4.hpp"
@@ -180,6 +181,15 @@ struct TcpSocket : boost::intrusive::unordered_set_base_hook<> {
     TcpTuple tuple() const { return TcpTuple{local_addr, local_port, remote_addr, remote_port}; }
     bool synchronized() const { return state >= TcpState::established; }
     uint32_t flight_size() const { return snd_max - snd_una; }
+    // The sequence number of a pure ACK or RST: SND.MAX, the highest the peer may have
+    // seen (after a timeout rewound SND.NXT, an older one may be below its RCV.NXT),
+    // but never beyond the right edge of its window: a peer whose window is shut finds
+    // a zero-length segment acceptable only at RCV.NXT (RFC 9293 3.10.7.4), and
+    // dropping our ACKs there would deadlock both directions.
+    uint32_t ack_seq() const {
+        uint32_t right_edge = snd_una + snd_wnd;
+        return seq_gt(snd_max, right_edge) ? right_edge : snd_max;
+    }
     // SACK blocks ride on every ACK while we hold out-of-order data (RFC 2018 4),
     // as many as fit in 40 option bytes next to a timestamp (RFC 2018 3).
     size_t sack_blocks_to_send() const {

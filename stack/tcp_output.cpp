@@ -55,12 +55,11 @@ int TcpLayer::emit_segment(TcpSocket& s, uint32_t seq, uint32_t len, uint8_t fla
     return tcp_emit(ctx, *this, s, seq, len, flags);
 }
 
-// Pure ACKs and RSTs carry SND.MAX (see tcp_output): the highest sequence number
-// the peer may have seen, so they stay acceptable after a retransmission timeout.
-void TcpLayer::send_ack(TcpSocket& s) { emit_segment(s, s.snd_max, 0, tcp_flags::ack); }
+// Pure ACKs and RSTs carry TcpSocket::ack_seq() (see there).
+void TcpLayer::send_ack(TcpSocket& s) { emit_segment(s, s.ack_seq(), 0, tcp_flags::ack); }
 
 void TcpLayer::send_reset(TcpSocket& s) {
-    emit_segment(s, s.snd_max, 0, tcp_flags::rst | tcp_flags::ack);
+    emit_segment(s, s.ack_seq(), 0, tcp_flags::rst | tcp_flags::ack);
     stack_.stats().count(Counter::tcp_resets_sent);
 }
 

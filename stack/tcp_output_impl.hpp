@@ -156,11 +156,9 @@ void tcp_output(Ctx& ctx, TcpLayer& layer, TcpSocket& s) {
         if (!s.retransmit_timer.armed()) layer.arm_retransmit(s);
         if (fin) break;
     }
-    // A pure ACK carries SND.MAX, not SND.NXT: after a timeout rewound SND.NXT, the
-    // peer may already hold everything up to SND.MAX and would find an older
-    // sequence number unacceptable, dropping the ACK with it (as BSD does).
+    // A pure ACK carries SND.MAX clamped to the peer's window (TcpSocket::ack_seq).
     if (s.ack_now && s.state != TcpState::closed && s.state != TcpState::listen && s.state != TcpState::syn_sent)
-        tcp_emit(ctx, layer, s, s.snd_max, 0, tcp_flags::ack);
+        tcp_emit(ctx, layer, s, s.ack_seq(), 0, tcp_flags::ack);
 }
 
 extern template int tcp_emit<TcpLiveContext>(TcpLiveContext&, TcpLayer&, TcpSocket&, uint32_t, uint32_t, uint8_t);

@@ -782,6 +782,24 @@ TEST(TcpPeerWindow, DeadPeerBehindAZeroWindowIsGivenUp) {
     }
 }
 
+// Data in flight, then the peer shuts its window without taking it (the data was
+// lost): its RCV.NXT is our SND.UNA and with a zero window it accepts a zero-length
+// segment only there. Our ACKs of its data must carry that sequence number, not
+// SND.MAX, or both directions stall (seen against Linux under 0.1% corruption).
+TEST(TcpPeerWindow, AcksIntoAShutWindowCarryItsRightEdge) {
+    TcpHarness h;
+    Conn c = h.establish_passive();
+    stack_send(h, c, pattern(1000));
+    Rx data = h.expect_segment(c, kAck | kPsh, c.rcv_nxt, c.snd_nxt);
+    ASSERT_EQ(data.payload.size(), 1000u);
+    c.window = 0;  // acknowledges nothing of it
+    h.send(h.seg(c, kAck | kPsh, pattern(200, 3)));
+    c.snd_nxt += 200;
+    Rx ack = h.expect_ack(c);
+    EXPECT_EQ(ack.h.seq, c.rcv_nxt) << "SND.MAX is " << c.rcv_nxt + 1000;
+    EXPECT_EQ(h.read_all(c.fd), pattern(200, 3));
+}
+
 // Sockstress: a peer holds the window at zero for ever, answering every probe. With
 // TCP_USER_TIMEOUT (here 5 minutes, beyond the largest probe interval) the connection
 // ends that long after the window closed, as Linux does since 2020 (9d9b1ee0b2d1).
