@@ -33,12 +33,14 @@ void Stack::icmp_input(Interface& iface, const Ipv4Repr& ip, size_t header_len, 
         // smurf amplifier, not a service.
         if (ip.dst.is_broadcast() || ip.dst == iface.directed_broadcast())
             return stats_.drop(Drop::icmp_broadcast_echo);
-        // Reply in place: same identifier, sequence and data (RFC 792); the type
-        // changes 8 -> 0, so the checksum is patched incrementally (RFC 1624).
-        uint16_t old_word = load_be16(icmp.bytes().data());
+        // Reply in place: same identifier, sequence and data (RFC 792). The checksum
+        // is recomputed rather than patched (RFC 1624): a patch turns the checksum of
+        // an all-zero message into 0x0000, which a receiver rejects.
         icmp.set_type(uint8_t(IcmpType::echo_reply));
-        uint16_t new_word = load_be16(icmp.bytes().data());
-        store_be16(icmp.bytes().data() + 2, checksum_update16(icmp.checksum(), old_word, new_word));
+        store_be16(icmp.bytes().data() + 2, 0);
+        ChecksumAccumulator reply_sum;
+        reply_sum.add_chain(*datagram, header_len, ip.payload_len);
+        store_be16(icmp.bytes().data() + 2, reply_sum.finish());
         datagram->trim_front(header_len);
         Ipv4Send reply{.src = ip.dst, .dst = ip.src, .protocol = uint8_t(IpProtocol::icmp),
                        .ttl = config_.default_ttl, .tos = ip.tos};
