@@ -1,10 +1,13 @@
 // quasi-echo: a UDP and TCP echo server (RFC 862) on a tap device.
 //
 //   quasi-echo --tap IFNAME --ip 198.18.0.2/24 [--gw ADDR] [--udp-port 7]
-//              [--tcp-port 7] [--mac 02:00:00:00:00:01] [--seconds N]
+//              [--tcp-port 7] [--mac 02:00:00:00:00:01] [--seconds N] [--impair SPEC]
 //
 // Prints the stack's counters and drop reasons on SIGINT/SIGTERM (or after --seconds).
+// --impair puts the seeded impairment decorator on the tap, both directions
+// (apps/impair_options.hpp), e.g. --impair loss=0.01,delay=20ms,reorder=0.1,seed=3.
 #include "apps/app_common.hpp"
+#include "apps/impair_options.hpp"
 #include "apps/tcp_server.hpp"
 #include "ports/x86/steady_clock.hpp"
 #include "ports/x86/tap.hpp"
@@ -32,12 +35,13 @@ struct Options {
     uint16_t tcp_port = 0;  // 0: no TCP echo
     MacAddr mac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
     uint64_t seconds = 0;  // 0: until a signal
+    app::LinkImpairment impair;
 };
 
 void usage() {
     std::fprintf(stderr,
                  "usage: quasi-echo --tap IFNAME --ip ADDR/LEN [--gw ADDR] [--udp-port PORT]\n"
-                 "                  [--tcp-port PORT] [--mac MAC] [--seconds N]\n");
+                 "                  [--tcp-port PORT] [--mac MAC] [--seconds N] [--impair SPEC]\n");
 }
 
 bool parse_options(int argc, char** argv, Options& o) {
@@ -53,6 +57,7 @@ bool parse_options(int argc, char** argv, Options& o) {
         else if (!std::strcmp(arg, "--udp-port") && ok) ok = app::parse_size(value, n) && n > 0 && n < 65536, o.udp_port = uint16_t(n);
         else if (!std::strcmp(arg, "--tcp-port") && ok) ok = app::parse_size(value, n) && n > 0 && n < 65536, o.tcp_port = uint16_t(n);
         else if (!std::strcmp(arg, "--seconds") && ok) ok = app::parse_size(value, o.seconds);
+        else if (!std::strcmp(arg, "--impair") && ok) ok = o.impair.parse(value);
         else {
             std::fprintf(stderr, "quasi-echo: unknown or incomplete option '%s'\n", arg);
             return false;
@@ -88,8 +93,12 @@ int main(int argc, char** argv) {
     Stack::Config config;
     config.seed = app::random_seed();
     config.pool.count = 8192;
+    // Room for 2,000 connections at the default 256 KiB + 256 KiB rings: a ring's
+    // pages are touched only as data flows through it, so idle ones cost address space.
+    config.tcp.max_buffer_memory = size_t{1} << 30;
     config.max_descriptors = 4096;
     Stack stack(config, clock);
+    app::LinkImpairment::ReleaseGuard release_impairment{o.impair};  // before the stack and its pool go
 
     int error = 0;
     auto tap = TapNetif::open(o.tap, stack.pool(), TapNetif::Config{.mac = o.mac}, &error);
@@ -98,7 +107,8 @@ int main(int argc, char** argv) {
                      TapNetif::open_error_hint(error));
         return 1;
     }
-    if (int rc = stack.add_interface(*tap, o.ip, o.prefix_len); rc < 0) {
+    Netif& link = o.impair.wrap(*tap, stack.pool(), clock);
+    if (int rc = stack.add_interface(link, o.ip, o.prefix_len); rc < 0) {
         std::fprintf(stderr, "quasi-echo: cannot add interface: %s\n", std::strerror(-rc));
         return 1;
     }
@@ -124,6 +134,7 @@ int main(int argc, char** argv) {
     std::printf("quasi-echo: %s on %s, UDP echo on port %u", format(o.ip, ip, sizeof ip), o.tap, o.udp_port);
     if (o.tcp_port) std::printf(", TCP echo on port %u", o.tcp_port);
     std::printf("\n");
+    if (o.impair.requested()) std::printf("quasi-echo: impairment %s\n", o.impair.describe());
     std::fflush(stdout);
 
     app::install_stop_handlers();
@@ -139,12 +150,15 @@ int main(int argc, char** argv) {
             ++work;
         }
         if (o.tcp_port) work += tcp_echo.serve();
-        if (work == 0) {  // idle: sleep until the tap has a frame or a timer may be due
-            pollfd pfd{tap->fd(), POLLIN, 0};
-            ::poll(&pfd, 1, 5);
-        }
+        o.impair.flush_due();
+        // idle: sleep until the tap has a frame, a timer may be due or a held frame is
+        if (work == 0) o.impair.idle_wait(tap->fd(), clock, 5 * kMillisecond);
     }
     std::printf("quasi-echo: echoed %llu datagrams\n", (unsigned long long)echoed);
+    if (o.tcp_port)
+        std::printf("quasi-echo: tcp connections accepted %llu, open %zu, sockets in use %zu\n",
+                    (unsigned long long)tcp_echo.accepted(), tcp_echo.connections(), stack.tcp().open_sockets());
     app::print_stats(stdout, "stack statistics:", stack.stats());
+    o.impair.print(stdout);
     return 0;
 }

@@ -1,11 +1,13 @@
 // quasi-httpd: a minimal HTTP/1.1 server (keep-alive) on a tap device.
 //
 //   quasi-httpd --tap IFNAME --ip 198.18.0.2/24 [--gw ADDR] [--port 80] [--seconds N]
+//               [--impair SPEC]
 //
 // GET /           a small HTML page
 // GET /bytes/N    N deterministic pseudo-random bytes: byte i is the top byte of
 //                 (i * 2654435761) mod 2^32, so a client can check them independently.
 #include "apps/app_common.hpp"
+#include "apps/impair_options.hpp"
 #include "apps/tcp_server.hpp"
 #include "ports/x86/steady_clock.hpp"
 #include "ports/x86/tap.hpp"
@@ -107,6 +109,7 @@ int main(int argc, char** argv) {
     Ipv4Addr ip, gateway;
     uint8_t prefix_len = 0;
     uint64_t port = 80, seconds = 0;
+    app::LinkImpairment impair;  // --impair SPEC: apps/impair_options.hpp
     for (int i = 1; i < argc; ++i) {
         const char* arg = argv[i];
         const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -116,10 +119,12 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(arg, "--gw") && ok) ok = parse_ipv4(value, gateway);
         else if (!std::strcmp(arg, "--port") && ok) ok = app::parse_size(value, port) && port > 0 && port < 65536;
         else if (!std::strcmp(arg, "--seconds") && ok) ok = app::parse_size(value, seconds);
+        else if (!std::strcmp(arg, "--impair") && ok) ok = impair.parse(value);
         else ok = false;
         if (!ok) {
             std::fprintf(stderr, "quasi-httpd: bad or incomplete option '%s'\n"
-                                 "usage: quasi-httpd --tap IFNAME --ip ADDR/LEN [--gw ADDR] [--port 80] [--seconds N]\n",
+                                 "usage: quasi-httpd --tap IFNAME --ip ADDR/LEN [--gw ADDR] [--port 80] [--seconds N]\n"
+                                 "                   [--impair SPEC]\n",
                          arg);
             return 2;
         }
@@ -133,8 +138,12 @@ int main(int argc, char** argv) {
     Stack::Config config;
     config.seed = app::random_seed();
     config.pool.count = 8192;
+    // Room for 2,000 connections at the default 256 KiB + 256 KiB rings: a ring's
+    // pages are touched only as data flows through it, so idle ones cost address space.
+    config.tcp.max_buffer_memory = size_t{1} << 30;
     config.max_descriptors = 4096;
     Stack stack(config, clock);
+    app::LinkImpairment::ReleaseGuard release_impairment{impair};  // before the stack and its pool go
     int error = 0;
     auto tap = TapNetif::open(tap_name, stack.pool(), TapNetif::Config{}, &error);
     if (!tap) {
@@ -142,7 +151,8 @@ int main(int argc, char** argv) {
                      TapNetif::open_error_hint(error));
         return 1;
     }
-    if (int rc = stack.add_interface(*tap, ip, prefix_len); rc < 0) {
+    Netif& link = impair.wrap(*tap, stack.pool(), clock);
+    if (int rc = stack.add_interface(link, ip, prefix_len); rc < 0) {
         std::fprintf(stderr, "quasi-httpd: cannot add interface: %s\n", std::strerror(-rc));
         return 1;
     }
@@ -156,18 +166,18 @@ int main(int argc, char** argv) {
     char text[16];
     std::printf("quasi-httpd: http://%s:%llu/ on %s\n", format(ip, text, sizeof text), (unsigned long long)port,
                 tap_name);
+    if (impair.requested()) std::printf("quasi-httpd: impairment %s\n", impair.describe());
     std::fflush(stdout);
     app::install_stop_handlers();
     TimeNs deadline = seconds ? clock.now() + seconds * kSecond : 0;
     while (!app::stop_requested() && (deadline == 0 || clock.now() < deadline)) {
         size_t work = stack.poll();
         work += server.serve();
-        if (work == 0) {
-            pollfd pfd{tap->fd(), POLLIN, 0};
-            ::poll(&pfd, 1, 1);
-        }
+        impair.flush_due();
+        if (work == 0) impair.idle_wait(tap->fd(), clock, kMillisecond);
     }
     std::printf("quasi-httpd: %llu connections accepted\n", (unsigned long long)server.accepted());
     app::print_stats(stdout, "stack statistics:", stack.stats());
+    impair.print(stdout);
     return 0;
 }

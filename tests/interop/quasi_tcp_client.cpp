@@ -1,0 +1,502 @@
+// quasi_tcp_client: the stack-as-client direction of the TCP interop tests.
+//
+//   quasi_tcp_client --tap IFNAME --ip 198.18.X.2/24 --server 198.18.X.1:PORT
+//                    [--bytes 64M] [--seed 1] [--seconds 60] [--impair SPEC]
+//                    [--congestion cubic|newreno] [--shutdown after-send|after-echo]
+//                    [--hold-reads-ms MS] [--mac 02:00:00:00:00:01] [--wait-link-ms 5000]
+//                    [--linger-ms 300]
+//
+// Opens the tap (inside the test's network namespace; attach only), connects to an echo
+// server on the kernel side (tests/interop/tcp_peer.py echo-server), sends `bytes`
+// bytes of deterministic pseudo-random data while reading the echo back concurrently,
+// half-closes (shutdown(SHUT_WR)) and expects exactly `bytes` bytes back followed by
+// the server's FIN. --shutdown after-send (default) half-closes right after the last
+// byte is accepted by send(), while most of the echo is still on its way (the server's
+// FIN then arrives with unread data in our receive buffer); after-echo half-closes only
+// once the whole echo has been read. --hold-reads-ms MS (with after-send) reads nothing
+// until MS after the half-close, so for an echo that fits in the receive buffer the
+// server's FIN deterministically arrives while all of it is still unread. Every
+// received byte is compared with the
+// generator as it arrives (the first mismatch offset is reported), and SHA-256 digests
+// of the sent and the received stream are printed: the script compares the sent digest
+// with the one the server logs for what it received.
+//
+// Data: byte i is byte (i mod 8) (little-endian) of splitmix64(seed * 2^32 + i / 8).
+//
+// --impair SPEC puts the seeded impairment decorator between the stack and the tap,
+// both directions (apps/impair_options.hpp).
+//
+// Output: progress lines, one summary line
+//   quasi_tcp_client: PASS|FAIL: bytes=N sent=S received=R mismatch_at=-1 sha256_sent=...
+//     sha256_received=... connect_ms=... elapsed_s=... throughput_MBps=...
+// (MB = 10^6 bytes; throughput = bytes / time from connected to the echo's last byte),
+// the socket's own retransmission count, the stack's statistics, the impairment
+// counters. Exit status 0 iff every byte came back intact; 1 on failure; 2 on bad usage
+// or setup errors. Bounded by --seconds overall (connect included).
+#include "apps/app_common.hpp"
+#include "apps/impair_options.hpp"
+#include "ports/x86/steady_clock.hpp"
+#include "ports/x86/tap.hpp"
+#include "stack/socket.hpp"
+#include "stack/stack.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+using namespace quasi;
+
+namespace {
+
+// --- SHA-256 (FIPS 180-4), small and self-contained -------------------------------
+class Sha256 {
+public:
+    Sha256() { reset(); }
+    void reset() {
+        static constexpr uint32_t kInit[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                              0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+        std::memcpy(h_, kInit, sizeof h_);
+        length_ = 0;
+        fill_ = 0;
+    }
+    void update(const uint8_t* data, size_t len) {
+        length_ += len;
+        if (fill_) {
+            size_t take = std::min(len, size_t{64} - fill_);
+            std::memcpy(block_ + fill_, data, take);
+            fill_ += take, data += take, len -= take;
+            if (fill_ < 64) return;
+            compress(block_);
+            fill_ = 0;
+        }
+        for (; len >= 64; data += 64, len -= 64) compress(data);
+        std::memcpy(block_, data, len);
+        fill_ = len;
+    }
+    std::string hex() {
+        uint64_t bits = length_ * 8;
+        uint8_t pad[72] = {0x80};
+        size_t padlen = (fill_ < 56 ? 56 : 120) - fill_;
+        for (int i = 0; i < 8; ++i) pad[padlen + i] = static_cast<uint8_t>(bits >> (56 - 8 * i));
+        update(pad, padlen + 8);
+        char out[65];
+        for (int i = 0; i < 8; ++i) std::snprintf(out + 8 * i, 9, "%08x", h_[i]);
+        return std::string(out, 64);
+    }
+
+private:
+    static uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+    void compress(const uint8_t* p) {
+        static constexpr uint32_t k[64] = {
+            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+            0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+            0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+            0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+            0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+            0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+            0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+        uint32_t w[64];
+        for (int i = 0; i < 16; ++i)
+            w[i] = uint32_t(p[4 * i]) << 24 | uint32_t(p[4 * i + 1]) << 16 | uint32_t(p[4 * i + 2]) << 8 | p[4 * i + 3];
+        for (int i = 16; i < 64; ++i) {
+            uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
+            uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        }
+        uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5], g = h_[6], h = h_[7];
+        for (int i = 0; i < 64; ++i) {
+            uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
+            uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+            h = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
+        }
+        h_[0] += a, h_[1] += b, h_[2] += c, h_[3] += d, h_[4] += e, h_[5] += f, h_[6] += g, h_[7] += h;
+    }
+
+    uint32_t h_[8];
+    uint8_t block_[64];
+    size_t fill_ = 0;
+    uint64_t length_ = 0;
+};
+
+// --- the deterministic stream ------------------------------------------------------
+uint64_t splitmix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+// Fills out[0, len) with stream bytes [offset, offset + len).
+void generate(uint64_t seed, uint64_t offset, uint8_t* out, size_t len) {
+    const uint64_t base = seed << 32;
+    size_t i = 0;
+    while (i < len) {
+        const uint64_t pos = offset + i;
+        const uint64_t word = splitmix64(base + pos / 8);
+        for (unsigned b = static_cast<unsigned>(pos % 8); b < 8 && i < len; ++b, ++i)
+            out[i] = static_cast<uint8_t>(word >> (8 * b));
+    }
+}
+
+// --- options -----------------------------------------------------------------------
+struct Options {
+    const char* tap = nullptr;
+    Ipv4Addr ip;
+    uint8_t prefix_len = 0;
+    SockAddr server;
+    uint64_t bytes = 64ull << 20;
+    uint64_t seed = 1;
+    uint64_t seconds = 60;
+    uint64_t wait_link_ms = 5000;
+    uint64_t linger_ms = 300;
+    int congestion = -1;  // -1: the stack's default
+    bool shutdown_after_send = true;
+    uint64_t hold_reads_ms = 0;
+    MacAddr mac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
+    app::LinkImpairment impair;
+};
+
+void usage() {
+    std::fprintf(stderr,
+                 "usage: quasi_tcp_client --tap IFNAME --ip ADDR/LEN --server ADDR:PORT [--bytes N[k|M|G]]\n"
+                 "                        [--seed K] [--seconds S] [--impair SPEC] [--congestion cubic|newreno]\n"
+                 "                        [--shutdown after-send|after-echo] [--mac MAC] [--wait-link-ms MS]\n"
+                 "                        [--linger-ms MS] [--hold-reads-ms MS]\n");
+}
+
+bool in_benchmark_range(Ipv4Addr a) { return (a.value >> 17) == (Ipv4Addr::from_octets(198, 18, 0, 0).value >> 17); }
+
+bool parse_endpoint(const char* text, SockAddr& out) {
+    const char* colon = std::strchr(text, ':');
+    if (!colon || colon - text >= 16) return false;
+    char ip[16] = {};
+    std::memcpy(ip, text, static_cast<size_t>(colon - text));
+    uint64_t port = 0;
+    if (!parse_ipv4(ip, out.addr) || !app::parse_size(colon + 1, port) || port == 0 || port > 65535) return false;
+    out.port = static_cast<uint16_t>(port);
+    return true;
+}
+
+bool parse_options(int argc, char** argv, Options& o) {
+    for (int i = 1; i < argc; ++i) {
+        const char* arg = argv[i];
+        const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
+        bool ok = value != nullptr;
+        if (!ok) {
+        } else if (!std::strcmp(arg, "--tap")) o.tap = value;
+        else if (!std::strcmp(arg, "--ip")) ok = app::parse_cidr(value, o.ip, o.prefix_len);
+        else if (!std::strcmp(arg, "--server")) ok = parse_endpoint(value, o.server);
+        else if (!std::strcmp(arg, "--bytes")) ok = app::parse_size(value, o.bytes) && o.bytes >= 1 && o.bytes <= (16ull << 30);
+        else if (!std::strcmp(arg, "--seed")) ok = app::parse_size(value, o.seed) && o.seed < (1ull << 32);
+        else if (!std::strcmp(arg, "--seconds")) ok = app::parse_size(value, o.seconds) && o.seconds >= 1 && o.seconds <= 3600;
+        else if (!std::strcmp(arg, "--wait-link-ms")) ok = app::parse_size(value, o.wait_link_ms) && o.wait_link_ms <= 60000;
+        else if (!std::strcmp(arg, "--linger-ms")) ok = app::parse_size(value, o.linger_ms) && o.linger_ms <= 60000;
+        else if (!std::strcmp(arg, "--hold-reads-ms")) ok = app::parse_size(value, o.hold_reads_ms) && o.hold_reads_ms <= 60000;
+        else if (!std::strcmp(arg, "--mac")) ok = parse_mac(value, o.mac);
+        else if (!std::strcmp(arg, "--impair")) ok = o.impair.parse(value);
+        else if (!std::strcmp(arg, "--shutdown")) {
+            if (!std::strcmp(value, "after-send")) o.shutdown_after_send = true;
+            else if (!std::strcmp(value, "after-echo")) o.shutdown_after_send = false;
+            else ok = false;
+        } else if (!std::strcmp(arg, "--congestion")) {
+            if (!std::strcmp(value, "cubic")) o.congestion = 1;
+            else if (!std::strcmp(value, "newreno")) o.congestion = 0;
+            else ok = false;
+        } else {
+            std::fprintf(stderr, "quasi_tcp_client: unknown option '%s'\n", arg);
+            return false;
+        }
+        if (!ok) {
+            std::fprintf(stderr, "quasi_tcp_client: missing or bad value for %s: '%s'\n", arg, value ? value : "");
+            return false;
+        }
+        ++i;
+    }
+    if (!o.tap || o.prefix_len == 0 || o.server.port == 0) {
+        std::fprintf(stderr, "quasi_tcp_client: --tap, --ip and --server are required\n");
+        return false;
+    }
+    if (o.hold_reads_ms && !o.shutdown_after_send) {
+        std::fprintf(stderr, "quasi_tcp_client: --hold-reads-ms needs --shutdown after-send\n");
+        return false;
+    }
+    // DESIGN.md network safety: test traffic only inside 198.18.0.0/15.
+    if (!in_benchmark_range(o.ip) || !in_benchmark_range(o.server.addr) || o.prefix_len < 15) {
+        std::fprintf(stderr, "quasi_tcp_client: addresses must lie in 198.18.0.0/15 (prefix >= /15)\n");
+        return false;
+    }
+    return true;
+}
+
+// The kernel's operational state of interface `name` ("up", "down", ...) from sysfs.
+std::string operstate(const char* name) {
+    std::string path = std::string("/sys/class/net/") + name + "/operstate";
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (!f) return {};
+    char line[32] = {};
+    if (!std::fgets(line, sizeof line, f)) line[0] = '\0';
+    std::fclose(f);
+    std::string s(line);
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+double mb_per_s(uint64_t bytes, TimeNs ns) { return ns ? double(bytes) / 1e6 / (double(ns) / double(kSecond)) : 0.0; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    if (!parse_options(argc, argv, o)) {
+        usage();
+        return 2;
+    }
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    SteadyClock clock;
+    Stack::Config config;
+    config.seed = app::random_seed();
+    config.pool.count = 8192;
+    Stack stack(config, clock);
+    app::LinkImpairment::ReleaseGuard release_impairment{o.impair};  // before the stack and its pool go
+
+    int error = 0;
+    auto tap = TapNetif::open(o.tap, stack.pool(), TapNetif::Config{.mac = o.mac, .mode = TapNetif::Mode::attach_only},
+                              &error);
+    if (!tap) {
+        std::fprintf(stderr, "quasi_tcp_client: cannot open tap '%s': %s (%s)\n", o.tap, std::strerror(error),
+                     TapNetif::open_error_hint(error));
+        return 2;
+    }
+    if (o.wait_link_ms) {
+        // Attaching turns the carrier on, but the kernel applies that in its rate-limited
+        // linkwatch work; until then it drops what it sends on the tap.
+        const TimeNs t0 = clock.now(), until = t0 + o.wait_link_ms * kMillisecond;
+        std::string state;
+        while ((state = operstate(tap->name())) != "up" && clock.now() < until) {
+            timespec ts{0, 5 * 1000 * 1000};
+            nanosleep(&ts, nullptr);
+        }
+        std::printf("quasi_tcp_client: kernel operstate of %s is '%s' after %.1f ms\n", tap->name(), state.c_str(),
+                    double(clock.now() - t0) / double(kMillisecond));
+    }
+    Netif& link = o.impair.wrap(*tap, stack.pool(), clock);
+    if (int rc = stack.add_interface(link, o.ip, o.prefix_len); rc < 0) {
+        std::fprintf(stderr, "quasi_tcp_client: cannot add interface: %s\n", std::strerror(-rc));
+        return 2;
+    }
+    if (o.impair.requested()) std::printf("quasi_tcp_client: impairment %s\n", o.impair.describe());
+
+    int fd = socket(stack, kAfInet, kSockStream);
+    if (fd < 0) {
+        std::fprintf(stderr, "quasi_tcp_client: socket: %s\n", std::strerror(-fd));
+        return 2;
+    }
+    if (o.congestion >= 0) {
+        if (int rc = setsockopt(stack, fd, kIpProtoTcp, kTcpCongestion, &o.congestion, sizeof o.congestion); rc < 0) {
+            std::fprintf(stderr, "quasi_tcp_client: TCP_CONGESTION: %s\n", std::strerror(-rc));
+            return 2;
+        }
+    }
+    char sip[16], lip[16];
+    format(o.server.addr, sip, sizeof sip);
+    format(o.ip, lip, sizeof lip);
+    app::install_stop_handlers();
+    const TimeNs start = clock.now();
+    const TimeNs end = start + o.seconds * kSecond;
+
+    auto pump = [&](TimeNs max_wait) {
+        size_t work = stack.poll();
+        o.impair.flush_due();
+        if (work == 0) o.impair.idle_wait(tap->fd(), clock, max_wait);
+    };
+
+    // --- connect ---
+    int rc = connect(stack, fd, o.server);
+    if (rc < 0 && rc != -EINPROGRESS) {
+        std::printf("quasi_tcp_client: FAIL: connect to %s:%u: %s\n", sip, o.server.port, std::strerror(-rc));
+        return 1;
+    }
+    for (;;) {
+        PollFd p{fd, events::out, 0};
+        poll(stack, &p, 1);
+        if (p.revents & (events::err | events::hup)) {
+            int err = 0;
+            size_t len = sizeof err;
+            getsockopt(stack, fd, kSolSocket, kSoError, &err, &len);
+            std::printf("quasi_tcp_client: FAIL: connect to %s:%u: %s\n", sip, o.server.port,
+                        std::strerror(err ? err : ECONNREFUSED));
+            return 1;
+        }
+        if (p.revents & events::out) break;
+        if (clock.now() >= end || app::stop_requested()) {
+            std::printf("quasi_tcp_client: FAIL: connect to %s:%u timed out\n", sip, o.server.port);
+            return 1;
+        }
+        pump(5 * kMillisecond);
+    }
+    const TimeNs connected = clock.now();
+    SockAddr local;
+    getsockname(stack, fd, &local);
+    std::printf("quasi_tcp_client: %s:%u -> %s:%u connected in %.2f ms; echoing %llu bytes (seed %llu), "
+                "shutdown(SHUT_WR) %s\n",
+                lip, local.port, sip, o.server.port, double(connected - start) / double(kMillisecond),
+                (unsigned long long)o.bytes, (unsigned long long)o.seed,
+                o.shutdown_after_send ? "after the last send" : "after the whole echo");
+
+    // --- transfer: send everything, read the echo concurrently ---
+    constexpr size_t kChunk = 64 * 1024;
+    std::vector<uint8_t> out(kChunk), in(kChunk), expect(kChunk);
+    size_t out_len = 0, out_off = 0;  // generated, not yet accepted by send()
+    uint64_t sent = 0, received = 0;
+    int64_t mismatch_at = -1;
+    bool shut = false, eof = false, failed = false, reads_resumed = false;
+    uint64_t extra = 0;  // bytes beyond `bytes`
+    Sha256 sha_sent, sha_received;
+    TimeNs last_progress = connected, sent_all_at = 0, received_all_at = 0;
+    uint64_t next_report = o.bytes / 4;
+    while (!eof && !failed) {
+        if (clock.now() >= end || app::stop_requested()) {
+            std::printf("quasi_tcp_client: FAIL: time limit (--seconds %llu) or signal: sent %llu, received %llu of %llu\n",
+                        (unsigned long long)o.seconds, (unsigned long long)sent, (unsigned long long)received,
+                        (unsigned long long)o.bytes);
+            failed = true;
+            break;
+        }
+        size_t work = stack.poll();
+        // send
+        while (sent < o.bytes) {
+            if (out_off == out_len) {
+                out_len = static_cast<size_t>(std::min<uint64_t>(kChunk, o.bytes - sent));
+                out_off = 0;
+                generate(o.seed, sent, out.data(), out_len);
+            }
+            ssize_t n = send(stack, fd, out.data() + out_off, out_len - out_off);
+            if (n == -EAGAIN || n == 0) break;
+            if (n < 0) {
+                std::printf("quasi_tcp_client: FAIL: send at offset %llu: %s\n", (unsigned long long)sent,
+                            std::strerror(int(-n)));
+                failed = true;
+                break;
+            }
+            sha_sent.update(out.data() + out_off, size_t(n));
+            out_off += size_t(n);
+            sent += uint64_t(n);
+            ++work;
+        }
+        if (failed) break;
+        if (sent == o.bytes && !sent_all_at) sent_all_at = clock.now();
+        if (sent == o.bytes && !shut && (o.shutdown_after_send || received >= o.bytes)) {
+            if (int r = shutdown(stack, fd, kShutWr); r < 0) {
+                std::printf("quasi_tcp_client: FAIL: shutdown(SHUT_WR): %s\n", std::strerror(-r));
+                failed = true;
+                break;
+            }
+            shut = true;
+        }
+        // receive (not before --hold-reads-ms after the half-close)
+        const bool hold = o.hold_reads_ms && (!shut || clock.now() < sent_all_at + o.hold_reads_ms * kMillisecond);
+        if (o.hold_reads_ms && !hold && !reads_resumed) {
+            reads_resumed = true;
+            if (TcpSocket* s = stack.descriptors().tcp(fd))
+                std::printf("quasi_tcp_client: reads resume %llu ms after the half-close: state %s, %zu bytes "
+                            "readable, peer FIN %s\n",
+                            (unsigned long long)o.hold_reads_ms, name(s->state), s->receive_buffer.size(),
+                            s->fin_received ? "received" : "not received");
+        }
+        for (; !hold;) {
+            ssize_t n = recv(stack, fd, in.data(), in.size());
+            if (n == -EAGAIN) break;
+            if (n == 0) {
+                eof = true;
+                break;
+            }
+            if (n < 0) {
+                std::printf("quasi_tcp_client: FAIL: recv after %llu bytes: %s\n", (unsigned long long)received,
+                            std::strerror(int(-n)));
+                failed = true;
+                break;
+            }
+            ++work;
+            size_t len = size_t(n);
+            sha_received.update(in.data(), len);
+            size_t check = static_cast<size_t>(std::min<uint64_t>(len, o.bytes > received ? o.bytes - received : 0));
+            if (check < len) extra += len - check;
+            if (mismatch_at < 0 && check) {
+                generate(o.seed, received, expect.data(), check);
+                if (std::memcmp(in.data(), expect.data(), check) != 0) {
+                    size_t k = 0;
+                    while (in[k] == expect[k]) ++k;
+                    mismatch_at = int64_t(received + k);
+                    std::printf("quasi_tcp_client: MISMATCH at stream offset %lld: got 0x%02x, expected 0x%02x\n",
+                                (long long)mismatch_at, in[k], expect[k]);
+                }
+            }
+            received += len;
+            last_progress = clock.now();
+            if (received >= o.bytes && !received_all_at) received_all_at = last_progress;
+            if (received >= next_report && next_report) {
+                std::printf("quasi_tcp_client: %llu/%llu bytes echoed (%.1f s)\n", (unsigned long long)received,
+                            (unsigned long long)o.bytes, double(clock.now() - connected) / double(kSecond));
+                next_report += o.bytes / 4;
+            }
+        }
+        if (sent > 0 && last_progress < clock.now() - 5 * kSecond && received < o.bytes) {
+            // Not fatal by itself (loss can stall for a few RTOs), but worth a line.
+            last_progress = clock.now();
+            std::printf("quasi_tcp_client: no data for 5 s (sent %llu, received %llu)\n", (unsigned long long)sent,
+                        (unsigned long long)received);
+        }
+        o.impair.flush_due();
+        if (work == 0) o.impair.idle_wait(tap->fd(), clock, 2 * kMillisecond);
+    }
+    const TimeNs finished = received_all_at ? received_all_at : clock.now();
+
+    uint64_t socket_retransmits = 0;
+    uint32_t cwnd = 0, mss = 0;
+    TcpState state_at_end = TcpState::closed;
+    if (TcpSocket* s = stack.descriptors().tcp(fd)) {
+        socket_retransmits = s->total_retransmits;
+        cwnd = s->cc.cwnd();
+        mss = s->snd_mss;
+        state_at_end = s->state;
+    }
+    close(stack, fd);
+    // Let the last ACKs go out (our FIN's ACK came before the server's FIN; the ACK of
+    // the server's FIN goes now), with the impairment still in the path.
+    const TimeNs linger_until = clock.now() + o.linger_ms * kMillisecond;
+    while (clock.now() < linger_until && !app::stop_requested()) pump(2 * kMillisecond);
+
+    const std::string digest_sent = sha_sent.hex();
+    const std::string digest_received = sha_received.hex();
+    const bool ok = !failed && eof && sent == o.bytes && received == o.bytes && extra == 0 && mismatch_at < 0 &&
+                    digest_sent == digest_received;
+    const TimeNs elapsed = finished - connected;
+    std::printf("quasi_tcp_client: %s: bytes=%llu sent=%llu received=%llu extra=%llu mismatch_at=%lld eof=%d "
+                "sha256_sent=%s sha256_received=%s connect_ms=%.2f send_s=%.3f elapsed_s=%.3f throughput_MBps=%.1f\n",
+                ok ? "PASS" : "FAIL", (unsigned long long)o.bytes, (unsigned long long)sent,
+                (unsigned long long)received, (unsigned long long)extra, (long long)mismatch_at, eof ? 1 : 0,
+                digest_sent.c_str(), digest_received.c_str(), double(connected - start) / double(kMillisecond),
+                sent_all_at ? double(sent_all_at - connected) / double(kSecond) : -1.0,
+                double(elapsed) / double(kSecond), mb_per_s(received, elapsed));
+    std::printf("quasi_tcp_client: socket: state at end %s, retransmits %llu, cwnd %u, mss %u\n", name(state_at_end),
+                (unsigned long long)socket_retransmits, cwnd, mss);
+    const auto& tc = tap->counters();
+    std::printf("tap counters: rx_frames %llu tx_frames %llu rx_oversize %llu rx_no_buffer %llu rx_errors %llu "
+                "tx_would_block %llu tx_oversize %llu tx_errors %llu\n",
+                (unsigned long long)tc.rx_frames, (unsigned long long)tc.tx_frames, (unsigned long long)tc.rx_oversize,
+                (unsigned long long)tc.rx_no_buffer, (unsigned long long)tc.rx_errors,
+                (unsigned long long)tc.tx_would_block, (unsigned long long)tc.tx_oversize,
+                (unsigned long long)tc.tx_errors);
+    std::printf("quasi_tcp_client: tcp sockets in use at exit %zu\n", stack.tcp().open_sockets());
+    app::print_stats(stdout, "stack statistics:", stack.stats());
+    o.impair.print(stdout);
+    return ok ? 0 : 1;
+}
