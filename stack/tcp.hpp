@@ -130,6 +130,14 @@ struct TcpSocket : boost::intrusive::unordered_set_base_hook<> {
     uint32_t dup_acks = 0;
     uint32_t high_rxt = 0;  // RFC 6675 HighRxt
     bool in_recovery = false;
+    // Eifel detection (RFC 3522) and response (RFC 4015): with timestamps, an ACK for
+    // the fast-retransmitted octet that echoes a TSval older than the retransmission's
+    // shows the original arrived; the window reduction is then undone.
+    bool undo_armed = false;
+    uint32_t undo_seq = 0;    // the octet the recovery began retransmitting (SND.UNA then)
+    uint32_t undo_tsval = 0;  // our TSval when recovery began
+    uint32_t undo_dup_acks = 0;
+    CongestionControl cc_before_recovery;
     uint32_t rtt_seq = 0;  // Karn: the segment being timed without timestamps
     TimeNs rtt_start = 0;
     bool rtt_timing = false;

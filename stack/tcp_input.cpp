@@ -11,7 +11,6 @@
 namespace quasi {
 
 namespace {
-constexpr uint32_t kDupAckThreshold = 3;           // RFC 5681 3.2
 constexpr uint32_t kChallengeAcksPerSecond = 10;   // RFC 5961 7, per connection (not global: CVE-2016-5696)
 constexpr TimeNs kPawsIdleLimit = 24ull * 24 * 3600 * kSecond;  // RFC 7323 5.5: 24 days
 constexpr uint16_t kMinMss = 88;  // floor for peer MSS and PMTU (SACK Panic, CVE-2019-11477)
@@ -45,6 +44,7 @@ struct TcpInput {
     bool process_ack(TcpSocket& s);
     void process_text(TcpSocket& s);
     void process_fin(TcpSocket& s);
+    void undo_spurious_recovery(TcpSocket& s);
 
     void negotiate_options(TcpSocket& s);
     void challenge_ack(TcpSocket& s);
@@ -493,6 +493,7 @@ void TcpInput::new_data_acked(TcpSocket& s, uint32_t ack) {
         s.rtt.sample(now() - s.rtt_start);
         s.rtt_timing = false;
     }
+    if (s.undo_armed && seq_gt(ack, s.undo_seq)) undo_spurious_recovery(s);
     if (s.in_recovery) {
         bool full = s.cc.on_recovery_ack(ack, data_acked, s.flight_size());
         if (full) {
@@ -517,6 +518,24 @@ void TcpInput::new_data_acked(TcpSocket& s, uint32_t ack) {
     if (data_acked > 0) layer.notify(s);
 }
 
+// The first ACK to cover the octet a fast retransmit resent: if it echoes a TSval
+// from before the recovery (RFC 3522 2), the original segment was only reordered, not
+// lost. Undo the reduction (RFC 4015 3.2, restoring the state before it) and wait for
+// more duplicates before the next fast retransmit: DupThresh becomes one more than
+// the duplicates this reordering produced (RFC 4653's idea, kept simple).
+void TcpInput::undo_spurious_recovery(TcpSocket& s) {
+    s.undo_armed = false;
+    if (!s.in_recovery || !h.options.has_timestamps || h.options.ts_ecr == 0) return;
+    if (!seq_lt(h.options.ts_ecr, s.undo_tsval)) return;  // the retransmission's echo, or unknown
+    s.cc = s.cc_before_recovery;
+    s.in_recovery = false;
+    s.dup_acks = 0;
+    s.high_rxt = s.snd_una;
+    uint32_t thresh = s.scoreboard.dup_thresh();
+    s.scoreboard.set_dup_thresh((s.undo_dup_acks > thresh ? s.undo_dup_acks : thresh) + 1);
+    stats().count(Counter::tcp_spurious_recoveries);
+}
+
 // RFC 5681 3.2 / RFC 6675 5: the third duplicate ACK (or SACK-detected loss)
 // starts recovery; further duplicates inflate the window (NewReno) or lower pipe.
 void TcpInput::duplicate_ack(TcpSocket& s) {
@@ -530,11 +549,18 @@ void TcpInput::duplicate_ack(TcpSocket& s) {
         if (!s.sack_ok) s.cc.on_dup_ack_in_recovery();
         return;
     }
-    bool lost = s.dup_acks >= kDupAckThreshold || (s.sack_ok && s.scoreboard.is_lost(s.snd_una, smss));
+    bool lost = s.dup_acks >= s.scoreboard.dup_thresh() || (s.sack_ok && s.scoreboard.is_lost(s.snd_una, smss));
     if (!lost) return;
     // RFC 6582 3.2 step 2: duplicates of data sent before the last recovery or
     // timeout do not start another one.
     if (!s.cc.may_enter_recovery()) return;
+    s.undo_armed = s.ts_ok;
+    if (s.undo_armed) {
+        s.undo_seq = s.snd_una;
+        s.undo_tsval = layer.ts_now(s);
+        s.undo_dup_acks = s.dup_acks;
+        s.cc_before_recovery = s.cc;
+    }
     s.cc.on_enter_recovery(s.flight_size(), s.snd_max, now());
     s.in_recovery = true;
     s.high_rxt = s.snd_una;

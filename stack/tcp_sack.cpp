@@ -9,9 +9,8 @@ namespace {
 
 // RFC 6675 4 IsLost's two tests, given what is SACKed above an octet. "More than" is
 // strict: exactly (DupThresh - 1) * SMSS octets above do not make it lost.
-bool lost_by(size_t ranges_above, uint64_t octets_above, uint32_t smss) {
-    return ranges_above >= SackScoreboard::kDupThresh ||
-           octets_above > uint64_t{SackScoreboard::kDupThresh - 1} * smss;
+bool lost_by(size_t ranges_above, uint64_t octets_above, uint32_t smss, uint32_t dup_thresh) {
+    return ranges_above >= dup_thresh || octets_above > uint64_t{dup_thresh - 1} * smss;
 }
 
 }  // namespace
@@ -41,7 +40,7 @@ void SackScoreboard::on_cumulative_ack(uint32_t snd_una) {
 bool SackScoreboard::lost_above(size_t from, uint32_t smss) const {
     uint64_t octets = 0;
     for (size_t i = from; i < sacked_.count(); ++i) octets += sacked_[i].length();
-    return lost_by(sacked_.count() - from, octets, smss);
+    return lost_by(sacked_.count() - from, octets, smss, dup_thresh_);
 }
 
 bool SackScoreboard::is_lost(uint32_t seq, uint32_t smss) const {
@@ -54,7 +53,7 @@ bool SackScoreboard::is_lost(uint32_t seq, uint32_t smss) const {
         ++ranges_above;
         octets_above += sacked_[i].right - left;
     }
-    return lost_by(ranges_above, octets_above, smss);
+    return lost_by(ranges_above, octets_above, smss, dup_thresh_);
 }
 
 uint32_t SackScoreboard::pipe(uint32_t snd_una, uint32_t snd_nxt, uint32_t high_rxt, uint32_t smss) const {

@@ -30,7 +30,8 @@ namespace quasi {
 
 class SackScoreboard {
 public:
-    static constexpr uint32_t kDupThresh = 3;  // RFC 6675 2, DupThresh
+    static constexpr uint32_t kDupThresh = 3;     // RFC 6675 2, DupThresh
+    static constexpr uint32_t kMaxDupThresh = 16;  // how far proven reordering may raise it
 
     explicit SackScoreboard(size_t max_ranges = SeqRangeSet::kMaxRanges) : sacked_(max_ranges) {}
 
@@ -45,6 +46,12 @@ public:
     void clear() { sacked_.clear(); }
 
     bool is_sacked(uint32_t seq) const { return sacked_.contains(seq); }
+
+    // DupThresh for this connection: RFC 6675 2 lets it be raised where reordering is
+    // known (RFC 4653's adaptive DupThresh); we raise it when a fast retransmit proves
+    // spurious (TcpInput::undo_spurious_recovery), up to kMaxDupThresh.
+    uint32_t dup_thresh() const { return dup_thresh_; }
+    void set_dup_thresh(uint32_t n) { dup_thresh_ = n < kDupThresh ? kDupThresh : n > kMaxDupThresh ? kMaxDupThresh : n; }
 
     // RFC 6675 4 IsLost(SeqNum): at least DupThresh discontiguous SACKed ranges lie
     // above seq, or more than (DupThresh - 1) * SMSS SACKed octets do.
@@ -83,6 +90,7 @@ private:
     uint32_t snd_una_ = 0;
     uint64_t invalid_blocks_ = 0;
     uint64_t full_blocks_ = 0;
+    uint32_t dup_thresh_ = kDupThresh;
 };
 
 }  // namespace quasi

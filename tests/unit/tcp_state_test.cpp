@@ -716,6 +716,68 @@ TEST(TcpRetransmit, FastRetransmitAfterThreeDupAcks) {
     expect_data_flows(h, c);
 }
 
+// Eifel (RFC 3522/4015): the ACK covering the fast-retransmitted segment echoes the
+// original's TSval, so that segment was reordered, not lost: the window reduction is
+// undone and DupThresh rises past the duplicates this reordering caused.
+TEST(TcpRetransmit, SpuriousFastRetransmitUndoneByTimestamps) {
+    TcpHarness h;
+    Conn c = h.establish_passive(PeerOptions{.ts = true});
+    TcpSocket* s = h.socket_of(c);
+    ASSERT_NE(s, nullptr);
+    Bytes d = pattern(5 * 1448, 8);
+    stack_send(h, c, d);
+    uint32_t original_tsval = 0;
+    for (int i = 0; i < 5; ++i) {
+        Rx r = h.expect_segment(c, i == 4 ? kAck | kPsh : kAck, c.rcv_nxt + i * 1448, c.snd_nxt);
+        if (i == 1) original_tsval = r.h.options.ts_val;
+    }
+    h.advance(10 * kMillisecond);
+    h.ack(c, 1448);
+    const uint32_t cwnd = s->cc.cwnd();
+    const uint32_t ssthresh = s->cc.ssthresh();
+    Stats before = h.stats();
+    for (int i = 0; i < 3; ++i) h.send(h.seg(c));
+    Rx r = h.expect_segment(c, kAck, c.rcv_nxt, c.snd_nxt);
+    EXPECT_EQ(r.payload, Bytes(d.begin() + 1448, d.begin() + 2896));
+    EXPECT_GT(r.h.options.ts_val, original_tsval);
+    EXPECT_LT(s->cc.ssthresh(), ssthresh);
+    // The original second segment arrives late and fills the hole: the peer's ACK of
+    // everything echoes its TSval (RFC 7323 4.3).
+    c.rcv_nxt += 4 * 1448;
+    Seg all = h.seg(c);
+    all.options.ts_ecr = original_tsval;
+    h.send(all);
+    EXPECT_EQ(h.delta(before, Counter::tcp_spurious_recoveries), 1u);
+    EXPECT_EQ(s->cc.ssthresh(), ssthresh);
+    EXPECT_GE(s->cc.cwnd(), cwnd);
+    EXPECT_FALSE(s->in_recovery);
+    EXPECT_EQ(s->scoreboard.dup_thresh(), 4u);
+    expect_data_flows(h, c);
+}
+
+// A real loss: the ACK echoes the retransmission's TSval, nothing is undone.
+TEST(TcpRetransmit, NecessaryFastRetransmitIsNotUndone) {
+    TcpHarness h;
+    Conn c = h.establish_passive(PeerOptions{.ts = true});
+    TcpSocket* s = h.socket_of(c);
+    ASSERT_NE(s, nullptr);
+    stack_send(h, c, pattern(5 * 1448, 9));
+    for (int i = 0; i < 5; ++i) h.expect_segment(c, i == 4 ? kAck | kPsh : kAck, c.rcv_nxt + i * 1448, c.snd_nxt);
+    h.advance(10 * kMillisecond);
+    h.ack(c, 1448);
+    const uint32_t cwnd = s->cc.cwnd();
+    const uint32_t ssthresh = s->cc.ssthresh();
+    Stats before = h.stats();
+    for (int i = 0; i < 3; ++i) h.send(h.seg(c));
+    h.expect_segment(c, kAck, c.rcv_nxt, c.snd_nxt);  // sets c.ts_ecr to the retransmission's TSval
+    c.rcv_nxt += 4 * 1448;
+    h.send(h.seg(c));
+    EXPECT_EQ(h.delta(before, Counter::tcp_spurious_recoveries), 0u);
+    EXPECT_LT(s->cc.ssthresh(), ssthresh);
+    EXPECT_LT(s->cc.cwnd(), cwnd);
+    EXPECT_EQ(s->scoreboard.dup_thresh(), 3u);
+}
+
 // ================================================================ SACK (RFC 2018)
 
 TEST(TcpSack, StackReportsSackBlocksForOutOfOrderData) {
