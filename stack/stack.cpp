@@ -160,15 +160,22 @@ void Stack::flush_all() {
 size_t Stack::poll() {
     size_t work = 0;
     std::array<PacketPtr, kBurstSize> burst;
+    // Frames first, as many as are waiting (bounded): after a stall (the process was
+    // descheduled), timers due by now must not fire before the ACKs that arrived in
+    // time and wait in the device queue; a retransmission timeout that fires first
+    // resends what was already acknowledged.
     for (size_t i = 0; i < interface_count_; ++i) {
         Interface& iface = *interfaces_[i];
-        size_t n = iface.netif().rx_burst(burst);
-        for (size_t k = 0; k < n; ++k) {
-            stats_.count(Counter::rx_frames);
-            stats_.count(Counter::rx_bytes, burst[k]->length);
-            ethernet_input(iface, std::move(burst[k]));
+        for (size_t round = 0; round < kMaxRxBurstsPerPoll; ++round) {
+            size_t n = iface.netif().rx_burst(burst);
+            for (size_t k = 0; k < n; ++k) {
+                stats_.count(Counter::rx_frames);
+                stats_.count(Counter::rx_bytes, burst[k]->length);
+                ethernet_input(iface, std::move(burst[k]));
+            }
+            work += n;
+            if (n < burst.size()) break;
         }
-        work += n;
     }
     work += timers_.advance(clock_.now());
     flush_all();

@@ -32,6 +32,7 @@ class Stack;
 
 constexpr size_t kMaxInterfaces = 4;
 constexpr size_t kBurstSize = 32;  // frames per rx/tx burst, as DPDK's l2fwd
+constexpr size_t kMaxRxBurstsPerPoll = 64;  // Stack::poll drains up to this many rx bursts per device
 
 // One attached device with its address and neighbour cache.
 class Interface final : public ArpOutput {
