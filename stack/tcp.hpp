@@ -130,6 +130,7 @@ struct TcpSocket : boost::intrusive::unordered_set_base_hook<> {
     uint32_t dup_acks = 0;
     uint32_t high_rxt = 0;  // RFC 6675 HighRxt
     bool in_recovery = false;
+    uint32_t limited_transmit = 0;  // bytes beyond cwnd the dup ACKs so far allow (RFC 3042)
     // Eifel detection (RFC 3522) and response (RFC 4015): with timestamps, an ACK for
     // the fast-retransmitted octet that echoes a TSval older than the retransmission's
     // shows the original arrived; the window reduction is then undone.

@@ -45,6 +45,7 @@ struct TcpInput {
     void process_text(TcpSocket& s);
     void process_fin(TcpSocket& s);
     void undo_spurious_recovery(TcpSocket& s);
+    bool early_retransmit_due(const TcpSocket& s, uint32_t smss) const;
 
     void negotiate_options(TcpSocket& s);
     void challenge_ack(TcpSocket& s);
@@ -478,6 +479,7 @@ void TcpInput::new_data_acked(TcpSocket& s, uint32_t ack) {
     s.send_buffer.consume(data_acked);
     uint32_t flight_before = s.flight_size();
     s.snd_una = ack;
+    s.limited_transmit = 0;
     if (seq_lt(s.snd_nxt, s.snd_una)) s.snd_nxt = s.snd_una;
     if (seq_lt(s.high_rxt, s.snd_una)) s.high_rxt = s.snd_una;
     s.scoreboard.on_cumulative_ack(ack);
@@ -518,6 +520,19 @@ void TcpInput::new_data_acked(TcpSocket& s, uint32_t ack) {
     if (data_acked > 0) layer.notify(s);
 }
 
+// RFC 5827 Early Retransmit: with fewer than four segments outstanding and nothing
+// new to send, three duplicates can never come; one fewer than the segments
+// outstanding will do. Not where reordering has been seen (DupThresh raised).
+bool TcpInput::early_retransmit_due(const TcpSocket& s, uint32_t smss) const {
+    if (s.scoreboard.dup_thresh() != SackScoreboard::kDupThresh || smss == 0) return false;
+    uint32_t outstanding = (s.flight_size() + smss - 1) / smss;
+    if (outstanding < 2 || outstanding >= 4 || s.dup_acks < outstanding - 1) return false;
+    uint32_t buffered = static_cast<uint32_t>(s.send_buffer.size());
+    uint32_t offset = s.snd_nxt - s.snd_una;
+    bool unsent = buffered > offset && seq_gt(s.snd_una + s.snd_wnd, s.snd_nxt);
+    return !unsent;
+}
+
 // The first ACK to cover the octet a fast retransmit resent: if it echoes a TSval
 // from before the recovery (RFC 3522 2), the original segment was only reordered, not
 // lost. Undo the reduction (RFC 4015 3.2, restoring the state before it) and wait for
@@ -549,8 +564,16 @@ void TcpInput::duplicate_ack(TcpSocket& s) {
         if (!s.sack_ok) s.cc.on_dup_ack_in_recovery();
         return;
     }
-    bool lost = s.dup_acks >= s.scoreboard.dup_thresh() || (s.sack_ok && s.scoreboard.is_lost(s.snd_una, smss));
-    if (!lost) return;
+    const uint32_t dup_thresh = s.scoreboard.dup_thresh();
+    bool lost = s.dup_acks >= dup_thresh || (s.sack_ok && s.scoreboard.is_lost(s.snd_una, smss)) ||
+                early_retransmit_due(s, smss);
+    if (!lost) {
+        // RFC 3042 Limited Transmit: each duplicate below the threshold lets one new
+        // segment out beyond cwnd, to keep the ACK clock going.
+        s.limited_transmit = s.dup_acks * smss;
+        return;
+    }
+    s.limited_transmit = 0;
     // RFC 6582 3.2 step 2: duplicates of data sent before the last recovery or
     // timeout do not start another one.
     if (!s.cc.may_enter_recovery()) return;
@@ -565,16 +588,24 @@ void TcpInput::duplicate_ack(TcpSocket& s) {
     s.in_recovery = true;
     s.high_rxt = s.snd_una;
     stats().count(Counter::tcp_fast_retransmits);
-    if (!s.sack_ok) {
-        uint32_t limit = layer.payload_limit(s);
-        uint32_t len = s.send_buffer.size() < limit ? static_cast<uint32_t>(s.send_buffer.size()) : limit;
-        if (len > 0) {
-            layer.emit_segment(s, s.snd_una, len, tcp_flags::ack);
-            ++s.total_retransmits;
-            stats().count(Counter::tcp_retransmits);
-        }
-        layer.arm_retransmit(s);
+    // RFC 5681 3.2 step 4 / RFC 6675 5 (4.3): the first unacknowledged segment goes
+    // again at once, whether or not SACK marks it lost (the duplicate count or
+    // Early Retransmit may have decided); with SACK it ends at the first SACKed octet.
+    uint32_t len = layer.payload_limit(s);
+    uint32_t sent = s.snd_max - s.snd_una - (s.fin_sent && seq_lt(s.fin_seq, s.snd_max) ? 1 : 0);
+    if (len > sent) len = sent;
+    if (len > s.send_buffer.size()) len = static_cast<uint32_t>(s.send_buffer.size());
+    uint32_t seq = 0, sack_len = 0;
+    if (s.sack_ok && s.scoreboard.next_seg(s.snd_una, s.snd_max, s.snd_una, len, true, seq, sack_len) &&
+        seq == s.snd_una)
+        len = sack_len;
+    if (len > 0) {
+        layer.emit_segment(s, s.snd_una, len, tcp_flags::ack);
+        if (s.sack_ok) s.high_rxt = s.snd_una + len;
+        ++s.total_retransmits;
+        stats().count(Counter::tcp_retransmits);
     }
+    layer.arm_retransmit(s);
 }
 
 // RFC 9293 3.10.7.4, fifth, ESTABLISHED: SND.WL1/WL2 keep old segments from

@@ -92,7 +92,7 @@ void tcp_output(Ctx& ctx, TcpLayer& layer, TcpSocket& s) {
                          s.state == TcpState::last_ack;
     uint32_t mss = layer.payload_limit(s);
     for (unsigned n = 0; can_send_data && n < kMaxSegmentsPerOutput; ++n) {
-        uint32_t cwnd = s.cc.cwnd();
+        uint32_t cwnd = s.cc.cwnd() + s.limited_transmit;
         bool sack_recovery = s.in_recovery && s.sack_ok;
         uint32_t flight = sack_recovery ? s.scoreboard.pipe(s.snd_una, s.snd_max, s.high_rxt, mss)
                                         : s.snd_nxt - s.snd_una;

@@ -111,6 +111,8 @@ void TcpLayer::retransmit_timeout(TcpSocket& s, TimeNs now) {
     s.rtt.backoff();
     s.in_recovery = false;
     s.dup_acks = 0;
+    s.limited_transmit = 0;
+    s.undo_armed = false;
     s.scoreboard.clear();
     s.rtt_timing = false;
     s.snd_nxt = s.snd_una;
