@@ -4,9 +4,11 @@
 # Usage: scripts/demo.sh [QUASI_PERF_ARGS...]
 #
 # Installs what the build needs (scripts/setup.sh core; only missing packages), builds
-# build/ (scripts/build.sh), then runs
-#   build/apps/quasi-perf --link mem [QUASI_PERF_ARGS...]            (UDP stream)
-#   build/apps/quasi-perf --link mem --proto tcp [QUASI_PERF_ARGS...] (TCP stream)
+# build/ (scripts/build.sh), then runs, each path measured side by side in one run:
+#   build/apps/quasi-perf --link mem --compare [QUASI_PERF_ARGS...]
+#       UDP stream, 64 B and 1472 B: generic send vs a specialized send handle
+#   build/apps/quasi-perf --link mem --compare --proto tcp --size 1448 [QUASI_PERF_ARGS...]
+#       TCP stream, 1448 B sends: generic vs handles with and without a declared size
 # and exits with its status. The in-memory link needs no root and touches no network.
 set -euo pipefail
 
@@ -28,7 +30,7 @@ if [[ ! -x "$perf" ]]; then
   echo "demo.sh: check apps/CMakeLists.txt for the quasi-perf executable" >&2
   exit 1
 fi
-echo "==== demo: quasi-perf --link mem $* (UDP) ===="
-"$perf" --link mem "$@"
-echo "==== demo: quasi-perf --link mem --proto tcp $* ===="
-"$perf" --link mem --proto tcp --size 1448,65536 "$@"
+echo "==== demo: quasi-perf --link mem --compare $* (UDP: generic vs specialized) ===="
+"$perf" --link mem --compare "$@"
+echo "==== demo: quasi-perf --link mem --compare --proto tcp --size 1448 $* (TCP: generic vs specialized) ===="
+"$perf" --link mem --compare --proto tcp --size 1448 "$@"
