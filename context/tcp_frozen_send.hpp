@@ -23,8 +23,9 @@
 #include <type_traits>
 
 // Full unrolling of a loop whose trip count specialization makes constant. Only the
-// bitcode (clang) asks; the host's reference instantiation keeps its loop.
-#if defined(__clang__)
+// bitcode (QUASI_BITCODE, set by jit/CMakeLists.txt) asks; host instantiations, also
+// when clang compiles them, keep their loop (clang would warn it cannot unroll).
+#if defined(__clang__) && defined(QUASI_BITCODE)
 #define QUASI_UNROLL_FULL _Pragma("clang loop unroll(full)")
 #else
 #define QUASI_UNROLL_FULL

@@ -202,7 +202,9 @@ int TcpLayer::connect(TcpSocket& s, SockAddr remote) {
     case TcpState::listen: return -EINVAL;
     default: return -EISCONN;
     }
-    if (s.pending_error) return -EINVAL;  // a failed connect leaves the socket unusable, as BSD
+    // A failed or reset connection leaves the socket unusable, as BSD: the old
+    // connection's state (FIN flags, ring contents) must never leak into a new one.
+    if (s.pending_error || s.was_connected) return -EINVAL;
     if (remote.port == 0 || remote.addr.is_unspecified() || remote.addr.is_broadcast() || remote.addr.is_multicast())
         return -EINVAL;
     if (!stack_.routes().lookup(remote.addr)) return -ENETUNREACH;
@@ -214,6 +216,7 @@ int TcpLayer::connect(TcpSocket& s, SockAddr remote) {
         return -EADDRINUSE;
     }
     if (!alloc_buffers(s)) return -ENOBUFS;
+    s.was_connected = true;
     s.local_addr.guarded_write(local);
     s.local_port.guarded_write(port);
     s.remote_addr.guarded_write(remote.addr);
@@ -274,7 +277,7 @@ ssize_t TcpLayer::send(TcpSocket& s, const uint8_t* data, size_t len) {
     if (s.synchronized()) {
         output(s);
         // RFC 9293 3.8.6.1: data waiting behind a zero window starts the persist timer.
-        if (s.snd_wnd == 0 && s.snd_una == s.snd_max && !s.retransmit_timer.armed()) arm_retransmit(s);
+        arm_persist_if_needed(s);
     }
     return static_cast<ssize_t>(taken);
 }
@@ -311,7 +314,9 @@ int TcpLayer::shutdown(TcpSocket& s, bool read, bool write) {
     if (read) s.read_shutdown = true;
     if (write && !s.fin_queued) {
         s.fin_queued = true;
-        if (s.state == TcpState::established || s.state == TcpState::syn_received)
+        // In SYN-RECEIVED the FIN waits for ESTABLISHED (RFC 9293 3.10.4): our SYN is
+        // not yet acknowledged, and a FIN must follow it and any queued data.
+        if (s.state == TcpState::established)
             set_state(s, TcpState::fin_wait_1);
         else if (s.state == TcpState::close_wait)
             set_state(s, TcpState::last_ack);

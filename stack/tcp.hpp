@@ -184,6 +184,7 @@ struct TcpSocket : boost::intrusive::unordered_set_base_hook<> {
 
     // --- errors and readiness ---
     int pending_error = 0;  // reported by the next call (ECONNRESET, ETIMEDOUT, ...)
+    bool was_connected = false;  // connect() or accept() gave it a connection: no second one
     ReadyCallback callback = nullptr;
     void* callback_user = nullptr;
 
@@ -289,6 +290,12 @@ public:
     void abort(TcpSocket& s, int error);  // to CLOSED, error to the user
     void notify(TcpSocket& s);
     void arm_retransmit(TcpSocket& s);
+    // Data waiting behind a zero window with nothing in flight needs the persist timer
+    // (RFC 9293 3.8.6.1): arms it unless the retransmission timer already runs.
+    void arm_persist_if_needed(TcpSocket& s) {
+        if (s.snd_wnd == 0 && s.snd_una == s.snd_max && s.send_buffer.size() > 0 && !s.retransmit_timer.armed())
+            arm_retransmit(s);
+    }
     void enter_time_wait(TcpSocket& s);
 
 private:

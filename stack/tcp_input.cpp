@@ -183,6 +183,7 @@ TcpSocket* TcpInput::spawn_child(TcpSocket& l, uint32_t iss) {
     c->keepalive_interval = l.keepalive_interval;
     c->keepalive_count = l.keepalive_count;
     c->listener = &l;
+    c->was_connected = true;
     layer.init_connection(*c);
     c->iss = iss;
     layer.connections_.insert(*c);
@@ -248,6 +249,7 @@ void TcpInput::syn_sent(TcpSocket& s) {
         layer.set_state(s, TcpState::established);
         s.ack_now = true;
         layer.output(s);  // the ACK, with queued data if any
+        layer.arm_persist_if_needed(s);  // a SYN-ACK may offer a zero window
         if (s.keepalive) layer.stack_.timers().schedule(s.keepalive_timer, now() + s.keepalive_idle);
         return layer.notify(s);
     }
@@ -270,7 +272,10 @@ void TcpInput::synchronized(TcpSocket& s) {
     if (!process_ack(s)) return;
     process_text(s);                           // seventh (sixth, URG: data is delivered inline)
     process_fin(s);                            // eighth
-    if (s.in_use && s.state != TcpState::closed) layer.output(s);
+    if (s.in_use && s.state != TcpState::closed) {
+        layer.output(s);
+        layer.arm_persist_if_needed(s);
+    }
 }
 
 // RFC 7323 5.3: a timestamp older than TS.Recent marks an old duplicate.
@@ -414,6 +419,9 @@ bool TcpInput::process_ack(TcpSocket& s) {
         // RFC 6298 2.2: timed from our SYN-ACK; a SYN cookie's was never timed.
         if (s.total_retransmits == 0 && s.last_send_time != 0) s.rtt.sample(now() - s.last_send_time);
         layer.set_state(s, TcpState::established);
+        // A close queued in SYN-RECEIVED goes ahead now (RFC 9293 3.10.4); the FIN
+        // leaves with the output at the end of this segment's processing.
+        if (s.fin_queued) layer.set_state(s, TcpState::fin_wait_1);
         if (s.keepalive) layer.stack_.timers().schedule(s.keepalive_timer, now() + s.keepalive_idle);
         if (TcpSocket* l = s.listener) {
             --l->syn_queue_len;
@@ -621,8 +629,6 @@ void TcpInput::update_window(TcpSocket& s) {
         s.persist_mode = false;
         if (s.snd_una == s.snd_max) s.retransmit_timer.cancel();
     }
-    if (s.snd_wnd == 0 && s.snd_una == s.snd_max && s.send_buffer.size() > 0 && !s.retransmit_timer.armed())
-        layer.arm_retransmit(s);  // the persist timer
 }
 
 // ---- seventh: segment text ----
@@ -715,6 +721,8 @@ void TcpInput::process_fin(TcpSocket& s) {
     s.fin_out_of_order = false;
     s.fin_received = true;
     s.rcv_nxt += 1;
+    // The stream ends here: anything the peer sent beyond its FIN is not data.
+    s.out_of_order.clear();
     s.ack_now = true;
     switch (s.state) {
     case TcpState::syn_received:
@@ -756,7 +764,10 @@ void TcpLayer::icmp_error(const Ipv4Repr& quoted, const uint8_t* tcp_header, uin
         s->snd_mss.guarded_write(mss);
         s->cc.set_smss(data_mss(*s));
         stack_.stats().count(Counter::tcp_mss_lowered);
-        s->snd_nxt = s->snd_una;  // the lost segment was too big: resend it cut to size
+        // The lost segment was too big: resend it cut to size. During the handshake
+        // only the SYN is out, and its own timer resends it.
+        if (!s->synchronized()) return;
+        s->snd_nxt = s->snd_una;
         if (s->fin_sent && seq_le(s->snd_una, s->fin_seq)) s->fin_sent = false;
         output(*s);
         return;

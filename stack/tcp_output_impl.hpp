@@ -20,6 +20,10 @@ inline uint16_t advertised_window(TcpSocket& s, bool syn) {
     // Never shrink the window we offered (RFC 9293 3.8.6.2.2).
     if (seq_gt(s.rcv_adv, s.rcv_nxt + window)) window = s.rcv_adv - s.rcv_nxt;
     uint32_t field = syn ? window : window >> s.rcv_wscale;
+    // Scaling rounds down; where that would pull the right edge left of the one
+    // offered, round up instead (RFC 7323 2.4).
+    if (!syn && seq_gt(s.rcv_adv, s.rcv_nxt + (field << s.rcv_wscale)))
+        field = (s.rcv_adv - s.rcv_nxt + (1u << s.rcv_wscale) - 1) >> s.rcv_wscale;
     if (field > 0xFFFF) field = 0xFFFF;
     if (!syn) s.rcv_adv = s.rcv_nxt + (field << s.rcv_wscale);
     return static_cast<uint16_t>(field);
