@@ -1,6 +1,7 @@
 // How quasi-bench-spec measures (see spec_measure.hpp for the figures).
 #include "bench/spec_measure.hpp"
 
+#include "bench/lwip_baseline.hpp"
 #include "bench/spec_fixture.hpp"
 #include "context/tcp_context.hpp"
 #include "context/udp_context.hpp"
@@ -72,6 +73,7 @@ enum class Kind {
     specialized_code,
     generic_socket_send,
     specialized_flush,
+    lwip_udp_sendto,  // UDP only (lwip_baseline.hpp)
 };
 constexpr Kind kKinds[] = {Kind::generic_send_to, Kind::specialized_adu,     Kind::specialized_any,
                            Kind::specialized_code, Kind::generic_socket_send, Kind::specialized_flush};
@@ -84,6 +86,7 @@ const char* kind_name(Kind k) {
         case Kind::specialized_code: return "specialized_code";
         case Kind::generic_socket_send: return "generic_socket_send";
         case Kind::specialized_flush: return "specialized_flush";
+        case Kind::lwip_udp_sendto: return "lwip_udp_sendto";
     }
     return "?";
 }
@@ -96,9 +99,17 @@ double& cost_of(SendCost& c, Kind k) {
         case Kind::specialized_code: return c.specialized_code;
         case Kind::generic_socket_send: return c.generic_socket_send;
         case Kind::specialized_flush: return c.specialized_flush;
+        case Kind::lwip_udp_sendto: return c.lwip_udp_sendto;
         case Kind::baseline: break;
     }
     return none;
+}
+
+// The UDP kinds: kKinds, and lwIP's udp_sendto when it is measured.
+std::vector<Kind> udp_kinds(bool with_lwip) {
+    std::vector<Kind> k(std::begin(kKinds), std::end(kKinds));
+    if (with_lwip) k.push_back(Kind::lwip_udp_sendto);
+    return k;
 }
 
 using SendFn = ssize_t (*)(const uint8_t*, size_t);
@@ -119,6 +130,7 @@ struct Regions {
             code[s] = reinterpret_cast<SendFn>(const_cast<void*>(adu[s].info().code));
         }
         any = take(specialize_send(bench.stack, fd, {.message_size = {}, .flush = false}));
+        lwip = lwip_baseline_init();
     }
     static SendHandle take(Expected<SendHandle> h) {
         if (!h) {
@@ -142,10 +154,12 @@ struct Regions {
                 case Kind::specialized_code: sum += code[s](p, len); break;
                 case Kind::generic_socket_send: sum += quasi::send(bench.stack, fd, p, len); break;
                 case Kind::specialized_flush: sum += flush[s].send(p, len); break;
+                case Kind::lwip_udp_sendto: sum += lwip_baseline_send(p, len); break;
             }
         }
         return sum;
     }
+    std::vector<Kind> kinds() const { return udp_kinds(lwip); }
 
     SendBench bench;
     int fd;
@@ -153,6 +167,7 @@ struct Regions {
     std::vector<uint8_t> data;
     SendHandle adu[2], flush[2], any;
     SendFn code[2];
+    bool lwip = false;
 };
 
 // The same kinds for TCP: TcpLayer::send is the generic path; between sends the
@@ -183,6 +198,7 @@ struct TcpRegions {
                 case Kind::specialized_code: sum += code(p, len); break;
                 case Kind::generic_socket_send: sum += quasi::send(bench.a, bench.fd, p, len); break;
                 case Kind::specialized_flush: sum += flush.send(p, len); break;
+                case Kind::lwip_udp_sendto: break;  // UDP only
             }
             bench.ack();
         }
@@ -204,9 +220,10 @@ constexpr int kMeasured = 2000;
 
 int run_callgrind_regions() {
     Regions regions;
+    std::vector<Kind> kinds = regions.kinds();
+    kinds.insert(kinds.begin(), Kind::baseline);
     for (int s = 0; s < 2; ++s) {
-        for (Kind k : {Kind::baseline, Kind::generic_send_to, Kind::specialized_adu, Kind::specialized_any,
-                       Kind::specialized_code, Kind::generic_socket_send, Kind::specialized_flush}) {
+        for (Kind k : kinds) {
             regions.run(k, s, kWarmup);
             char name[64];
             std::snprintf(name, sizeof name, "region %s %zu", kind_name(k), kSizes[s]);
@@ -261,7 +278,7 @@ void measure_instructions_callgrind(Report& r, const std::string& self) {
         std::string size = std::to_string(kSizes[s]);
         auto base = ir.find("baseline " + size);
         if (base == ir.end()) continue;
-        for (Kind k : kKinds) {
+        for (Kind k : udp_kinds(true)) {
             auto it = ir.find(std::string(kind_name(k)) + " " + size);
             if (it != ir.end()) cost_of(r.callgrind[s], k) = (it->second - base->second) / kMeasured;
         }
@@ -304,7 +321,7 @@ void measure_instructions_perf(Report& r) {
     };
     for (int s = 0; s < 2; ++s) {
         double base = count(Kind::baseline, s);
-        for (Kind k : kKinds) cost_of(r.perf[s], k) = count(k, s) - base;
+        for (Kind k : regions.kinds()) cost_of(r.perf[s], k) = count(k, s) - base;
     }
     TcpRegions tcp;
     auto count_tcp = [&](Kind k) {
@@ -330,7 +347,8 @@ void measure_wall_time(Report& r) {
     Regions regions;
     constexpr int n = 200000;
     for (int s = 0; s < 2; ++s) {
-        for (Kind k : {Kind::generic_send_to, Kind::specialized_adu}) {
+        for (Kind k : {Kind::generic_send_to, Kind::specialized_adu, Kind::lwip_udp_sendto}) {
+            if (k == Kind::lwip_udp_sendto && !regions.lwip) continue;
             regions.run(k, s, kWarmup);
             double best = 1e9;
             for (int trial = 0; trial < 5; ++trial) {
@@ -338,7 +356,10 @@ void measure_wall_time(Report& r) {
                 regions.run(k, s, n);
                 best = std::min(best, seconds_since(t) * 1e9 / n);
             }
-            (k == Kind::generic_send_to ? r.ns_generic : r.ns_specialized)[s] = best;
+            double* ns = k == Kind::generic_send_to   ? r.ns_generic
+                         : k == Kind::specialized_adu ? r.ns_specialized
+                                                      : r.ns_lwip;
+            ns[s] = best;
         }
     }
     TcpRegions tcp;

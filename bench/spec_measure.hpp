@@ -18,6 +18,7 @@ struct SendCost {
     double specialized_code = NAN;    // the specialized function itself (message size declared)
     double generic_socket_send = NAN; // quasi::send (descriptor lookup + flush)
     double specialized_flush = NAN;   // SendHandle::send, message size declared, flush=true
+    double lwip_udp_sendto = NAN;     // lwIP: pbuf_alloc, copy, udp_sendto, pbuf_free (UDP only)
 };
 
 struct Latency {
@@ -55,6 +56,7 @@ struct Report {
     SendCost perf[2];       // hardware counter (perf_event_open), when the kernel allows it
     double ns_generic[2] = {NAN, NAN};      // wall time per send_to
     double ns_specialized[2] = {NAN, NAN};  // wall time per handle send (declared size, no flush)
+    double ns_lwip[2] = {NAN, NAN};         // wall time per lwIP udp_sendto (lwip_baseline.hpp)
 
     size_t specialized_code_bytes = 0;    // executable bytes of one specialized handle (64 B declared, fast pipeline)
     size_t specialized_code_bytes_o2 = 0; // the same context through the O2 pipeline

@@ -1,6 +1,8 @@
 // The table and the JSON of quasi-bench-spec.
 #include "bench/spec_measure.hpp"
 
+#include "bench/lwip_baseline.hpp"
+
 #include <cstdio>
 #include <string>
 
@@ -10,6 +12,23 @@ namespace {
 
 const char* verdict(bool met) { return met ? "met" : "NOT met"; }
 
+// lwIP's udp_sendto beside the generic path: the generic path stays within 1.5x of it.
+void lwip_rows(const SendCost (&c)[2]) {
+    std::string name = std::string(lwip_baseline_name()) + ": udp_sendto (Debian liblwip)";
+    if (!lwip_baseline_built()) {
+        std::printf("  %-52s %9s  %9s\n", name.c_str(), "not built", "not built");
+        return;
+    }
+    if (std::isnan(c[0].lwip_udp_sendto)) {
+        std::printf("  %-52s %9s  %9s\n", name.c_str(), "failed", "failed");
+        return;
+    }
+    double r64 = c[0].generic_send_to / c[0].lwip_udp_sendto, r1k = c[1].generic_send_to / c[1].lwip_udp_sendto;
+    std::printf("  %-52s %9.1f  %9.1f\n", name.c_str(), c[0].lwip_udp_sendto, c[1].lwip_udp_sendto);
+    std::printf("  %-52s %9.2f  %9.2f   goal <= 1.5: %s\n", "ratio generic/lwIP", r64, r1k,
+                verdict(r64 <= 1.5 && r1k <= 1.5));
+}
+
 void cost_rows(const char* title, const SendCost (&c)[2]) {
     if (std::isnan(c[0].generic_send_to)) {
         std::printf("%s: unavailable here\n", title);
@@ -18,6 +37,7 @@ void cost_rows(const char* title, const SendCost (&c)[2]) {
     std::printf("%s                 64 B       1 KB\n", title);
     auto row = [](const char* name, double a, double b) { std::printf("  %-52s %9.1f  %9.1f\n", name, a, b); };
     row("generic: UdpLayer::send_to", c[0].generic_send_to, c[1].generic_send_to);
+    lwip_rows(c);
     row("specialized handle, message size declared", c[0].specialized_adu, c[1].specialized_adu);
     row("specialized handle, nothing declared", c[0].specialized_any, c[1].specialized_any);
     row("specialized code alone (no handle entry)", c[0].specialized_code, c[1].specialized_code);
@@ -37,10 +57,13 @@ void json_cost(const char* name, const SendCost (&c)[2], bool last = false) {
     for (int s = 0; s < 2; ++s) {
         auto v = [](double x) { return std::isnan(x) ? std::string("null") : std::to_string(x); };
         std::printf("\"%zu\": {\"generic_send_to\": %s, \"specialized_adu\": %s, \"specialized_any\": %s, "
-                    "\"specialized_code\": %s, \"generic_socket_send\": %s, \"specialized_flush\": %s}%s",
+                    "\"specialized_code\": %s, \"generic_socket_send\": %s, \"specialized_flush\": %s, "
+                    "\"lwip_udp_sendto\": %s, \"ratio_generic_lwip\": %s}%s",
                     kSizes[s], v(c[s].generic_send_to).c_str(), v(c[s].specialized_adu).c_str(),
                     v(c[s].specialized_any).c_str(), v(c[s].specialized_code).c_str(),
-                    v(c[s].generic_socket_send).c_str(), v(c[s].specialized_flush).c_str(), s ? "" : ", ");
+                    v(c[s].generic_socket_send).c_str(), v(c[s].specialized_flush).c_str(),
+                    v(c[s].lwip_udp_sendto).c_str(), v(c[s].generic_send_to / c[s].lwip_udp_sendto).c_str(),
+                    s ? "" : ", ");
     }
     std::printf("}%s\n", last ? "" : ",");
 }
@@ -139,6 +162,11 @@ void print_table(const Report& r) {
     std::printf("  %-52s %9.1f  %9.1f\n", "generic: UdpLayer::send_to", r.ns_generic[0], r.ns_generic[1]);
     std::printf("  %-52s %9.1f  %9.1f\n", "specialized handle, message size declared", r.ns_specialized[0],
                 r.ns_specialized[1]);
+    if (lwip_baseline_built())
+        std::printf("  %-52s %9.1f  %9.1f\n", (std::string(lwip_baseline_name()) + ": udp_sendto").c_str(),
+                    r.ns_lwip[0], r.ns_lwip[1]);
+    else
+        std::printf("  %-52s %9s  %9s\n", lwip_baseline_name(), "not built", "not built");
     double ratio = double(r.generic_reachable_bytes) / double(r.specialized_code_bytes);
     std::printf("machine code\n");
     std::printf("  %-52s %9zu bytes (object: %zu)\n", "specialized handle (64 B declared), JIT code",
@@ -180,10 +208,12 @@ void print_json(const Report& r) {
     std::printf("{\n");
     json_cost("instructions_callgrind", r.callgrind);
     json_cost("instructions_perf", r.perf);
-    std::printf("  \"ns_per_send\": {\"64\": {\"generic\": %s, \"specialized\": %s}, \"1024\": {\"generic\": %s, "
-                "\"specialized\": %s}},\n",
-                num(r.ns_generic[0]).c_str(), num(r.ns_specialized[0]).c_str(), num(r.ns_generic[1]).c_str(),
-                num(r.ns_specialized[1]).c_str());
+    std::printf("  \"lwip\": {\"built\": %s, \"name\": \"%s\"},\n", lwip_baseline_built() ? "true" : "false",
+                lwip_baseline_name());
+    std::printf("  \"ns_per_send\": {\"64\": {\"generic\": %s, \"specialized\": %s, \"lwip_udp_sendto\": %s}, "
+                "\"1024\": {\"generic\": %s, \"specialized\": %s, \"lwip_udp_sendto\": %s}},\n",
+                num(r.ns_generic[0]).c_str(), num(r.ns_specialized[0]).c_str(), num(r.ns_lwip[0]).c_str(),
+                num(r.ns_generic[1]).c_str(), num(r.ns_specialized[1]).c_str(), num(r.ns_lwip[1]).c_str());
     std::printf("  \"code_bytes\": {\"specialized\": %zu, \"specialized_o2\": %zu, \"specialized_any_size\": %zu, "
                 "\"specialized_object\": %zu, \"specialized_host_callees\": %zu, "
                 "\"generic_reachable\": %zu, \"generic_functions\": %zu},\n",

@@ -97,6 +97,17 @@ qt_start_kernel_server "$NSK" "$KIP" "$SERVER_PORT" $((BUDGET + 60))
 SUMMARY=()
 
 # One line of the decorator counters from a log: "lost a/b dup c/d corrupted e/f reordered g/h" (rx/tx).
+# RSTs quasi sent other than those answering segments for a connection it no longer
+# has: with delay and reordering, the kernel's last ACKs can arrive after quasi closed
+# (LAST-ACK -> CLOSED) and RFC 9293 3.10.7.1 answers them with a RST, as Linux does.
+# A RST on a live connection is a failure.
+rsts_to_live() {
+  local sent late
+  sent="$(qt_stat_in "$1" tcp_resets_sent)"
+  late=$(($(qt_drop_in "$1" tcp_ack_to_listener) + $(qt_drop_in "$1" tcp_no_socket)))
+  echo $((sent > late ? sent - late : 0))
+}
+
 impair_counts() {
   awk '/^impairment rx:/ { for (i = 3; i < NF; i += 2) rx[$i] = $(i + 1) }
        /^impairment tx:/ { for (i = 3; i < NF; i += 2) tx[$i] = $(i + 1) }
@@ -151,7 +162,7 @@ run_profile() {
   local st="$QI_TMP/$name-echo-stats.txt"
   qi_echo_stats >"$st"
   grep -E '^ *(tcp_|drop)|^impairment' "$st" | sed 's/^ */  quasi-echo: /'
-  qi_expect_eq "$name, quasi as server: RSTs sent" "$(qt_stat_in "$st" tcp_resets_sent)" 0
+  qi_expect_eq "$name, quasi as server: RSTs sent other than to segments after the close" "$(rsts_to_live "$st")" 0
   qi_expect_eq "$name, quasi as server: RSTs received" "$(qt_stat_in "$st" tcp_resets_rx)" 0
   local s_secs s_mbps s_rtx s_rto s_frx s_krtx s_imp s_caught
   s_secs="$(qt_field "$sum" elapsed_s)" s_mbps="$(qt_field "$sum" throughput_MBps)"
@@ -180,7 +191,7 @@ run_profile() {
   # A transfer that failed earlier may leave its kernel connection retransmitting to a
   # port quasi no longer has: the next quasi_tcp_client rightly answers that with a RST.
   if ((QI_FAILS == 0)); then
-    qi_expect_eq "$name, quasi as client: RSTs sent" "$(qt_stat_in "$out" tcp_resets_sent)" 0
+    qi_expect_eq "$name, quasi as client: RSTs sent other than to segments after the close" "$(rsts_to_live "$out")" 0
   else
     qi_step "$name, quasi as client: RSTs sent $(qt_stat_in "$out" tcp_resets_sent) (not checked: an earlier transfer failed)"
   fi

@@ -1,0 +1,472 @@
+// quasi_spec_client: specialized send handles (jit/specialize.hpp) over a tap, against
+// the Linux kernel's UDP and TCP (tests/interop/spec_tap.sh).
+//
+//   quasi_spec_client --tap IFNAME --ip 198.18.X.2/24 --server 198.18.X.1
+//                     [--udp-port 9000] [--udp-count 20000] [--udp-size 1024]
+//                     [--udp-burst 250] [--udp-gap-us 2000]
+//                     [--tcp-port 5001] [--tcp-bytes 32M] [--seed 1] [--seconds 60]
+//                     [--mac 02:00:00:00:00:01] [--wait-link-ms 5000] [--linger-ms 300]
+//
+// Opens the tap (inside the test's namespace; attach only), connects TCP to the kernel
+// peer (tests/interop/spec_peer.py) with TCP_NODELAY, then a UDP socket, and asks for
+// two specialized handles: UDP with the message size declared (--udp-size), TCP with
+// the ADU declared as 1448 (one full segment with timestamps).
+//  1. UDP: --udp-count datagrams through the handle, --udp-burst at a time with
+//     --udp-gap-us between bursts (the kernel's UDP receive buffer must not overflow).
+//     Datagram k: bytes 0..7 are k (little-endian), byte i >= 8 is (k * 131 + i) mod 256.
+//  2. TCP: --tcp-bytes of the stream through the handle in 1448-byte sends; a send the
+//     windows take only in part is finished by the next call (which, not being 1448
+//     bytes, takes the generic path); then shutdown(SHUT_WR) and the peer's FIN.
+//     Stream byte i: byte (i mod 8) (little-endian) of splitmix64(seed * 2^32 + i / 8).
+//
+// Output: per handle "quasi_spec_client: udp|tcp handle: specialized_sends=N
+// generic_sends=M installs=I code_bytes=B", then one summary line
+//   quasi_spec_client: PASS|FAIL: udp_sent=N udp_specialized=.. udp_generic=.. udp_s=..
+//     tcp_bytes=N tcp_specialized=.. tcp_generic=.. tcp_partial=.. sha256_sent=.. tcp_s=..
+//     tcp_MBps=..
+// (generic TCP sends: units the windows could not take whole, queued by TcpLayer::send,
+// and the remainders of the tcp_partial units the send buffer took only in part)
+// and the stack's statistics. Exit 0 iff everything was sent, the peer closed cleanly
+// and both handles sent something specialized; 1 on failure; 2 on usage or setup
+// errors. Bounded by --seconds overall.
+#include "apps/app_common.hpp"
+#include "jit/specialize.hpp"
+#include "ports/x86/steady_clock.hpp"
+#include "ports/x86/tap.hpp"
+#include "stack/socket.hpp"
+#include "stack/stack.hpp"
+#include "tests/interop/sha256.hpp"
+
+#include <poll.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+using namespace quasi;
+using quasi::interop::Sha256;
+
+namespace {
+
+constexpr uint32_t kTcpAdu = 1448;
+
+struct Options {
+    const char* tap = nullptr;
+    Ipv4Addr ip;
+    uint8_t prefix_len = 0;
+    Ipv4Addr server;
+    uint64_t udp_port = 9000;
+    uint64_t udp_count = 20000;
+    uint64_t udp_size = 1024;
+    uint64_t udp_burst = 250;
+    uint64_t udp_gap_us = 2000;
+    uint64_t tcp_port = 5001;
+    uint64_t tcp_bytes = 32ull << 20;
+    uint64_t seed = 1;
+    uint64_t seconds = 60;
+    uint64_t wait_link_ms = 5000;
+    uint64_t linger_ms = 300;
+    MacAddr mac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
+};
+
+void usage() {
+    std::fprintf(stderr,
+                 "usage: quasi_spec_client --tap IFNAME --ip ADDR/LEN --server ADDR [--udp-port P] [--udp-count N]\n"
+                 "                         [--udp-size B] [--udp-burst N] [--udp-gap-us US] [--tcp-port P]\n"
+                 "                         [--tcp-bytes N[k|M|G]] [--seed K] [--seconds S] [--mac MAC]\n"
+                 "                         [--wait-link-ms MS] [--linger-ms MS]\n");
+}
+
+bool in_benchmark_range(Ipv4Addr a) {
+    return (a.value >> 17) == (Ipv4Addr::from_octets(198, 18, 0, 0).value >> 17);
+}
+
+bool parse_options(int argc, char** argv, Options& o) {
+    for (int i = 1; i < argc; ++i) {
+        const char* arg = argv[i];
+        const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
+        auto number = [&](uint64_t& out, uint64_t lo, uint64_t hi) {
+            return app::parse_size(value, out) && out >= lo && out <= hi;
+        };
+        bool ok = value != nullptr;
+        if (!ok) {
+        } else if (!std::strcmp(arg, "--tap"))
+            o.tap = value;
+        else if (!std::strcmp(arg, "--ip"))
+            ok = app::parse_cidr(value, o.ip, o.prefix_len);
+        else if (!std::strcmp(arg, "--server"))
+            ok = parse_ipv4(value, o.server);
+        else if (!std::strcmp(arg, "--udp-port"))
+            ok = number(o.udp_port, 1, 65535);
+        else if (!std::strcmp(arg, "--udp-count"))
+            ok = number(o.udp_count, 1, 10'000'000);
+        else if (!std::strcmp(arg, "--udp-size"))
+            ok = number(o.udp_size, 8, 1472);
+        else if (!std::strcmp(arg, "--udp-burst"))
+            ok = number(o.udp_burst, 1, 100'000);
+        else if (!std::strcmp(arg, "--udp-gap-us"))
+            ok = number(o.udp_gap_us, 0, 1'000'000);
+        else if (!std::strcmp(arg, "--tcp-port"))
+            ok = number(o.tcp_port, 1, 65535);
+        else if (!std::strcmp(arg, "--tcp-bytes"))
+            ok = number(o.tcp_bytes, 1, 16ull << 30);
+        else if (!std::strcmp(arg, "--seed"))
+            ok = number(o.seed, 0, (1ull << 32) - 1);
+        else if (!std::strcmp(arg, "--seconds"))
+            ok = number(o.seconds, 1, 3600);
+        else if (!std::strcmp(arg, "--wait-link-ms"))
+            ok = number(o.wait_link_ms, 0, 60000);
+        else if (!std::strcmp(arg, "--linger-ms"))
+            ok = number(o.linger_ms, 0, 60000);
+        else if (!std::strcmp(arg, "--mac"))
+            ok = parse_mac(value, o.mac);
+        else {
+            std::fprintf(stderr, "quasi_spec_client: unknown option '%s'\n", arg);
+            return false;
+        }
+        if (!ok) {
+            std::fprintf(stderr, "quasi_spec_client: missing or bad value for %s: '%s'\n", arg, value ? value : "");
+            return false;
+        }
+        ++i;
+    }
+    if (!o.tap || o.prefix_len == 0 || o.server.is_unspecified()) {
+        std::fprintf(stderr, "quasi_spec_client: --tap, --ip and --server are required\n");
+        return false;
+    }
+    // DESIGN.md network safety: test traffic only inside 198.18.0.0/15.
+    if (!in_benchmark_range(o.ip) || !in_benchmark_range(o.server) || o.prefix_len < 15) {
+        std::fprintf(stderr, "quasi_spec_client: addresses must lie in 198.18.0.0/15 (prefix >= /15)\n");
+        return false;
+    }
+    return true;
+}
+
+// The kernel's operational state of interface `name` ("up", "down", ...) from sysfs.
+std::string operstate(const char* name) {
+    std::string path = std::string("/sys/class/net/") + name + "/operstate";
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (!f) return {};
+    char line[32] = {};
+    if (!std::fgets(line, sizeof line, f)) line[0] = '\0';
+    std::fclose(f);
+    std::string s(line);
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+uint64_t splitmix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+// Stream bytes [offset, offset + len) of the TCP data.
+void generate(uint64_t seed, uint64_t offset, uint8_t* out, size_t len) {
+    const uint64_t base = seed << 32;
+    for (size_t i = 0; i < len;) {
+        const uint64_t pos = offset + i;
+        const uint64_t word = splitmix64(base + pos / 8);
+        for (unsigned b = static_cast<unsigned>(pos % 8); b < 8 && i < len; ++b, ++i)
+            out[i] = static_cast<uint8_t>(word >> (8 * b));
+    }
+}
+
+// Datagram k of the UDP phase (spec_peer.py checks the same pattern).
+void fill_datagram(uint64_t k, uint8_t* out, size_t len) {
+    for (size_t i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(k >> (8 * i));
+    for (size_t i = 8; i < len; ++i) out[i] = static_cast<uint8_t>(k * 131 + i);
+}
+
+void sleep_us(uint64_t us) {
+    timespec ts{static_cast<time_t>(us / 1000000), static_cast<long>(us % 1000000) * 1000};
+    nanosleep(&ts, nullptr);
+}
+
+double seconds(TimeNs ns) {
+    return double(ns) / double(kSecond);
+}
+
+void print_handle(const char* what, const SendHandle& h) {
+    SendHandleInfo i = h.info();
+    std::printf(
+        "quasi_spec_client: %s handle: specialized_sends=%llu generic_sends=%llu installs=%llu "
+        "code_bytes=%zu compile_ms=%.2f specialized_now=%d last_error=%d\n",
+        what, (unsigned long long)i.specialized_sends, (unsigned long long)i.generic_sends,
+        (unsigned long long)i.installs, i.code_bytes, i.compile_ms, i.specialized ? 1 : 0, i.last_error);
+}
+
+class Client {
+public:
+    Client(const Options& o, Stack& stack, TapNetif& tap, SteadyClock& clock)
+        : o_(o), stack_(stack), tap_(tap), clock_(clock), end_(clock.now() + o.seconds * kSecond) {}
+
+    bool run();
+    // Prints both handles' counts and the summary line; true when the run passed and
+    // both handles sent through specialized code.
+    bool report(bool ok);
+    // Handles before sockets, both before the stack (jit/specialize.hpp).
+    void release() {
+        udp_.release();
+        tcp_.release();
+        if (udp_fd_ >= 0) close(stack_, udp_fd_);
+        if (tcp_fd_ >= 0) close(stack_, tcp_fd_);
+    }
+
+private:
+    bool out_of_time(const char* phase) {
+        if (clock_.now() < end_ && !app::stop_requested()) return false;
+        std::printf("quasi_spec_client: FAIL: time limit (--seconds %llu) or signal during %s\n",
+                    (unsigned long long)o_.seconds, phase);
+        return true;
+    }
+    // Runs the stack once; when it had nothing to do, waits for the tap (<= max_wait).
+    void pump(TimeNs max_wait) {
+        if (stack_.poll() != 0) return;
+        pollfd pfd{tap_.fd(), POLLIN, 0};
+        timespec ts{0, static_cast<long>(max_wait)};
+        ::ppoll(&pfd, 1, &ts, nullptr);
+    }
+    bool connect_tcp();
+    bool specialize();
+    bool send_udp();
+    bool send_tcp();
+    bool finish_tcp();
+
+    const Options& o_;
+    Stack& stack_;
+    TapNetif& tap_;
+    SteadyClock& clock_;
+    const TimeNs end_;
+    int tcp_fd_ = -1;
+    int udp_fd_ = -1;
+    SendHandle udp_, tcp_;
+    uint64_t udp_sent_ = 0, tcp_sent_ = 0;
+    uint64_t tcp_partial_ = 0;  // 1448-byte units the send buffer took only in part
+    TimeNs udp_time_ = 0, tcp_time_ = 0;
+    Sha256 sha_;
+};
+
+bool Client::connect_tcp() {
+    tcp_fd_ = socket(stack_, kAfInet, kSockStream);
+    int one = 1;
+    if (tcp_fd_ < 0 || setsockopt(stack_, tcp_fd_, kIpProtoTcp, kTcpNodelay, &one, sizeof one) < 0) {
+        std::printf("quasi_spec_client: FAIL: TCP socket or TCP_NODELAY\n");
+        return false;
+    }
+    const SockAddr server{o_.server, static_cast<uint16_t>(o_.tcp_port)};
+    int rc = connect(stack_, tcp_fd_, server);
+    if (rc < 0 && rc != -EINPROGRESS) {
+        std::printf("quasi_spec_client: FAIL: connect: %s\n", std::strerror(-rc));
+        return false;
+    }
+    const TimeNs t0 = clock_.now();
+    for (;;) {
+        PollFd p{tcp_fd_, events::out, 0};
+        poll(stack_, &p, 1);
+        if (p.revents & (events::err | events::hup)) {
+            std::printf("quasi_spec_client: FAIL: connect refused or reset\n");
+            return false;
+        }
+        if (p.revents & events::out) break;
+        if (out_of_time("connect")) return false;
+        pump(5 * kMillisecond);
+    }
+    std::printf("quasi_spec_client: TCP connected in %.2f ms (TCP_NODELAY)\n", seconds(clock_.now() - t0) * 1e3);
+    return true;
+}
+
+bool Client::specialize() {
+    udp_fd_ = socket(stack_, kAfInet, kSockDgram);
+    if (udp_fd_ < 0 || connect(stack_, udp_fd_, SockAddr{o_.server, static_cast<uint16_t>(o_.udp_port)}) < 0) {
+        std::printf("quasi_spec_client: FAIL: UDP socket or connect\n");
+        return false;
+    }
+    // The TCP handshake resolved the kernel's MAC: both contexts can freeze it.
+    auto u = specialize_send(stack_, udp_fd_, {.message_size = static_cast<uint32_t>(o_.udp_size)});
+    if (!u) {
+        std::printf("quasi_spec_client: FAIL: specialize_send(UDP): %s\n", u.error().message.c_str());
+        return false;
+    }
+    udp_ = std::move(*u);
+    auto t = specialize_send(stack_, tcp_fd_, {.message_size = kTcpAdu});
+    if (!t) {
+        std::printf("quasi_spec_client: FAIL: specialize_send(TCP): %s\n", t.error().message.c_str());
+        return false;
+    }
+    tcp_ = std::move(*t);
+    std::printf(
+        "quasi_spec_client: handles ready: UDP %llu B (%zu code bytes, %.2f ms), TCP ADU %u (%zu code bytes, "
+        "%.2f ms)\n",
+        (unsigned long long)o_.udp_size, udp_.info().code_bytes, udp_.info().compile_ms, kTcpAdu,
+        tcp_.info().code_bytes, tcp_.info().compile_ms);
+    return true;
+}
+
+bool Client::send_udp() {
+    std::vector<uint8_t> d(o_.udp_size);
+    const TimeNs t0 = clock_.now();
+    uint64_t refused = 0;
+    while (udp_sent_ < o_.udp_count) {
+        if (out_of_time("the UDP phase")) return false;
+        const uint64_t burst_end = std::min(o_.udp_count, udp_sent_ + o_.udp_burst);
+        while (udp_sent_ < burst_end) {
+            fill_datagram(udp_sent_, d.data(), d.size());
+            ssize_t rc = udp_.send(d.data(), d.size());
+            if (rc == ssize_t(d.size())) {
+                ++udp_sent_;
+                continue;
+            }
+            // A full transmit path (-ENOBUFS, -EAGAIN): let the stack drain, retry later.
+            if (++refused > 100000) {
+                std::printf("quasi_spec_client: FAIL: UDP send keeps failing: %s\n", std::strerror(int(-rc)));
+                return false;
+            }
+            break;
+        }
+        stack_.poll();
+        if (o_.udp_gap_us) sleep_us(o_.udp_gap_us);
+    }
+    udp_time_ = clock_.now() - t0;
+    std::printf("quasi_spec_client: UDP: %llu datagrams of %llu B in %.3f s (%llu refused and retried)\n",
+                (unsigned long long)udp_sent_, (unsigned long long)o_.udp_size, seconds(udp_time_),
+                (unsigned long long)refused);
+    return true;
+}
+
+bool Client::send_tcp() {
+    uint8_t unit[kTcpAdu];
+    size_t unit_len = 0, unit_off = 0;  // the current 1448-byte unit and how much of it was taken
+    const TimeNs t0 = clock_.now();
+    uint64_t next_report = o_.tcp_bytes / 4;
+    while (tcp_sent_ < o_.tcp_bytes) {
+        if (out_of_time("the TCP phase")) return false;
+        size_t work = stack_.poll();
+        for (int i = 0; i < 64 && tcp_sent_ < o_.tcp_bytes; ++i) {
+            if (unit_off == unit_len) {
+                unit_len = static_cast<size_t>(std::min<uint64_t>(kTcpAdu, o_.tcp_bytes - tcp_sent_));
+                unit_off = 0;
+                generate(o_.seed, tcp_sent_, unit, unit_len);
+            }
+            ssize_t n = tcp_.send(unit + unit_off, unit_len - unit_off);
+            if (n == -EAGAIN || n == 0) break;
+            if (n < 0) {
+                std::printf("quasi_spec_client: FAIL: TCP send at offset %llu: %s\n", (unsigned long long)tcp_sent_,
+                            std::strerror(int(-n)));
+                return false;
+            }
+            sha_.update(unit + unit_off, size_t(n));
+            if (unit_off + size_t(n) < unit_len) ++tcp_partial_;
+            unit_off += size_t(n);
+            tcp_sent_ += uint64_t(n);
+            ++work;
+        }
+        if (tcp_sent_ >= next_report && next_report) {
+            std::printf("quasi_spec_client: TCP: %llu/%llu bytes accepted (%.2f s)\n", (unsigned long long)tcp_sent_,
+                        (unsigned long long)o_.tcp_bytes, seconds(clock_.now() - t0));
+            next_report += o_.tcp_bytes / 4;
+        }
+        if (work == 0) pump(2 * kMillisecond);
+    }
+    if (!finish_tcp()) return false;
+    tcp_time_ = clock_.now() - t0;
+    return true;
+}
+
+// Half-closes and waits for the peer's FIN: it comes once the peer has read every byte.
+bool Client::finish_tcp() {
+    if (int rc = shutdown(stack_, tcp_fd_, kShutWr); rc < 0) {
+        std::printf("quasi_spec_client: FAIL: shutdown(SHUT_WR): %s\n", std::strerror(-rc));
+        return false;
+    }
+    uint8_t buf[2048];
+    for (;;) {
+        ssize_t n = recv(stack_, tcp_fd_, buf, sizeof buf);
+        if (n == 0) return true;
+        if (n > 0) {
+            std::printf("quasi_spec_client: FAIL: the peer sent %zd unexpected bytes\n", n);
+            return false;
+        }
+        if (n != -EAGAIN) {
+            std::printf("quasi_spec_client: FAIL: waiting for the peer's FIN: %s\n", std::strerror(int(-n)));
+            return false;
+        }
+        if (out_of_time("the close")) return false;
+        pump(2 * kMillisecond);
+    }
+}
+
+bool Client::run() {
+    if (!connect_tcp() || !specialize()) return false;
+    return send_udp() && send_tcp();
+}
+
+bool Client::report(bool ok) {
+    const SendHandleInfo u = udp_.info(), t = tcp_.info();
+    print_handle("udp", udp_);
+    print_handle("tcp", tcp_);
+    ok = ok && udp_sent_ == o_.udp_count && tcp_sent_ == o_.tcp_bytes && u.specialized_sends > 0 &&
+         t.specialized_sends > 0;
+    const double tcp_s = seconds(tcp_time_);
+    std::printf(
+        "quasi_spec_client: %s: udp_sent=%llu udp_specialized=%llu udp_generic=%llu udp_s=%.3f "
+        "tcp_bytes=%llu tcp_specialized=%llu tcp_generic=%llu tcp_partial=%llu sha256_sent=%s tcp_s=%.3f "
+        "tcp_MBps=%.1f\n",
+        ok ? "PASS" : "FAIL", (unsigned long long)udp_sent_, (unsigned long long)u.specialized_sends,
+        (unsigned long long)u.generic_sends, seconds(udp_time_), (unsigned long long)tcp_sent_,
+        (unsigned long long)t.specialized_sends, (unsigned long long)t.generic_sends, (unsigned long long)tcp_partial_,
+        sha_.hex().c_str(), tcp_s, tcp_s > 0 ? double(tcp_sent_) / 1e6 / tcp_s : 0.0);
+    return ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    if (!parse_options(argc, argv, o)) {
+        usage();
+        return 2;
+    }
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    SteadyClock clock;
+    Stack::Config config;
+    config.seed = app::random_seed();
+    config.pool.count = 8192;
+    Stack stack(config, clock);
+    int error = 0;
+    auto tap = TapNetif::open(o.tap, stack.pool(), TapNetif::Config{.mac = o.mac, .mode = TapNetif::Mode::attach_only},
+                              &error);
+    if (!tap) {
+        std::fprintf(stderr, "quasi_spec_client: cannot open tap '%s': %s (%s)\n", o.tap, std::strerror(error),
+                     TapNetif::open_error_hint(error));
+        return 2;
+    }
+    // Attaching turns the carrier on, but the kernel applies that in its rate-limited
+    // linkwatch work; until then it drops what it sends on the tap.
+    const TimeNs link_until = clock.now() + o.wait_link_ms * kMillisecond;
+    while (operstate(tap->name()) != "up" && clock.now() < link_until) sleep_us(5000);
+    if (int rc = stack.add_interface(*tap, o.ip, o.prefix_len); rc < 0) {
+        std::fprintf(stderr, "quasi_spec_client: cannot add interface: %s\n", std::strerror(-rc));
+        return 2;
+    }
+    app::install_stop_handlers();
+
+    bool ok;
+    {
+        Client client(o, stack, *tap, clock);
+        ok = client.report(client.run());
+        client.release();
+    }
+    // Let the last ACK (of the peer's FIN) go out.
+    const TimeNs linger_until = clock.now() + o.linger_ms * kMillisecond;
+    while (clock.now() < linger_until && !app::stop_requested()) {
+        if (stack.poll() == 0) sleep_us(1000);
+    }
+    app::print_stats(stdout, "stack statistics:", stack.stats());
+    return ok ? 0 : 1;
+}
