@@ -1,7 +1,7 @@
 #!/bin/sh
 # Instructions per send, generic vs specialized (UDP and TCP), counted exactly by callgrind.
 #
-#   bench/callgrind.sh [path/to/quasi-bench-spec]
+#   bench/callgrind.sh [path/to/quasi-bench-spec]   (default: build/bench/quasi-bench-spec)
 #
 # Runs the bench's measured regions under valgrind with collection off except inside
 # each region (client requests CALLGRIND_TOGGLE_COLLECT around 2000 sends, then
@@ -11,7 +11,7 @@
 # lwip_udp_sendto is lwIP's udp_sendto measured the same way in the same run
 # (bench/lwip_baseline.hpp), when the bench was built with liblwip-dev.
 set -eu
-bench=${1:-build-jit/bench/quasi-bench-spec}
+bench=${1:-build/bench/quasi-bench-spec}
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind not installed" >&2; exit 1; }
 dir=$(mktemp -d /tmp/quasi-callgrind-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
