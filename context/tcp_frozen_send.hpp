@@ -131,8 +131,7 @@ ssize_t tcp_send_frozen(Ctx& c, const uint8_t* data, size_t len) {
     size_t taken = s.send_buffer.append(data, len);
     if (taken == 0) return -EAGAIN;
     tcp_output(c, layer, s);
-    // RFC 9293 3.8.6.1: data waiting behind a zero window starts the persist timer.
-    if (s.snd_wnd == 0 && s.snd_una == s.snd_max && !s.retransmit_timer.armed()) layer.arm_retransmit(s);
+    layer.arm_persist_if_needed(s);  // as TcpLayer::send
     return static_cast<ssize_t>(taken);
 }
 

@@ -9,8 +9,8 @@
 #   build      scripts/build.sh build                        (RelWithDebInfo, Ninja)
 #   netns-lib  tests/interop/lib/selftest.sh (namespaces, tap, nftables on this machine)
 #   test       ctest in build/: every test (labels unit, interop, fuzz, ...)
-#   asan       scripts/build.sh build-asan -DQUASI_SANITIZE=ON; ctest -L unit there
-#   fuzz       CC=clang-19 CXX=clang++-19 scripts/build.sh build-fuzz -DQUASI_FUZZ=ON;
+#   asan       scripts/build.sh build-asan -DQUASI_SANITIZE=ON -DQUASI_JIT=OFF; ctest -L unit there
+#   fuzz       CC=clang-19 CXX=clang++-19 scripts/build.sh build-fuzz -DQUASI_FUZZ=ON -DQUASI_JIT=OFF;
 #              ctest -L fuzz there
 #
 # Must run as root: the interop tests create network namespaces and tap devices.
@@ -130,7 +130,8 @@ do_test() {
 }
 
 do_asan() {
-  "$ROOT/scripts/build.sh" "$B-asan" -DQUASI_SANITIZE=ON
+  # The JIT (jit/, bench/) is not needed for the unit label and is the slowest to build.
+  "$ROOT/scripts/build.sh" "$B-asan" -DQUASI_SANITIZE=ON -DQUASI_JIT=OFF
   export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:check_initialization_order=1:strict_init_order=1:abort_on_error=1}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
   run_ctest "$B-asan" "unit (ASan+UBSan)" -L unit
@@ -140,7 +141,7 @@ do_fuzz() {
   command -v clang-19 >/dev/null || { echo "test.sh: clang-19 not found (scripts/setup.sh test installs it)" >&2; return 1; }
   # The -D compiler settings matter when build-fuzz/ already exists (CC/CXX only
   # apply to a fresh configure).
-  CC=clang-19 CXX=clang++-19 "$ROOT/scripts/build.sh" "$B-fuzz" -DQUASI_FUZZ=ON \
+  CC=clang-19 CXX=clang++-19 "$ROOT/scripts/build.sh" "$B-fuzz" -DQUASI_FUZZ=ON -DQUASI_JIT=OFF \
     -DCMAKE_C_COMPILER=clang-19 -DCMAKE_CXX_COMPILER=clang++-19
   export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
