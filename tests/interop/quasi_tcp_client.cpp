@@ -39,7 +39,7 @@
 #include "ports/x86/tap.hpp"
 #include "stack/socket.hpp"
 #include "stack/stack.hpp"
-#include "tests/interop/sha256.hpp"
+#include "apps/sha256.hpp"
 
 #include <time.h>
 

@@ -21,7 +21,7 @@ set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=tcp_common.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/tcp_common.sh"
 qt_init spec_tap "$@"
-SPEC_CLIENT="$QI_BUILD/tests/interop/quasi_spec_client"
+SPEC_CLIENT="$QI_BUILD/apps/quasi-spec-client"
 SPEC_PEER="$QI_HERE/spec_peer.py"
 qt_require_bin "$SPEC_CLIENT"
 

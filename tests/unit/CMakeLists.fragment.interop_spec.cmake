@@ -1,13 +1,8 @@
 # Specialized send handles over a tap against the Linux kernel (tests/interop/spec_tap.sh):
-# quasi_spec_client sends 20,000 UDP datagrams and 32 MiB of TCP through handles from
+# quasi-spec-client (apps/) sends 20,000 UDP datagrams and 32 MiB of TCP through handles from
 # jit/specialize.hpp to tests/interop/spec_peer.py in namespace quasi-spectap-<pid>,
 # addresses 198.18.30.0/24. Needs root (exit 77 otherwise: skipped). Label: interop.
-if(TARGET quasi_jit)
-  add_executable(quasi_spec_client ${PROJECT_SOURCE_DIR}/tests/interop/quasi_spec_client.cpp)
-  target_link_libraries(quasi_spec_client PRIVATE quasi_jit quasi quasi_ports_x86 quasi_app_common)
-  target_compile_options(quasi_spec_client PRIVATE -fno-rtti)
-  set_target_properties(quasi_spec_client PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/interop)
-
+if(TARGET quasi-spec-client)  # apps/quasi_spec_client.cpp
   # ~3 s: UDP paced (20,000 datagrams in ~0.2 s), 32 MiB of TCP, JIT compiles included.
   add_test(NAME interop_spec_tap
     COMMAND timeout --kill-after=5 120 bash ${PROJECT_SOURCE_DIR}/tests/interop/spec_tap.sh ${CMAKE_BINARY_DIR})

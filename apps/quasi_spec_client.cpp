@@ -1,7 +1,7 @@
-// quasi_spec_client: specialized send handles (jit/specialize.hpp) over a tap, against
-// the Linux kernel's UDP and TCP (tests/interop/spec_tap.sh).
+// quasi-spec-client: an example of specialized send handles (jit/specialize.hpp) over a
+// tap, against the Linux kernel's UDP and TCP (its test: tests/interop/spec_tap.sh).
 //
-//   quasi_spec_client --tap IFNAME --ip 198.18.X.2/24 --server 198.18.X.1
+//   quasi-spec-client --tap IFNAME --ip 198.18.X.2/24 --server 198.18.X.1
 //                     [--udp-port 9000] [--udp-count 20000] [--udp-size 1024]
 //                     [--udp-burst 250] [--udp-gap-us 2000]
 //                     [--tcp-port 5001] [--tcp-bytes 32M] [--seed 1] [--seconds 60]
@@ -35,7 +35,7 @@
 #include "ports/x86/tap.hpp"
 #include "stack/socket.hpp"
 #include "stack/stack.hpp"
-#include "tests/interop/sha256.hpp"
+#include "apps/sha256.hpp"
 
 #include <poll.h>
 #include <time.h>
