@@ -66,7 +66,7 @@ bool parse_options(int argc, char** argv, Options& o) {
             std::fprintf(stderr, "quasi-echo: bad value for %s: '%s'\n", arg, value ? value : "");
             return false;
         }
-        ++i;
+        i += 1;  // past the option's value
     }
     if (!o.tap || o.prefix_len == 0) {
         std::fprintf(stderr, "quasi-echo: --tap and --ip are required\n");

@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
                          arg);
             return 2;
         }
-        ++i;
+        i += 1;  // past the option's value
     }
     if (!tap_name || prefix_len == 0) {
         std::fprintf(stderr, "quasi-httpd: --tap and --ip are required\n");

@@ -89,7 +89,7 @@ bool parse_options(int argc, char** argv, Options& o) {
             std::fprintf(stderr, "quasi-perf: bad value for %s: '%s'\n", arg, value ? value : "");
             return false;
         }
-        ++i;
+        i += 1;  // past the option's value
     }
     return true;
 }

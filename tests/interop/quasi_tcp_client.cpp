@@ -149,7 +149,7 @@ bool parse_options(int argc, char** argv, Options& o) {
             std::fprintf(stderr, "quasi_tcp_client: missing or bad value for %s: '%s'\n", arg, value ? value : "");
             return false;
         }
-        ++i;
+        i += 1;  // past the option's value
     }
     if (!o.tap || o.prefix_len == 0 || o.server.port == 0) {
         std::fprintf(stderr, "quasi_tcp_client: --tap, --ip and --server are required\n");
