@@ -50,7 +50,7 @@ struct TcpInput {
     void negotiate_options(TcpSocket& s);
     void challenge_ack(TcpSocket& s);
     void new_data_acked(TcpSocket& s, uint32_t ack);
-    void duplicate_ack(TcpSocket& s);
+    void duplicate_ack(TcpSocket& s, uint32_t newly_sacked);
     void update_window(TcpSocket& s);
     void deliver_in_order(TcpSocket& s, uint32_t offset, uint32_t len);
     size_t copy_payload_into(ByteRing& ring, size_t ring_offset, uint32_t from, uint32_t len);
@@ -445,10 +445,11 @@ bool TcpInput::process_ack(TcpSocket& s) {
         challenge_ack(s);
         return false;
     }
+    uint32_t newly_sacked = 0;
     if (s.sack_ok && h.options.sack_count)
-        s.scoreboard.update(h.options.sacks.data(), h.options.sack_count, s.snd_una, s.snd_max);
+        newly_sacked = s.scoreboard.update(h.options.sacks.data(), h.options.sack_count, s.snd_una, s.snd_max);
     if (seq_gt(ack, s.snd_una)) new_data_acked(s, ack);
-    else if (ack == s.snd_una) duplicate_ack(s);
+    else if (ack == s.snd_una) duplicate_ack(s, newly_sacked);
     update_window(s);
 
     bool fin_acked = s.fin_sent && seq_gt(s.snd_una, s.fin_seq);
@@ -561,9 +562,14 @@ void TcpInput::undo_spurious_recovery(TcpSocket& s) {
 
 // RFC 5681 3.2 / RFC 6675 5: the third duplicate ACK (or SACK-detected loss)
 // starts recovery; further duplicates inflate the window (NewReno) or lower pipe.
-void TcpInput::duplicate_ack(TcpSocket& s) {
-    bool is_dup = payload_len == 0 && !has(tcp_flags::syn) && !has(tcp_flags::fin) && s.snd_max != s.snd_una &&
-                  (uint32_t{h.window} << s.snd_wscale) == s.snd_wnd;
+void TcpInput::duplicate_ack(TcpSocket& s, uint32_t newly_sacked) {
+    if (s.snd_max == s.snd_una) return;
+    // RFC 5681 2: no data, no SYN/FIN, the window unchanged. RFC 6675 2: with SACK,
+    // any ACK that SACKs octets not SACKed before, also one carrying data (both
+    // directions busy: the peer's ACKs ride on its data).
+    bool is_dup = (payload_len == 0 && !has(tcp_flags::syn) && !has(tcp_flags::fin) &&
+                   (uint32_t{h.window} << s.snd_wscale) == s.snd_wnd) ||
+                  newly_sacked > 0;
     if (!is_dup) return;
     ++s.dup_acks;
     stats().count(Counter::tcp_dup_acks);

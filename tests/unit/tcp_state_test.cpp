@@ -815,6 +815,31 @@ TEST(TcpSack, StackReportsSackBlocksForOutOfOrderData) {
     EXPECT_EQ(h.stats().total_drops(), 0u) << drops_of(h.stats());
 }
 
+// RFC 6675 2: with SACK, an ACK that SACKs octets not SACKed before is a duplicate
+// even when it carries data (both directions busy, the peer's ACKs ride on its data).
+TEST(TcpSack, DataCarryingAcksWithNewSackBlocksStartRecovery) {
+    TcpHarness h;
+    Conn c = h.establish_passive(PeerOptions{.sack = true});
+    stack_send(h, c, pattern(5 * 1460, 11));
+    for (int i = 0; i < 5; ++i) h.expect_segment(c, i == 4 ? kAck | kPsh : kAck, c.rcv_nxt + i * 1460, c.snd_nxt);
+    const uint32_t base = c.rcv_nxt;
+    c.rcv_nxt = base + 1460;  // the first arrived, the second was lost
+    Stats before = h.stats();
+    for (uint32_t k = 0; k < 3; ++k) {
+        Seg s = h.seg(c, kAck | kPsh, pattern(100, 20 + k));
+        s.options.sack_count = 1;
+        s.options.sacks[0] = SackBlock{base + 2 * 1460, base + (3 + k) * 1460};
+        h.send(s);
+        c.snd_nxt += 100;
+    }
+    bool retransmitted = false;
+    while (std::optional<Rx> r = h.next())
+        if (r->h.seq == base + 1460 && r->payload.size() == 1460) retransmitted = true;
+    EXPECT_TRUE(retransmitted);
+    EXPECT_EQ(h.delta(before, Counter::tcp_fast_retransmits), 1u);
+    EXPECT_EQ(h.delta(before, Counter::tcp_rto_expiries), 0u);
+}
+
 TEST(TcpSack, NoSackBlocksUnlessNegotiated) {
     TcpHarness h;
     Conn c = h.establish_passive();
