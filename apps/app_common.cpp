@@ -63,4 +63,16 @@ void install_stop_handlers() {
 
 bool stop_requested() { return g_stop != 0; }
 
+std::string link_operstate(const char* name) {
+    std::string path = std::string("/sys/class/net/") + name + "/operstate";
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (!f) return {};
+    char line[32] = {};
+    if (!std::fgets(line, sizeof line, f)) line[0] = '\0';
+    std::fclose(f);
+    std::string s(line);
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
 }  // namespace quasi::app

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <string>
 
 namespace quasi::app {
 
@@ -20,5 +21,9 @@ uint64_t random_seed();
 // SIGINT/SIGTERM set a flag instead of killing the process.
 void install_stop_handlers();
 bool stop_requested();
+// The kernel's RFC 2863 operational state of network interface `name` ("up", "down",
+// ...) from /sys/class/net/NAME/operstate (which `ip netns exec` mounts for the
+// namespace); empty when it cannot be read.
+std::string link_operstate(const char* name);
 
 }  // namespace quasi::app

@@ -146,19 +146,6 @@ bool parse_options(int argc, char** argv, Options& o) {
     return true;
 }
 
-// The kernel's operational state of interface `name` ("up", "down", ...) from sysfs.
-std::string operstate(const char* name) {
-    std::string path = std::string("/sys/class/net/") + name + "/operstate";
-    std::FILE* f = std::fopen(path.c_str(), "r");
-    if (!f) return {};
-    char line[32] = {};
-    if (!std::fgets(line, sizeof line, f)) line[0] = '\0';
-    std::fclose(f);
-    std::string s(line);
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-}
-
 uint64_t splitmix64(uint64_t x) {
     x += 0x9E3779B97F4A7C15ull;
     x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -449,7 +436,7 @@ int main(int argc, char** argv) {
     // Attaching turns the carrier on, but the kernel applies that in its rate-limited
     // linkwatch work; until then it drops what it sends on the tap.
     const TimeNs link_until = clock.now() + o.wait_link_ms * kMillisecond;
-    while (operstate(tap->name()) != "up" && clock.now() < link_until) sleep_us(5000);
+    while (app::link_operstate(tap->name()) != "up" && clock.now() < link_until) sleep_us(5000);
     if (int rc = stack.add_interface(*tap, o.ip, o.prefix_len); rc < 0) {
         std::fprintf(stderr, "quasi_spec_client: cannot add interface: %s\n", std::strerror(-rc));
         return 2;

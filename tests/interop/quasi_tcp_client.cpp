@@ -167,19 +167,6 @@ bool parse_options(int argc, char** argv, Options& o) {
     return true;
 }
 
-// The kernel's operational state of interface `name` ("up", "down", ...) from sysfs.
-std::string operstate(const char* name) {
-    std::string path = std::string("/sys/class/net/") + name + "/operstate";
-    std::FILE* f = std::fopen(path.c_str(), "r");
-    if (!f) return {};
-    char line[32] = {};
-    if (!std::fgets(line, sizeof line, f)) line[0] = '\0';
-    std::fclose(f);
-    std::string s(line);
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-}
-
 double mb_per_s(uint64_t bytes, TimeNs ns) { return ns ? double(bytes) / 1e6 / (double(ns) / double(kSecond)) : 0.0; }
 
 }  // namespace
@@ -211,7 +198,7 @@ int main(int argc, char** argv) {
         // linkwatch work; until then it drops what it sends on the tap.
         const TimeNs t0 = clock.now(), until = t0 + o.wait_link_ms * kMillisecond;
         std::string state;
-        while ((state = operstate(tap->name())) != "up" && clock.now() < until) {
+        while ((state = app::link_operstate(tap->name())) != "up" && clock.now() < until) {
             timespec ts{0, 5 * 1000 * 1000};
             nanosleep(&ts, nullptr);
         }

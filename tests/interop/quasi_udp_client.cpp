@@ -153,20 +153,6 @@ void make_payload(std::vector<uint8_t>& out, uint64_t index, size_t size, uint64
 
 const char* mac_text(const MacAddr& m, char (&buf)[18]) { return format(m, buf, sizeof buf); }
 
-// The kernel's RFC 2863 operational state of interface `name` ("up", "down", ...), read
-// from sysfs (which `ip netns exec` mounts for the namespace); empty if unreadable.
-std::string operstate(const char* name) {
-    std::string path = std::string("/sys/class/net/") + name + "/operstate";
-    std::FILE* f = std::fopen(path.c_str(), "r");
-    if (!f) return {};
-    char line[32] = {};
-    if (!std::fgets(line, sizeof line, f)) line[0] = '\0';
-    std::fclose(f);
-    std::string s(line);
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -193,7 +179,7 @@ int main(int argc, char** argv) {
     if (o.wait_link_ms) {
         const TimeNs t0 = clock.now(), until = t0 + static_cast<TimeNs>(o.wait_link_ms) * kMillisecond;
         std::string state;
-        while ((state = operstate(tap->name())) != "up" && clock.now() < until) {
+        while ((state = app::link_operstate(tap->name())) != "up" && clock.now() < until) {
             timespec ts{0, 5 * 1000 * 1000};
             nanosleep(&ts, nullptr);
         }
