@@ -716,6 +716,39 @@ TEST(TcpRetransmit, FastRetransmitAfterThreeDupAcks) {
     expect_data_flows(h, c);
 }
 
+// RFC 3042 Limited Transmit: the first duplicate ACK lets one new segment out beyond a
+// full congestion window, to keep the ACK clock going.
+TEST(TcpRetransmit, LimitedTransmitSendsNewDataOnTheFirstDuplicate) {
+    TcpHarness h;
+    Conn c = h.establish_passive();
+    stack_send(h, c, pattern(11 * 1460, 12));
+    for (uint32_t i = 0; i < 10; ++i) h.expect_segment(c, kAck, c.rcv_nxt + i * 1460, c.snd_nxt);
+    h.expect_nothing();  // the initial window (10 segments) is full
+    Stats before = h.stats();
+    h.send(h.seg(c));  // the first duplicate
+    Rx r = h.expect_segment(c, kAck | kPsh, c.rcv_nxt + 10 * 1460, c.snd_nxt);
+    EXPECT_EQ(r.payload.size(), 1460u);
+    EXPECT_EQ(h.delta(before, Counter::tcp_fast_retransmits), 0u);
+}
+
+// RFC 5827 Early Retransmit: two segments outstanding and nothing new to send can
+// never bring three duplicates; one does.
+TEST(TcpRetransmit, EarlyRetransmitWithFewSegmentsOutstanding) {
+    TcpHarness h;
+    Conn c = h.establish_passive();
+    Bytes d = pattern(3 * 1460, 13);
+    stack_send(h, c, d);
+    for (uint32_t i = 0; i < 3; ++i) h.expect_segment(c, i == 2 ? kAck | kPsh : kAck, c.rcv_nxt + i * 1460, c.snd_nxt);
+    h.ack(c, 1460);  // the first arrived, the second was lost
+    h.expect_nothing();
+    Stats before = h.stats();
+    h.send(h.seg(c));  // the third arrived: one duplicate
+    Rx r = h.expect_segment(c, kAck, c.rcv_nxt, c.snd_nxt);
+    EXPECT_EQ(r.payload, Bytes(d.begin() + 1460, d.begin() + 2920));
+    EXPECT_EQ(h.delta(before, Counter::tcp_fast_retransmits), 1u);
+    EXPECT_EQ(h.delta(before, Counter::tcp_rto_expiries), 0u);
+}
+
 // Eifel (RFC 3522/4015): the ACK covering the fast-retransmitted segment echoes the
 // original's TSval, so that segment was reordered, not lost: the window reduction is
 // undone and DupThresh rises past the duplicates this reordering caused.
