@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <vector>
 
 namespace quasi::fuzz {
@@ -87,7 +88,7 @@ private:
     void observe(std::span<uint8_t> frame);
     void observe_tcp(std::span<uint8_t> ip_bytes);
     void check_data(Slot& slot, TcpSocket* s, const SentSegment& seg);
-    void check_window(Slot& slot, TcpSocket* s, const SentSegment& seg);
+    void check_window(TcpSocket* s, const SentSegment& seg);
 
     // ---- state ----
     AppView& app_view(TcpSocket& s);
@@ -100,6 +101,13 @@ private:
     std::array<Slot, kSlots> slots_{};
     std::array<AppView, kTcpMaxSockets> apps_{};
     std::bitset<65536> connected_from_;  // local ports of the application's connect() calls
+    // The right edge of the window the stack offered, per connection (key: slot << 16 |
+    // the stack's port): an active slot's earlier connections may still be sending.
+    struct WindowEdge {
+        bool known = false;
+        uint32_t right = 0;
+    };
+    std::map<uint32_t, WindowEdge> edges_;
     int listener_fd_ = -1;
     size_t pool_baseline_ = 0;
     bool injected_rst_ = false;  // a RST is never answered with a RST
@@ -397,9 +405,11 @@ inline void TcpHarness::observe_tcp(std::span<uint8_t> ip_bytes) {
         TCP_CHECK(!injected_rst_);  // RFC 9293 3.10.7: never a RST for a RST
         return;
     }
-    slot.learn(seg);
+    // What the peer sends next follows the slot's current connection only.
+    if (slot_index < kFirstActiveSlot || seg.h.src_port == slot.stack_port) slot.learn(seg);
     if (!seg.payload.empty()) check_data(slot, s, seg);
-    if (!seg.has(tcp_flags::syn) && seg.has(tcp_flags::ack)) check_window(slot, s, seg);
+    if (seg.has(tcp_flags::syn)) edges_.erase(uint32_t(slot_index << 16 | seg.h.src_port));  // a new incarnation
+    else if (seg.has(tcp_flags::ack)) check_window(s, seg);
 }
 
 // The data is the application's, at its place in the stream, and was written.
@@ -416,14 +426,15 @@ inline void TcpHarness::check_data(Slot& slot, TcpSocket* s, const SentSegment& 
 
 // The window's right edge never moves left (RFC 9293 3.8.6.2.2: a receiver should not
 // shrink the window, and this one promises never to).
-inline void TcpHarness::check_window(Slot& slot, TcpSocket* s, const SentSegment& seg) {
+inline void TcpHarness::check_window(TcpSocket* s, const SentSegment& seg) {
     if (!s || !s->synchronized() || s->state == TcpState::closed) return;
+    WindowEdge& known = edges_[uint32_t((seg.h.dst_port - kFirstPeerPort) << 16 | seg.h.src_port)];
     const uint32_t edge = seg.h.ack + (uint32_t{seg.h.window} << s->rcv_wscale);
     // A known bug (README.md): the scaled window is rounded down, by up to 2^scale - 1.
     const uint32_t rounding = tolerated("window-rounding") ? (1u << s->rcv_wscale) - 1 : 0;
-    if (slot.have_edge) TCP_CHECK(seq_ge(edge + rounding, slot.right_edge));
-    if (!slot.have_edge || seq_gt(edge, slot.right_edge)) slot.right_edge = edge;
-    slot.have_edge = true;
+    if (known.known) TCP_CHECK(seq_ge(edge + rounding, known.right));
+    if (!known.known || seq_gt(edge, known.right)) known.right = edge;
+    known.known = true;
 }
 
 // ---- the application ----

@@ -38,8 +38,6 @@ struct Slot {
     uint32_t stack_iss = 0;
     uint32_t stack_next = 0;   // one past the highest sequence number the stack sent
     uint32_t stack_tsval = 0;  // the stack's latest TSval, echoed in TSecr
-    bool have_edge = false;    // the right edge of the window the stack offered
-    uint32_t right_edge = 0;
 
     // Takes in a segment the stack sent to this slot (not a RST).
     void learn(const SentSegment& seg) {
@@ -48,7 +46,6 @@ struct Slot {
             seen_syn = true;
             stack_iss = seg.h.seq;
             stack_next = end;
-            have_edge = false;
         } else if (!seen_syn || seq_gt(end, stack_next)) {
             stack_next = end;
         }
