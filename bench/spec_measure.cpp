@@ -439,7 +439,7 @@ void measure_code_size(Report& r, const std::string& self) {
     r.generic_reachable_bytes = reachable(roots, r.generic_functions);
     r.generic_reachable_functions = r.generic_functions.size();
     std::vector<std::string> host;
-    r.specialized_host_bytes = reachable({"quasi_interface_transmit"}, host);
+    r.specialized_host_bytes = reachable({"quasi_interface_transmit", "quasi_checksum_sum", "quasi_checksum_copy"}, host);
 
     {
         TcpSendBench b;
@@ -465,7 +465,9 @@ void measure_code_size(Report& r, const std::string& self) {
         if (name.rfind("_ZN5quasi8TcpLayer4send", 0) == 0) tcp_roots.push_back(name);
     r.tcp.generic_reachable_bytes = reachable(tcp_roots, tcp_functions);
     r.tcp.generic_reachable_functions = tcp_functions.size();
-    r.tcp.host_bytes = reachable({"quasi_interface_transmit", "quasi_tcp_ts_now", "quasi_tcp_arm_retransmit"}, tcp_host);
+    r.tcp.host_bytes = reachable({"quasi_interface_transmit", "quasi_tcp_ts_now", "quasi_tcp_arm_retransmit", "quasi_checksum_sum",
+                                 "quasi_checksum_copy"},
+                                tcp_host);
 }
 
 // ---- JIT latency ----

@@ -35,6 +35,11 @@ struct EngineOptions {
     // ~15% less compile time with the same instructions per send and code bytes (UDP
     // and TCP handles; quasi-bench-spec), so it is the default.
     bool fast_codegen = true;
+    // Experiments (QUASI_JIT_PASSES, QUASI_JIT_LLVM_ARGS): a pass pipeline in `opt`
+    // syntax instead of the short one, and LLVM command-line options (set once per
+    // process, at engine creation).
+    std::string passes;
+    std::string llvm_args;
 };
 
 struct CompiledCode {

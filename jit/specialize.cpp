@@ -390,6 +390,8 @@ Specializer::Specializer() {
     // Objects for inspection without touching code: QUASI_JIT_DUMP_DIR=/tmp/jit.
     if (const char* dir = std::getenv("QUASI_JIT_DUMP_DIR")) engine_options_.dump_dir = dir;
     if (const char* level = std::getenv("QUASI_JIT_CODEGEN")) engine_options_.fast_codegen = std::string(level) == "less";
+    if (const char* passes = std::getenv("QUASI_JIT_PASSES")) engine_options_.passes = passes;
+    if (const char* args = std::getenv("QUASI_JIT_LLVM_ARGS")) engine_options_.llvm_args = args;
     worker_ = std::thread([this] { run(); });
 }
 

@@ -77,11 +77,11 @@ inline void emit_tcp_frame(const TcpFrameSpec& s, PacketBuffer& frame, const Tcp
     uint8_t* th = ip + kIpv4MinHeaderLen;
     tcp.emit(th);
     uint8_t* data = th + tcp_header;
-    if (!payload.first.empty()) std::memcpy(data, payload.first.data(), payload.first.size());
-    if (!payload.second.empty()) std::memcpy(data + payload.first.size(), payload.second.data(), payload.second.size());
     ChecksumAccumulator acc;
     add_pseudo_header(acc, s.src, s.dst, uint8_t(IpProtocol::tcp), segment_len);
-    acc.add(th, segment_len);
+    acc.add(th, tcp_header);
+    acc.add_copy(data, payload.first.data(), payload.first.size());
+    acc.add_copy(data + payload.first.size(), payload.second.data(), payload.second.size());
     store_be16(th + 16, acc.finish());
 }
 

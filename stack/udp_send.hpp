@@ -74,14 +74,21 @@ inline void emit_udp_frame(const UdpFrameSpec& s, PacketBuffer& frame, const uin
              .payload_len = static_cast<uint16_t>(kUdpHeaderLen + len)}
         .emit(ip);
     uint8_t* udp = ip + kIpv4MinHeaderLen;
+    const auto udp_len = static_cast<uint16_t>(kUdpHeaderLen + len);
     UdpRepr{s.src_port, s.dst_port, static_cast<uint16_t>(len)}.emit(udp);
-    if (len != 0) std::memcpy(udp + kUdpHeaderLen, data, len);
-    if (s.checksum) {
-        ChecksumAccumulator acc;
-        add_pseudo_header(acc, s.src, s.dst, uint8_t(IpProtocol::udp), static_cast<uint16_t>(kUdpHeaderLen + len));
-        acc.add(udp, kUdpHeaderLen + len);
-        store_be16(udp + 6, UdpRepr::finish_checksum(acc));
+    if (!s.checksum) {
+        if (len != 0) std::memcpy(udp + kUdpHeaderLen, data, len);
+        return;
     }
+    // Pseudo-header and UDP header from the fields (constants once specialized), the
+    // payload copied and summed in one pass.
+    ChecksumAccumulator acc;
+    add_pseudo_header(acc, s.src, s.dst, uint8_t(IpProtocol::udp), udp_len);
+    acc.add16(s.src_port);
+    acc.add16(s.dst_port);
+    acc.add16(udp_len);
+    acc.add_copy(udp + kUdpHeaderLen, data, len);
+    store_be16(udp + 6, UdpRepr::finish_checksum(acc));
 }
 
 template <class Ctx>

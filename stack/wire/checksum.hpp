@@ -7,6 +7,13 @@
 #include <cstdint>
 #include <span>
 
+// The data loops (checksum_kernel.cpp, outside the JIT's bitcode): the one's-
+// complement sum of `len` bytes read as big-endian 16-bit words from an even offset,
+// folded to 16 bits (0 only when every byte is 0); _copy also copies them to dst in
+// the same pass (RFC 1071 4.1: one walk over the data, not a memcpy and a sum).
+extern "C" uint64_t quasi_checksum_sum(const uint8_t* data, size_t len);
+extern "C" uint64_t quasi_checksum_copy(uint8_t* dst, const uint8_t* src, size_t len);
+
 namespace quasi {
 
 struct PacketBuffer;
@@ -19,11 +26,22 @@ struct ChecksumAccumulator {
     bool odd = false;
 
     void add(const uint8_t* data, size_t len);
+    // Copies len bytes from src to dst and adds them, in one pass.
+    void add_copy(uint8_t* dst, const uint8_t* src, size_t len) {
+        add_partial(quasi_checksum_copy(dst, src, len), len);
+    }
     void add(std::span<const uint8_t> bytes) { add(bytes.data(), bytes.size()); }
     void add16(uint16_t word) { sum += odd ? static_cast<uint16_t>((word >> 8) | (word << 8)) : word; }
     void add32(uint32_t word) {
         add16(static_cast<uint16_t>(word >> 16));
         add16(static_cast<uint16_t>(word));
+    }
+    // Adds the folded sum of a range of len bytes (from quasi_checksum_*). A range
+    // that starts mid-word has its bytes in the other halves of the words: RFC 1071
+    // 2(B), its sum byte-swapped.
+    void add_partial(uint64_t folded, size_t len) {
+        sum += odd ? (((folded & 0xFF) << 8) | (folded >> 8)) : folded;
+        odd = odd != ((len & 1) != 0);
     }
     // Adds chain bytes [offset, offset+len).
     void add_chain(const PacketBuffer& chain, size_t offset, size_t len);
