@@ -420,6 +420,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    prewarm_specializer();  // the JIT readies itself while the link comes up and ARP resolves
     SteadyClock clock;
     Stack::Config config;
     config.seed = app::random_seed();

@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
     std::vector<char*> rest{argv[0]};
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--callgrind-regions")) return run_callgrind_regions();
-        if (!std::strcmp(argv[i], "--cold-probe") && i + 1 < argc) return run_cold_probe(!std::strcmp(argv[i + 1], "o2"));
+        if (!std::strcmp(argv[i], "--cold-probe") && i + 1 < argc) return run_cold_probe(!std::strcmp(argv[i + 1], "o2"), !std::strcmp(argv[i + 1], "prewarmed"));
         if (!std::strcmp(argv[i], "--cold-probe-tcp") && i + 1 < argc)
             return run_cold_probe_tcp(!std::strcmp(argv[i + 1], "o2"));
         if (!std::strcmp(argv[i], "--warm-probe") && i + 1 < argc) return run_warm_probe(std::atoi(argv[i + 1]));

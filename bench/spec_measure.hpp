@@ -69,6 +69,7 @@ struct Report {
 
     Latency cold[2];  // [fast, O2]: first specialization in a fresh process (JIT creation included)
     Latency warm[2];  // [fast, O2]: a new context with the JIT warm
+    Latency cold_prewarmed;  // fast: the first request in a process that called prewarm_specializer()
     double cache_hit_us = NAN;
     double release_us = NAN;
 
@@ -91,7 +92,7 @@ void measure_memory(Report& r, int handles);
 
 // Child modes.
 int run_callgrind_regions();         // under valgrind: one client-request dump per region
-int run_cold_probe(bool o2);         // prints "<total ms> <optimize ms> <cpu ms>"
+int run_cold_probe(bool o2, bool prewarmed);  // prints "<total ms> <optimize ms> <cpu ms>"
 int run_cold_probe_tcp(bool o2);     // the same for a TCP context
 int run_warm_probe(int count);       // compiles `count` new contexts (for profilers)
 

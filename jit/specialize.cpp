@@ -371,6 +371,7 @@ Expected<SendHandle> specialize_send_async(Stack& stack, int fd, const SpecOptio
 void configure_specializer(const SpecializerConfig& config) { Specializer::instance().configure(config); }
 SpecializerStats specializer_stats() { return Specializer::instance().stats(); }
 void specializer_wait_idle() { Specializer::instance().wait_idle(); }
+void prewarm_specializer() { Specializer::instance().prewarm(); }
 
 // ---- the specializer ----
 
@@ -512,6 +513,36 @@ void Specializer::destroy(std::vector<CodeEntry*>& dead) {
     dead.clear();
 }
 
+void Specializer::prewarm() {
+    std::lock_guard lock(mutex_);
+    if (prewarm_queued_) return;
+    prewarm_queued_ = true;
+    Job job;
+    job.prewarm = true;
+    queue_.push_back(std::move(job));
+    work_.notify_one();
+}
+
+// A context of zeros is enough to run every stage (clone, passes, code generation,
+// linking) over most of each path; the code is never called and is freed at once.
+void Specializer::warm_up() {
+    uint64_t compiled = 0;
+    {
+        std::lock_guard lock(engine_mutex_);
+        auto engine = engine_locked();
+        if (!engine) return;
+        for (const EntryPoint* path : {&udp_entry_point(), &tcp_entry_point()}) {
+            std::vector<uint8_t> zeros(path->context_size);
+            auto code = (*engine)->compile(*path, zeros.data(), Pipeline::short_pipeline);
+            if (!code) continue;
+            (*engine)->free(code->id);
+            ++compiled;
+        }
+    }
+    std::lock_guard lock(mutex_);
+    prewarmed_ += compiled;
+}
+
 void Specializer::run() {
     std::unique_lock lock(mutex_);
     while (true) {
@@ -521,7 +552,9 @@ void Specializer::run() {
         queue_.pop_front();
         busy_ = true;
         lock.unlock();
-        if (job.entry)
+        if (job.prewarm)
+            warm_up();
+        else if (job.entry)
             compile(job.entry, *job.path, job.context.data(), job.pipeline);
         else
             destroy(job.dead);
@@ -572,6 +605,7 @@ SpecializerStats Specializer::stats() {
         s.entries = c.entries;
         s.entries_in_use = c.in_use;
         s.cached_bytes = c.bytes;
+        s.prewarmed = prewarmed_;
     }
     std::lock_guard lock(engine_mutex_);
     s.live_code = engine_ ? engine_->live() : 0;

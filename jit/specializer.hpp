@@ -38,6 +38,7 @@ public:
     // Until the entry is no longer compiling or the timeout passes.
     bool wait(CodeEntry* entry, uint32_t timeout_ms);
     void wait_idle();
+    void prewarm();  // queues one warm_up() per process
 
     void configure(const SpecializerConfig& config);
     SpecializerStats stats();
@@ -60,7 +61,9 @@ private:
         std::vector<uint8_t> context;
         Pipeline pipeline = Pipeline::short_pipeline;
         std::vector<CodeEntry*> dead;  // ...or free these
+        bool prewarm = false;          // ...or warm the JIT up (prewarm())
     };
+    void warm_up();
     void run();
     Expected<Engine*> engine_locked();
     void destroy(std::vector<CodeEntry*>& dead);  // frees code and entries (engine lock taken here)
@@ -73,6 +76,8 @@ private:
     std::deque<Job> queue_;
     bool busy_ = false;
     bool stop_ = false;
+    bool prewarm_queued_ = false;
+    uint64_t prewarmed_ = 0;
     uint64_t compiles_ = 0;
     uint64_t failures_ = 0;
     uint64_t freed_ = 0;

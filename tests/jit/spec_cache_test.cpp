@@ -139,5 +139,22 @@ TEST_F(CacheTest, AsyncAndSyncRequestsForOneContextCompileOnce) {
     EXPECT_EQ(specializer_stats().compiles - before.compiles, 1u);
 }
 
+// prewarm_specializer() compiles a throw-away specialization of each send path on
+// the background thread (once per process) and leaves nothing behind.
+TEST_F(CacheTest, PrewarmCompilesBothPathsOnceAndKeepsNothing) {
+    prewarm_specializer();
+    prewarm_specializer();
+    specializer_wait_idle();
+    SpecializerStats s = specializer_stats();
+    EXPECT_EQ(s.prewarmed, 2u);
+    EXPECT_EQ(s.live_code, before.live_code);
+    EXPECT_EQ(s.entries, before.entries);
+    EXPECT_EQ(s.compiles, before.compiles);
+    World w{WorldConfig{}};
+    auto h = specialize_send(w.a, fresh_socket(w));
+    ASSERT_TRUE(h) << h.error().message;
+    EXPECT_EQ(specializer_stats().compiles, before.compiles + 1);
+}
+
 }  // namespace
 }  // namespace quasi::test
