@@ -104,6 +104,7 @@ namespace quasi {
     X(tcp_retransmits, "tcp retransmits") \
     X(tcp_rto_expiries, "tcp rto expiries") \
     X(tcp_fast_retransmits, "tcp fast retransmits") \
+    X(tcp_lost_retransmits, "tcp retransmissions found lost by later SACKs and sent again") \
     X(tcp_spurious_recoveries, "tcp fast retransmits undone as spurious (Eifel)") \
     X(tcp_dup_acks, "tcp dup acks") \
     X(tcp_resets_sent, "tcp resets sent") \

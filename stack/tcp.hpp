@@ -129,6 +129,7 @@ struct TcpSocket : boost::intrusive::unordered_set_base_hook<> {
     SackScoreboard scoreboard;
     uint32_t dup_acks = 0;
     uint32_t high_rxt = 0;  // RFC 6675 HighRxt
+    RetransmitLog retransmit_log;  // this recovery's retransmissions, to find lost ones
     bool in_recovery = false;
     uint32_t limited_transmit = 0;  // bytes beyond cwnd the dup ACKs so far allow (RFC 3042)
     // Eifel detection (RFC 3522) and response (RFC 4015): with timestamps, an ACK for

@@ -601,6 +601,7 @@ void TcpInput::duplicate_ack(TcpSocket& s, uint32_t newly_sacked) {
     s.cc.on_enter_recovery(s.flight_size(), s.snd_max, now());
     s.in_recovery = true;
     s.high_rxt = s.snd_una;
+    s.retransmit_log.clear();
     stats().count(Counter::tcp_fast_retransmits);
     // RFC 5681 3.2 step 4 / RFC 6675 5 (4.3): the first unacknowledged segment goes
     // again at once, whether or not SACK marks it lost (the duplicate count or
@@ -615,7 +616,10 @@ void TcpInput::duplicate_ack(TcpSocket& s, uint32_t newly_sacked) {
         len = sack_len;
     if (len > 0) {
         layer.emit_segment(s, s.snd_una, len, tcp_flags::ack);
-        if (s.sack_ok) s.high_rxt = s.snd_una + len;
+        if (s.sack_ok) {
+            s.high_rxt = s.snd_una + len;
+            s.retransmit_log.add(s.snd_una, s.snd_una + len, s.snd_max);
+        }
         ++s.total_retransmits;
         stats().count(Counter::tcp_retransmits);
     }

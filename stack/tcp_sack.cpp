@@ -107,4 +107,48 @@ uint32_t SackScoreboard::highest_sacked() const {
     return sacked_.empty() ? snd_una_ : sacked_[sacked_.count() - 1].right;
 }
 
+void RetransmitLog::add(uint32_t seq, uint32_t end, uint32_t snd_max) {
+    if (count_ == kMaxMarks) erase(0);
+    marks_[count_++] = Mark{seq, end, snd_max};
+}
+
+void RetransmitLog::erase(size_t i) {
+    for (size_t j = i + 1; j < count_; ++j) marks_[j - 1] = marks_[j];
+    --count_;
+}
+
+bool RetransmitLog::next_lost(const SackScoreboard& sb, uint32_t snd_una, uint32_t snd_max, uint32_t smss,
+                              size_t& mark, uint32_t& out_seq, uint32_t& out_len) {
+    const uint32_t highest = sb.highest_sacked();
+    const uint32_t margin = (sb.dup_thresh() - 1) * smss;
+    for (size_t i = 0; i < count_;) {
+        const Mark m = marks_[i];
+        if (seq_le(m.end, snd_una)) {  // acknowledged
+            erase(i);
+            continue;
+        }
+        // Marks are in the order they left: if this one has not been overtaken by
+        // enough SACKed data, no later one has.
+        if (!seq_gt(highest, m.snd_max + margin)) return false;
+        uint32_t seq = 0, len = 0;
+        if (!sb.next_seg(snd_una, snd_max, seq_max(m.seq, snd_una), smss, true, seq, len) ||
+            !seq_lt(seq, m.end)) {  // every octet of it SACKed since
+            erase(i);
+            continue;
+        }
+        mark = i;
+        out_seq = seq;
+        out_len = std::min(len, m.end - seq);
+        return true;
+    }
+    return false;
+}
+
+void RetransmitLog::resent(size_t mark, uint32_t snd_max) {
+    Mark m = marks_[mark];
+    erase(mark);
+    m.snd_max = snd_max;
+    marks_[count_++] = m;
+}
+
 }  // namespace quasi

@@ -93,4 +93,41 @@ private:
     uint32_t dup_thresh_ = kDupThresh;
 };
 
+// Lost retransmissions. RFC 6675 retransmits each hole once; a retransmission that
+// is lost too waits for the RTO. RFC 8985 (RACK) detects it by time; this does it by
+// sequence, as Linux's FACK-era "lost retransmit" check did: a retransmission made in
+// SACK recovery remembers SND.MAX when it left. Data sent after it travels behind it;
+// once the peer SACKs more than (DupThresh - 1) * SMSS beyond that point (the octet
+// rule of IsLost, so reordering tolerated for a first loss is tolerated here too) and
+// the retransmitted range is still missing, it was lost again and goes once more.
+// Bounded: with the log full the oldest mark gives way (its loss then waits for the
+// RTO, as without this).
+class RetransmitLog {
+public:
+    static constexpr size_t kMaxMarks = 16;
+
+    void clear() { count_ = 0; }
+    size_t size() const { return count_; }
+    // A retransmission of [seq, end) just left, with SND.MAX at snd_max.
+    void add(uint32_t seq, uint32_t end, uint32_t snd_max);
+    // The first retransmission found lost, as the range to send again (at most smss,
+    // the part still neither acknowledged nor SACKed); forgets marks wholly acknowledged
+    // or SACKed on the way. `mark` is for resent().
+    bool next_lost(const SackScoreboard& sb, uint32_t snd_una, uint32_t snd_max, uint32_t smss, size_t& mark,
+                   uint32_t& out_seq, uint32_t& out_len);
+    // Mark `mark` was sent again, with SND.MAX at snd_max: it moves to the end of the
+    // log (marks stay in the order they left, so their snd_max only grows).
+    void resent(size_t mark, uint32_t snd_max);
+
+private:
+    struct Mark {
+        uint32_t seq;
+        uint32_t end;
+        uint32_t snd_max;  // SND.MAX when it left
+    };
+    void erase(size_t i);
+    Mark marks_[kMaxMarks] = {};
+    size_t count_ = 0;
+};
+
 }  // namespace quasi

@@ -114,6 +114,7 @@ void TcpLayer::retransmit_timeout(TcpSocket& s, TimeNs now) {
     s.limited_transmit = 0;
     s.undo_armed = false;
     s.scoreboard.clear();
+    s.retransmit_log.clear();
     s.rtt_timing = false;
     s.snd_nxt = s.snd_una;
     s.high_rxt = s.snd_una;
