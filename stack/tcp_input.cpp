@@ -618,7 +618,7 @@ void TcpInput::duplicate_ack(TcpSocket& s, uint32_t newly_sacked) {
         layer.emit_segment(s, s.snd_una, len, tcp_flags::ack);
         if (s.sack_ok) {
             s.high_rxt = s.snd_una + len;
-            s.retransmit_log.add(s.snd_una, s.snd_una + len, s.snd_max);
+            s.retransmit_log.add(s.snd_una, s.snd_una + len, s.snd_max, now());
         }
         ++s.total_retransmits;
         stats().count(Counter::tcp_retransmits);

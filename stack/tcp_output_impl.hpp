@@ -101,23 +101,31 @@ void tcp_output(Ctx& ctx, TcpLayer& layer, TcpSocket& s) {
         uint32_t flight = sack_recovery ? s.scoreboard.pipe(s.snd_una, s.snd_max, s.high_rxt, mss)
                                         : s.snd_nxt - s.snd_una;
         uint32_t cwnd_room = cwnd > flight ? cwnd - flight : 0;
-        if (sack_recovery && cwnd_room > 0) {
+        if (sack_recovery && s.retransmit_log.size() > 0) {
+            // A retransmission that was lost again (RetransmitLog) goes before anything.
+            // Its octets are no longer in flight, though pipe counts them: it may go
+            // when pipe without them is below cwnd.
             uint32_t seq = 0, len = 0;
             size_t mark = 0;
-            // A retransmission that was lost again (RetransmitLog) goes before anything.
-            if (s.retransmit_log.next_lost(s.scoreboard, s.snd_una, s.snd_max, mss, mark, seq, len)) {
+            const TimeNs now = layer.stack().now();
+            const TimeNs wait = s.rtt.srtt() + s.rtt.srtt() / 4;
+            if (s.retransmit_log.next_lost(s.scoreboard, s.snd_una, s.snd_max, mss, now, wait, mark, seq, len) &&
+                flight < uint64_t{cwnd} + len) {
                 if (tcp_emit(ctx, layer, s, seq, len, tcp_flags::ack) != 0) return;
-                s.retransmit_log.resent(mark, s.snd_max);
+                s.retransmit_log.resent(mark, s.snd_max, now);
                 ++s.total_retransmits;
                 layer.stack().stats().count(Counter::tcp_retransmits);
                 layer.stack().stats().count(Counter::tcp_lost_retransmits);
                 continue;
             }
+        }
+        if (sack_recovery && cwnd_room > 0) {
+            uint32_t seq = 0, len = 0;
             // RFC 6675 5 (C)/NextSeg rule 1: retransmit what is deemed lost first.
             if (s.scoreboard.next_seg(s.snd_una, s.snd_max, s.high_rxt, mss, false, seq, len)) {
                 if (tcp_emit(ctx, layer, s, seq, len, tcp_flags::ack) != 0) return;
                 s.high_rxt = seq + len;
-                s.retransmit_log.add(seq, seq + len, s.snd_max);
+                s.retransmit_log.add(seq, seq + len, s.snd_max, layer.stack().now());
                 ++s.total_retransmits;
                 layer.stack().stats().count(Counter::tcp_retransmits);
                 continue;

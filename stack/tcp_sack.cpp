@@ -107,9 +107,9 @@ uint32_t SackScoreboard::highest_sacked() const {
     return sacked_.empty() ? snd_una_ : sacked_[sacked_.count() - 1].right;
 }
 
-void RetransmitLog::add(uint32_t seq, uint32_t end, uint32_t snd_max) {
+void RetransmitLog::add(uint32_t seq, uint32_t end, uint32_t snd_max, TimeNs now) {
     if (count_ == kMaxMarks) erase(0);
-    marks_[count_++] = Mark{seq, end, snd_max};
+    marks_[count_++] = Mark{seq, end, snd_max, now};
 }
 
 void RetransmitLog::erase(size_t i) {
@@ -118,7 +118,7 @@ void RetransmitLog::erase(size_t i) {
 }
 
 bool RetransmitLog::next_lost(const SackScoreboard& sb, uint32_t snd_una, uint32_t snd_max, uint32_t smss,
-                              size_t& mark, uint32_t& out_seq, uint32_t& out_len) {
+                              TimeNs now, TimeNs wait, size_t& mark, uint32_t& out_seq, uint32_t& out_len) {
     const uint32_t highest = sb.highest_sacked();
     const uint32_t margin = (sb.dup_thresh() - 1) * smss;
     for (size_t i = 0; i < count_;) {
@@ -127,9 +127,11 @@ bool RetransmitLog::next_lost(const SackScoreboard& sb, uint32_t snd_una, uint32
             erase(i);
             continue;
         }
-        // Marks are in the order they left: if this one has not been overtaken by
-        // enough SACKed data, no later one has.
-        if (!seq_gt(highest, m.snd_max + margin)) return false;
+        // Marks are in the order they left: if this one is not lost by either rule,
+        // no later one is.
+        const bool by_sequence = seq_gt(highest, m.snd_max + margin);
+        const bool by_time = wait != 0 && seq_gt(highest, m.snd_max) && now - m.sent_at > wait;
+        if (!by_sequence && !by_time) return false;
         uint32_t seq = 0, len = 0;
         if (!sb.next_seg(snd_una, snd_max, seq_max(m.seq, snd_una), smss, true, seq, len) ||
             !seq_lt(seq, m.end)) {  // every octet of it SACKed since
@@ -144,10 +146,11 @@ bool RetransmitLog::next_lost(const SackScoreboard& sb, uint32_t snd_una, uint32
     return false;
 }
 
-void RetransmitLog::resent(size_t mark, uint32_t snd_max) {
+void RetransmitLog::resent(size_t mark, uint32_t snd_max, TimeNs now) {
     Mark m = marks_[mark];
     erase(mark);
     m.snd_max = snd_max;
+    m.sent_at = now;
     marks_[count_++] = m;
 }
 

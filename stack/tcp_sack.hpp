@@ -21,6 +21,7 @@
 // at all, being a byte ring freed only by the cumulative ACK.
 #pragma once
 
+#include "stack/clock.hpp"
 #include "stack/tcp_buffers.hpp"
 
 #include <cstddef>
@@ -94,36 +95,41 @@ private:
 };
 
 // Lost retransmissions. RFC 6675 retransmits each hole once; a retransmission that
-// is lost too waits for the RTO. RFC 8985 (RACK) detects it by time; this does it by
-// sequence, as Linux's FACK-era "lost retransmit" check did: a retransmission made in
-// SACK recovery remembers SND.MAX when it left. Data sent after it travels behind it;
-// once the peer SACKs more than (DupThresh - 1) * SMSS beyond that point (the octet
-// rule of IsLost, so reordering tolerated for a first loss is tolerated here too) and
-// the retransmitted range is still missing, it was lost again and goes once more.
-// Bounded: with the log full the oldest mark gives way (its loss then waits for the
-// RTO, as without this).
+// is lost too waits for the RTO. A retransmission made in SACK recovery remembers
+// SND.MAX and the time when it left; data sent after it travels behind it. It counts
+// as lost again, and goes once more, while part of it is still missing and
+//  - by sequence (as Linux's FACK-era "lost retransmit" check): the peer has SACKed
+//    more than (DupThresh - 1) * SMSS beyond that SND.MAX (IsLost's octet rule, so
+//    reordering tolerated for a first loss is tolerated here too), or
+//  - by time (RFC 8985 RACK's rule, for windows too small for the first): data sent
+//    after it has been SACKed and more than `wait` (an RTT and a quarter) has passed
+//    since it left.
+// Checked on every ACK in recovery (no timer of its own). Bounded: with the log full
+// the oldest mark gives way (its loss then waits for the RTO, as without this).
 class RetransmitLog {
 public:
     static constexpr size_t kMaxMarks = 16;
 
     void clear() { count_ = 0; }
     size_t size() const { return count_; }
-    // A retransmission of [seq, end) just left, with SND.MAX at snd_max.
-    void add(uint32_t seq, uint32_t end, uint32_t snd_max);
+    // A retransmission of [seq, end) just left, at `now` with SND.MAX at snd_max.
+    void add(uint32_t seq, uint32_t end, uint32_t snd_max, TimeNs now);
     // The first retransmission found lost, as the range to send again (at most smss,
     // the part still neither acknowledged nor SACKed); forgets marks wholly acknowledged
-    // or SACKed on the way. `mark` is for resent().
-    bool next_lost(const SackScoreboard& sb, uint32_t snd_una, uint32_t snd_max, uint32_t smss, size_t& mark,
-                   uint32_t& out_seq, uint32_t& out_len);
-    // Mark `mark` was sent again, with SND.MAX at snd_max: it moves to the end of the
-    // log (marks stay in the order they left, so their snd_max only grows).
-    void resent(size_t mark, uint32_t snd_max);
+    // or SACKed on the way. `mark` is for resent(). wait 0: no time rule (no RTT yet).
+    bool next_lost(const SackScoreboard& sb, uint32_t snd_una, uint32_t snd_max, uint32_t smss, TimeNs now,
+                   TimeNs wait, size_t& mark, uint32_t& out_seq, uint32_t& out_len);
+    // Mark `mark` was sent again at `now`, with SND.MAX at snd_max: it moves to the end
+    // of the log (marks stay in the order they left: snd_max and time only grow, so
+    // when a mark is not lost by either rule no later one is).
+    void resent(size_t mark, uint32_t snd_max, TimeNs now);
 
 private:
     struct Mark {
         uint32_t seq;
         uint32_t end;
         uint32_t snd_max;  // SND.MAX when it left
+        TimeNs sent_at;
     };
     void erase(size_t i);
     Mark marks_[kMaxMarks] = {};

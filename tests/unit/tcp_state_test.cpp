@@ -928,6 +928,60 @@ TEST(TcpSack, LostRetransmissionIsSentAgainWithoutTimeout) {
     EXPECT_EQ(first_seg_sends, 3u);
     EXPECT_EQ(h.delta(before, Counter::tcp_rto_expiries), 0u);
 }
+TEST(TcpSack, LostRetransmissionFoundByTimeWhenLittleFollowsIt) {
+    TcpHarness h;
+    Conn c = h.establish_passive(PeerOptions{.sack = true});
+    constexpr uint32_t kSeg = 1460;
+    stack_send(h, c, pattern(40 * kSeg, 12));
+    const uint32_t base = c.rcv_nxt;
+    uint32_t sent_end = base;    // one past the highest octet the stack sent (SND.MAX)
+    uint32_t rxt_snd_max = 0;    // SND.MAX when the first segment was retransmitted
+    uint32_t first_seg_sends = 0;
+    auto drain = [&] {
+        while (std::optional<Rx> r = h.next()) {
+            if (r->payload.empty()) continue;
+            if (r->h.seq == base && ++first_seg_sends == 2) rxt_snd_max = sent_end;
+            if (seq_gt(r->h.seq + uint32_t(r->payload.size()), sent_end)) sent_end = r->h.seq + uint32_t(r->payload.size());
+        }
+    };
+    drain();
+    ASSERT_EQ(first_seg_sends, 1u);
+    // The first segment is lost; the peer SACKs the rest one by one: fast retransmit
+    // (after Limited Transmit), and that retransmission is lost as well.
+    Stats before = h.stats();
+    uint32_t highest = base + kSeg;
+    auto sack_up_to = [&](uint32_t right) {
+        Seg a = h.seg(c, kAck, {});
+        a.ack = base;
+        a.options.sack_count = 1;
+        a.options.sacks[0] = SackBlock{base + kSeg, right};
+        h.send(a);
+        highest = right;
+        drain();
+    };
+    while (first_seg_sends < 2 && seq_lt(highest, sent_end)) sack_up_to(highest + kSeg);
+    ASSERT_EQ(h.delta(before, Counter::tcp_fast_retransmits), 1u);
+    ASSERT_EQ(first_seg_sends, 2u);
+    // The rest of what was in flight then, and what recovery sends after it.
+    while (seq_lt(highest, rxt_snd_max)) sack_up_to(highest + kSeg);
+    EXPECT_EQ(first_seg_sends, 2u);
+    ASSERT_TRUE(seq_ge(sent_end, rxt_snd_max + 3 * kSeg)) << "recovery sent too little new data";
+    EXPECT_EQ(h.delta(before, Counter::tcp_lost_retransmits), 0u);
+    // One segment sent after the retransmission is SACKed, but only once more than an
+    // RTT and a quarter has passed since the retransmission left (RACK's rule; the
+    // sequence rule would want three).
+    const TimeNs srtt = h.socket_of(c)->rtt.srtt();
+    ASSERT_GT(srtt, 0u);
+    sack_up_to(rxt_snd_max + kSeg);
+    EXPECT_EQ(first_seg_sends, 2u);
+    h.advance(srtt + srtt / 2);
+    EXPECT_EQ(first_seg_sends, 2u);
+    sack_up_to(rxt_snd_max + kSeg);  // the same SACK again, later
+    EXPECT_EQ(first_seg_sends, 3u);
+    EXPECT_EQ(h.delta(before, Counter::tcp_lost_retransmits), 1u);
+    EXPECT_EQ(h.delta(before, Counter::tcp_rto_expiries), 0u);
+}
+
 TEST(TcpSack, NoSackBlocksUnlessNegotiated) {
     TcpHarness h;
     Conn c = h.establish_passive();
