@@ -2,8 +2,10 @@
 // host doors JIT code calls, and the host instantiation of the frozen send.
 #include "context/tcp_frozen_send.hpp"
 
+#include "context/extraction.hpp"
 #include "stack/socket.hpp"
 
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -24,13 +26,6 @@ namespace quasi {
 
 template ssize_t tcp_send_frozen<const FrozenTcpContext>(const FrozenTcpContext&, const uint8_t*, size_t);
 
-namespace {
-std::string describe(const char* what, Ipv4Addr addr) {
-    char buf[16];
-    return std::string(what) + " " + format(addr, buf, sizeof buf);
-}
-}  // namespace
-
 Expected<TcpSnapshot> freeze_tcp_send(Stack& stack, int fd, std::optional<uint32_t> message_size) {
     TcpSocket* s = stack.descriptors().tcp(fd);
     if (!s) return make_error(EBADF, "descriptor is not an open TCP socket");
@@ -39,13 +34,9 @@ Expected<TcpSnapshot> freeze_tcp_send(Stack& stack, int fd, std::optional<uint32
     if (s->fin_queued) return make_error(EPIPE, "TCP socket was shut down for writing");
     Ipv4Addr dst = s->remote_addr;
     // The decisions TcpLiveContext::prepare takes per segment, taken once.
-    const Route* route = stack.routes().lookup(dst);
-    if (!route) return make_error(ENETUNREACH, describe("no route to", dst));
-    Interface& iface = *stack.interface(route->interface);
-    MacAddr next_hop_mac;
-    Ipv4Addr next_hop = route->next_hop(dst);
-    if (!iface.arp().lookup(next_hop, next_hop_mac))
-        return make_error(EHOSTUNREACH, describe("no resolved ARP entry for next hop", next_hop));
+    auto hop = resolve_next_hop(stack, dst);
+    if (!hop) return std::move(hop).error();
+    Interface& iface = *hop->iface;
     TcpLayer& layer = stack.tcp();
     uint32_t payload_mss = layer.data_mss(*s);
     if (message_size) {
@@ -63,10 +54,10 @@ Expected<TcpSnapshot> freeze_tcp_send(Stack& stack, int fd, std::optional<uint32
     TcpSnapshot snap;
     FrozenTcpContext& c = snap.context;
     c.src_mac = iface.mac();
-    c.dst_mac = next_hop_mac;
+    c.dst_mac = hop->mac;
     c.src = s->local_addr;
     c.dst = dst;
-    c.next_hop = next_hop;
+    c.next_hop = hop->addr;
     c.src_port = s->local_port;
     c.dst_port = s->remote_port;
     c.ttl = s->ttl;
@@ -93,11 +84,8 @@ Expected<TcpSnapshot> freeze_tcp_send(Stack& stack, int fd, std::optional<uint32
 
 TcpContextKey context_key(const FrozenTcpContext& c) {
     TcpContextKey k;
-    uint8_t* p = k.bytes.data();
-    auto put = [&p](const void* v, size_t n) {
-        std::memcpy(p, v, n);
-        p += n;
-    };
+    KeyWriter w(k.bytes.data());
+    auto put = [&w](const void* v, size_t n) { w.put(v, n); };
     put("T", 1);
     put(c.src_mac.bytes.data(), 6);
     put(c.dst_mac.bytes.data(), 6);
@@ -114,10 +102,8 @@ TcpContextKey context_key(const FrozenTcpContext& c) {
     put(&c.fd, 4);
     const void* pointers[6] = {c.socket, c.layer, c.pool, c.iface, c.ident_counter, c.stats};
     put(pointers, sizeof pointers);
-    // FNV-1a, once per specialization request.
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (uint8_t b : k.bytes) h = (h ^ b) * 0x100000001b3ull;
-    k.hash = static_cast<size_t>(h);
+    assert(w.written() == k.bytes.size());
+    k.hash = w.hash();
     return k;
 }
 

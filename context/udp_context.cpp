@@ -2,8 +2,10 @@
 // host side of the frozen path (the transmit door and the interpreted instantiation).
 #include "context/udp_context.hpp"
 
+#include "context/extraction.hpp"
 #include "stack/stack.hpp"
 
+#include <cassert>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -18,27 +20,18 @@ namespace quasi {
 
 template ssize_t udp_send<const FrozenUdpContext>(const FrozenUdpContext&, const uint8_t*, size_t);
 
-namespace {
-std::string describe(const char* what, Ipv4Addr addr) {
-    char buf[16];
-    return std::string(what) + " " + format(addr, buf, sizeof buf);
-}
-}  // namespace
-
 Expected<UdpSnapshot> freeze_udp_send(Stack& stack, int fd, std::optional<uint32_t> message_size) {
     UdpSocket* s = stack.descriptors().udp(fd);
     if (!s) return make_error(EBADF, "descriptor is not an open UDP socket");
     if (!s->connected() || !s->bound()) return make_error(ENOTCONN, "UDP socket is not connected");
     Ipv4Addr dst = s->remote_addr;
     // The same decisions UdpLiveContext::prepare takes per call, taken once.
-    const Route* route = stack.routes().lookup(dst);
-    if (!route) return make_error(ENETUNREACH, describe("no route to", dst));
-    Interface& iface = *stack.interface(route->interface);
+    auto hop = route_to(stack, dst);
+    if (!hop) return std::move(hop).error();
+    Interface& iface = *hop->iface;
     if (dst.is_broadcast() || dst == iface.directed_broadcast() || dst.is_multicast())
         return make_error(EOPNOTSUPP, describe("broadcast/multicast peers take the general path:", dst));
-    MacAddr next_hop_mac;
-    if (!iface.arp().lookup(route->next_hop(dst), next_hop_mac))
-        return make_error(EHOSTUNREACH, describe("no resolved ARP entry for next hop", route->next_hop(dst)));
+    if (auto error = resolve_mac(*hop)) return *error;
     uint16_t mtu = stack.path_mtu().get(dst, iface.mtu, stack.now());
     if (mtu < kIpv4MinHeaderLen + kUdpHeaderLen) return make_error(EMSGSIZE, "path MTU below the UDP/IPv4 headers");
     uint16_t max_payload = udp_single_frame_payload(mtu, stack.pool());
@@ -50,7 +43,7 @@ Expected<UdpSnapshot> freeze_udp_send(Stack& stack, int fd, std::optional<uint32
     FrozenUdpContext& c = snap.context;
     Ipv4Addr local = s->local_addr;
     c.src_mac = iface.mac();
-    c.dst_mac = next_hop_mac;
+    c.dst_mac = hop->mac;
     c.src = local.is_unspecified() ? iface.address() : local;
     c.dst = dst;
     c.src_port = s->local_port;
@@ -74,11 +67,8 @@ Expected<UdpSnapshot> freeze_udp_send(Stack& stack, int fd, std::optional<uint32
 
 UdpContextKey context_key(const FrozenUdpContext& c) {
     UdpContextKey k;
-    uint8_t* p = k.bytes.data();
-    auto put = [&p](const void* v, size_t n) {
-        std::memcpy(p, v, n);
-        p += n;
-    };
+    KeyWriter w(k.bytes.data());
+    auto put = [&w](const void* v, size_t n) { w.put(v, n); };
     put(c.src_mac.bytes.data(), 6);
     put(c.dst_mac.bytes.data(), 6);
     put(&c.src.value, 4);
@@ -91,10 +81,8 @@ UdpContextKey context_key(const FrozenUdpContext& c) {
     put(&c.message_size, 4);
     const void* pointers[5] = {c.pool, c.iface, c.ident_counter, c.stats, c.pending_error};
     put(pointers, sizeof pointers);
-    // FNV-1a: 74 bytes, once per specialization request.
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (uint8_t b : k.bytes) h = (h ^ b) * 0x100000001b3ull;
-    k.hash = static_cast<size_t>(h);
+    assert(w.written() == k.bytes.size());
+    k.hash = w.hash();
     return k;
 }
 
