@@ -873,113 +873,89 @@ TEST(TcpSack, DataCarryingAcksWithNewSackBlocksStartRecovery) {
     EXPECT_EQ(h.delta(before, Counter::tcp_rto_expiries), 0u);
 }
 
-// A fast retransmission that is lost too: once the peer SACKs data sent after it
-// (more than DupThresh - 1 segments beyond), it goes again at once instead of after
-// an RTO (RetransmitLog).
+// A fast retransmission that is lost too (RetransmitLog). The scenario up to the
+// point where the proof comes: 40 segments queued, the first lost; the peer SACKs
+// the rest one by one: fast retransmit (after Limited Transmit), and that
+// retransmission is lost as well; then the peer SACKs what was in flight when it
+// left, while recovery sends new data behind it.
+struct LostRetransmission {
+    static constexpr uint32_t kSeg = 1460;
+    TcpHarness h;
+    Conn c = h.establish_passive(PeerOptions{.sack = true});
+    uint32_t base = 0;
+    uint32_t sent_end = 0;       // one past the highest octet the stack sent (SND.MAX)
+    uint32_t rxt_snd_max = 0;    // SND.MAX when the first segment was retransmitted
+    uint32_t first_seg_sends = 0;
+    uint32_t highest = 0;        // the right edge the peer SACKs
+    Stats before;
+
+    void drain() {
+        while (std::optional<Rx> r = h.next()) {
+            if (r->payload.empty()) continue;
+            if (r->h.seq == base && ++first_seg_sends == 2) rxt_snd_max = sent_end;
+            if (seq_gt(r->h.seq + uint32_t(r->payload.size()), sent_end)) sent_end = r->h.seq + uint32_t(r->payload.size());
+        }
+    }
+    void sack_up_to(uint32_t right) {
+        Seg a = h.seg(c, kAck, {});
+        a.ack = base;
+        a.options.sack_count = 1;
+        a.options.sacks[0] = SackBlock{base + kSeg, right};
+        h.send(a);
+        highest = right;
+        drain();
+    }
+    void run_up_to_the_proof() {
+        stack_send(h, c, pattern(40 * kSeg, 12));
+        base = sent_end = c.rcv_nxt;
+        highest = base + kSeg;
+        drain();
+        ASSERT_EQ(first_seg_sends, 1u);
+        before = h.stats();
+        while (first_seg_sends < 2 && seq_lt(highest, sent_end)) sack_up_to(highest + kSeg);
+        ASSERT_EQ(h.delta(before, Counter::tcp_fast_retransmits), 1u);
+        ASSERT_EQ(first_seg_sends, 2u);
+        while (seq_lt(highest, rxt_snd_max)) sack_up_to(highest + kSeg);
+        ASSERT_EQ(first_seg_sends, 2u);
+        ASSERT_TRUE(seq_ge(sent_end, rxt_snd_max + 3 * kSeg)) << "recovery sent too little new data";
+        ASSERT_EQ(h.delta(before, Counter::tcp_lost_retransmits), 0u);
+    }
+};
+
+// By sequence: SACKs for data sent after the retransmission, two segments beyond it
+// are not yet enough (DupThresh 3: reordering tolerated as for a first loss), the
+// third is; no RTO.
 TEST(TcpSack, LostRetransmissionIsSentAgainWithoutTimeout) {
-    TcpHarness h;
-    Conn c = h.establish_passive(PeerOptions{.sack = true});
-    constexpr uint32_t kSeg = 1460;
-    stack_send(h, c, pattern(40 * kSeg, 12));
-    const uint32_t base = c.rcv_nxt;
-    uint32_t sent_end = base;    // one past the highest octet the stack sent (SND.MAX)
-    uint32_t rxt_snd_max = 0;    // SND.MAX when the first segment was retransmitted
-    uint32_t first_seg_sends = 0;
-    auto drain = [&] {
-        while (std::optional<Rx> r = h.next()) {
-            if (r->payload.empty()) continue;
-            if (r->h.seq == base && ++first_seg_sends == 2) rxt_snd_max = sent_end;
-            if (seq_gt(r->h.seq + uint32_t(r->payload.size()), sent_end)) sent_end = r->h.seq + uint32_t(r->payload.size());
-        }
-    };
-    drain();
-    ASSERT_EQ(first_seg_sends, 1u);
-    // The first segment is lost; the peer SACKs the rest one by one: fast retransmit
-    // (after Limited Transmit), and that retransmission is lost as well.
-    Stats before = h.stats();
-    uint32_t highest = base + kSeg;
-    auto sack_up_to = [&](uint32_t right) {
-        Seg a = h.seg(c, kAck, {});
-        a.ack = base;
-        a.options.sack_count = 1;
-        a.options.sacks[0] = SackBlock{base + kSeg, right};
-        h.send(a);
-        highest = right;
-        drain();
-    };
-    while (first_seg_sends < 2 && seq_lt(highest, sent_end)) sack_up_to(highest + kSeg);
-    ASSERT_EQ(h.delta(before, Counter::tcp_fast_retransmits), 1u);
-    ASSERT_EQ(first_seg_sends, 2u);
-    // The rest of what was in flight then, and what recovery sends after it.
-    while (seq_lt(highest, rxt_snd_max)) sack_up_to(highest + kSeg);
-    EXPECT_EQ(first_seg_sends, 2u);
-    ASSERT_TRUE(seq_ge(sent_end, rxt_snd_max + 3 * kSeg)) << "recovery sent too little new data";
-    EXPECT_EQ(h.delta(before, Counter::tcp_lost_retransmits), 0u);
-    // SACKs for data sent after the retransmission: two segments beyond it are not
-    // yet enough (DupThresh 3: reordering tolerated as for a first loss), the third is.
-    sack_up_to(rxt_snd_max + kSeg);
-    sack_up_to(rxt_snd_max + 2 * kSeg);
-    EXPECT_EQ(first_seg_sends, 2u);
-    sack_up_to(rxt_snd_max + 3 * kSeg);
-    EXPECT_EQ(first_seg_sends, 3u);
-    EXPECT_EQ(h.delta(before, Counter::tcp_lost_retransmits), 1u);
-    // And not a fourth time for the same evidence.
-    sack_up_to(rxt_snd_max + 4 * kSeg);
-    EXPECT_EQ(first_seg_sends, 3u);
-    EXPECT_EQ(h.delta(before, Counter::tcp_rto_expiries), 0u);
+    LostRetransmission t;
+    ASSERT_NO_FATAL_FAILURE(t.run_up_to_the_proof());
+    constexpr uint32_t kSeg = LostRetransmission::kSeg;
+    t.sack_up_to(t.rxt_snd_max + kSeg);
+    t.sack_up_to(t.rxt_snd_max + 2 * kSeg);
+    EXPECT_EQ(t.first_seg_sends, 2u);
+    t.sack_up_to(t.rxt_snd_max + 3 * kSeg);
+    EXPECT_EQ(t.first_seg_sends, 3u);
+    EXPECT_EQ(t.h.delta(t.before, Counter::tcp_lost_retransmits), 1u);
+    t.sack_up_to(t.rxt_snd_max + 4 * kSeg);  // not a fourth time for the same evidence
+    EXPECT_EQ(t.first_seg_sends, 3u);
+    EXPECT_EQ(t.h.delta(t.before, Counter::tcp_rto_expiries), 0u);
 }
+
+// By time: one segment sent after the retransmission is SACKed, and more than an RTT
+// and a quarter has passed since the retransmission left (RACK's rule; the sequence
+// rule would want three).
 TEST(TcpSack, LostRetransmissionFoundByTimeWhenLittleFollowsIt) {
-    TcpHarness h;
-    Conn c = h.establish_passive(PeerOptions{.sack = true});
-    constexpr uint32_t kSeg = 1460;
-    stack_send(h, c, pattern(40 * kSeg, 12));
-    const uint32_t base = c.rcv_nxt;
-    uint32_t sent_end = base;    // one past the highest octet the stack sent (SND.MAX)
-    uint32_t rxt_snd_max = 0;    // SND.MAX when the first segment was retransmitted
-    uint32_t first_seg_sends = 0;
-    auto drain = [&] {
-        while (std::optional<Rx> r = h.next()) {
-            if (r->payload.empty()) continue;
-            if (r->h.seq == base && ++first_seg_sends == 2) rxt_snd_max = sent_end;
-            if (seq_gt(r->h.seq + uint32_t(r->payload.size()), sent_end)) sent_end = r->h.seq + uint32_t(r->payload.size());
-        }
-    };
-    drain();
-    ASSERT_EQ(first_seg_sends, 1u);
-    // The first segment is lost; the peer SACKs the rest one by one: fast retransmit
-    // (after Limited Transmit), and that retransmission is lost as well.
-    Stats before = h.stats();
-    uint32_t highest = base + kSeg;
-    auto sack_up_to = [&](uint32_t right) {
-        Seg a = h.seg(c, kAck, {});
-        a.ack = base;
-        a.options.sack_count = 1;
-        a.options.sacks[0] = SackBlock{base + kSeg, right};
-        h.send(a);
-        highest = right;
-        drain();
-    };
-    while (first_seg_sends < 2 && seq_lt(highest, sent_end)) sack_up_to(highest + kSeg);
-    ASSERT_EQ(h.delta(before, Counter::tcp_fast_retransmits), 1u);
-    ASSERT_EQ(first_seg_sends, 2u);
-    // The rest of what was in flight then, and what recovery sends after it.
-    while (seq_lt(highest, rxt_snd_max)) sack_up_to(highest + kSeg);
-    EXPECT_EQ(first_seg_sends, 2u);
-    ASSERT_TRUE(seq_ge(sent_end, rxt_snd_max + 3 * kSeg)) << "recovery sent too little new data";
-    EXPECT_EQ(h.delta(before, Counter::tcp_lost_retransmits), 0u);
-    // One segment sent after the retransmission is SACKed, but only once more than an
-    // RTT and a quarter has passed since the retransmission left (RACK's rule; the
-    // sequence rule would want three).
-    const TimeNs srtt = h.socket_of(c)->rtt.srtt();
+    LostRetransmission t;
+    ASSERT_NO_FATAL_FAILURE(t.run_up_to_the_proof());
+    const TimeNs srtt = t.h.socket_of(t.c)->rtt.srtt();
     ASSERT_GT(srtt, 0u);
-    sack_up_to(rxt_snd_max + kSeg);
-    EXPECT_EQ(first_seg_sends, 2u);
-    h.advance(srtt + srtt / 2);
-    EXPECT_EQ(first_seg_sends, 2u);
-    sack_up_to(rxt_snd_max + kSeg);  // the same SACK again, later
-    EXPECT_EQ(first_seg_sends, 3u);
-    EXPECT_EQ(h.delta(before, Counter::tcp_lost_retransmits), 1u);
-    EXPECT_EQ(h.delta(before, Counter::tcp_rto_expiries), 0u);
+    t.sack_up_to(t.rxt_snd_max + LostRetransmission::kSeg);
+    EXPECT_EQ(t.first_seg_sends, 2u);
+    t.h.advance(srtt + srtt / 2);
+    EXPECT_EQ(t.first_seg_sends, 2u);
+    t.sack_up_to(t.rxt_snd_max + LostRetransmission::kSeg);  // the same SACK again, later
+    EXPECT_EQ(t.first_seg_sends, 3u);
+    EXPECT_EQ(t.h.delta(t.before, Counter::tcp_lost_retransmits), 1u);
+    EXPECT_EQ(t.h.delta(t.before, Counter::tcp_rto_expiries), 0u);
 }
 
 TEST(TcpSack, NoSackBlocksUnlessNegotiated) {
