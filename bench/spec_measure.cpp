@@ -526,33 +526,36 @@ int run_warm_probe(int count) {
 }
 
 namespace {
-// JIT latency of a TCP context (ADU 1448): cold in a fresh process, warm for new contexts.
-void measure_tcp_latency(Report& r, const std::string& self, int cold_runs, int warm_runs) {
-    for (int p = 0; p < 2; ++p) {
-        std::vector<double> total, opt, cpu;
-        for (int i = 0; i < cold_runs; ++i) {
-            std::string out = run_command("'" + self + "' --cold-probe-tcp " + (p ? "o2" : "fast"));
-            double t, o, c;
-            if (std::sscanf(out.c_str(), "%lf %lf %lf", &t, &o, &c) == 3) total.push_back(t), opt.push_back(o), cpu.push_back(c);
-        }
-        r.tcp.cold[p] = Latency{median(total), percentile90(total), median(opt), int(total.size()), median(cpu)};
+// Latency of `runs` fresh processes each running `probe` (a --cold-probe* mode that
+// prints "<total ms> <optimize ms> <cpu ms>").
+Latency cold_latency(const std::string& self, const std::string& probe, int runs) {
+    std::vector<double> total, opt, cpu;
+    for (int i = 0; i < runs; ++i) {
+        std::string out = run_command("'" + self + "' " + probe);
+        double t, o, c;
+        if (std::sscanf(out.c_str(), "%lf %lf %lf", &t, &o, &c) == 3) total.push_back(t), opt.push_back(o), cpu.push_back(c);
     }
-    TcpSendBench b;
-    auto snap = freeze_tcp_send(b.a, b.fd, static_cast<uint32_t>(kTcpSize));
-    if (!snap) return;
+    return Latency{median(total), percentile90(total), median(opt), int(total.size()), median(cpu)};
+}
+
+// Warm latency of both pipelines ([fast, O2]): `vary(context, i, p)` makes the i-th
+// context never seen before; the JIT is warmed with the unvaried one first.
+template <class Context, class Vary>
+void warm_latency(const Context& base, int runs, Vary vary, Latency (&out)[2]) {
     jit::Specializer& sp = jit::Specializer::instance();
+    auto pipeline = [](int p) { return p ? jit::Pipeline::default_o2 : jit::Pipeline::short_pipeline; };
     for (int p = 0; p < 2; ++p) {
-        auto c = sp.compile_uncached(snap->context, p ? jit::Pipeline::default_o2 : jit::Pipeline::short_pipeline);
+        auto c = sp.compile_uncached(base, pipeline(p));
         if (c) sp.free_uncached(c->id);
     }
     for (int p = 0; p < 2; ++p) {
         std::vector<double> total, opt, cpu;
-        for (int i = 0; i < warm_runs; ++i) {
-            FrozenTcpContext c = snap->context;
-            c.ttl = static_cast<uint8_t>(1 + i + p * 100);  // a context never seen before
+        for (int i = 0; i < runs; ++i) {
+            Context c = base;
+            vary(c, i, p);
             double cpu0 = thread_cpu_ms();
             auto t = SteadyClock::now();
-            auto code = sp.compile_uncached(c, p ? jit::Pipeline::default_o2 : jit::Pipeline::short_pipeline);
+            auto code = sp.compile_uncached(c, pipeline(p));
             double ms = seconds_since(t) * 1e3;
             cpu.push_back(thread_cpu_ms() - cpu0);
             if (!code) continue;
@@ -560,57 +563,33 @@ void measure_tcp_latency(Report& r, const std::string& self, int cold_runs, int 
             opt.push_back(code->optimize_ms);
             sp.free_uncached(code->id);
         }
-        r.tcp.warm[p] = Latency{median(total), percentile90(total), median(opt), int(total.size()), median(cpu)};
+        out[p] = Latency{median(total), percentile90(total), median(opt), int(total.size()), median(cpu)};
     }
+}
+
+// JIT latency of a TCP context (ADU 1448): cold in a fresh process, warm for new contexts.
+void measure_tcp_latency(Report& r, const std::string& self, int cold_runs, int warm_runs) {
+    for (int p = 0; p < 2; ++p)
+        r.tcp.cold[p] = cold_latency(self, std::string("--cold-probe-tcp ") + (p ? "o2" : "fast"), cold_runs);
+    TcpSendBench b;
+    auto snap = freeze_tcp_send(b.a, b.fd, static_cast<uint32_t>(kTcpSize));
+    if (!snap) return;
+    warm_latency(snap->context, warm_runs,
+                 [](FrozenTcpContext& c, int i, int p) { c.ttl = static_cast<uint8_t>(1 + i + p * 100); }, r.tcp.warm);
 }
 }  // namespace
 
 void measure_latency(Report& r, const std::string& self, int cold_runs, int warm_runs) {
-    for (int p = 0; p < 2; ++p) {
-        std::vector<double> total, opt, cpu;
-        for (int i = 0; i < cold_runs; ++i) {
-            std::string out = run_command("'" + self + "' --cold-probe " + (p ? "o2" : "fast"));
-            double t, o, c;
-            if (std::sscanf(out.c_str(), "%lf %lf %lf", &t, &o, &c) == 3) total.push_back(t), opt.push_back(o), cpu.push_back(c);
-        }
-        r.cold[p] = Latency{median(total), percentile90(total), median(opt), int(total.size()), median(cpu)};
-    }
-    {
-        std::vector<double> total, opt, cpu;
-        for (int i = 0; i < cold_runs; ++i) {
-            std::string out = run_command("'" + self + "' --cold-probe prewarmed");
-            double t, o, c;
-            if (std::sscanf(out.c_str(), "%lf %lf %lf", &t, &o, &c) == 3) total.push_back(t), opt.push_back(o), cpu.push_back(c);
-        }
-        r.cold_prewarmed = Latency{median(total), percentile90(total), median(opt), int(total.size()), median(cpu)};
-    }
+    for (int p = 0; p < 2; ++p)
+        r.cold[p] = cold_latency(self, std::string("--cold-probe ") + (p ? "o2" : "fast"), cold_runs);
+    r.cold_prewarmed = cold_latency(self, "--cold-probe prewarmed", cold_runs);
     SendBench b;
     int fd = b.open(7100);
     auto snap = freeze_udp_send(b.stack, fd, 64);
     if (!snap) return;
-    jit::Specializer& sp = jit::Specializer::instance();
-    // Warm the JIT (engine, parsed bitcode, both pipelines) before timing.
-    for (int p = 0; p < 2; ++p) {
-        auto c = sp.compile_uncached(snap->context, p ? jit::Pipeline::default_o2 : jit::Pipeline::short_pipeline);
-        if (c) sp.free_uncached(c->id);
-    }
-    for (int p = 0; p < 2; ++p) {
-        std::vector<double> total, opt, cpu;
-        for (int i = 0; i < warm_runs; ++i) {
-            FrozenUdpContext c = snap->context;
-            c.dst_port = static_cast<uint16_t>(10000 + i + p * 1000);  // a context never seen before
-            double cpu0 = thread_cpu_ms();
-            auto t = SteadyClock::now();
-            auto code = sp.compile_uncached(c, p ? jit::Pipeline::default_o2 : jit::Pipeline::short_pipeline);
-            double ms = seconds_since(t) * 1e3;
-            cpu.push_back(thread_cpu_ms() - cpu0);
-            if (!code) continue;
-            total.push_back(ms);
-            opt.push_back(code->optimize_ms);
-            sp.free_uncached(code->id);
-        }
-        r.warm[p] = Latency{median(total), percentile90(total), median(opt), int(total.size()), median(cpu)};
-    }
+    warm_latency(snap->context, warm_runs,
+                 [](FrozenUdpContext& c, int i, int p) { c.dst_port = static_cast<uint16_t>(10000 + i + p * 1000); },
+                 r.warm);
     // Cache hit: the same socket's context, already compiled.
     auto first = specialize_send(b.stack, fd);
     if (!first) return;
