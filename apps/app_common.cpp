@@ -24,6 +24,17 @@ bool parse_cidr(const char* text, Ipv4Addr& addr, uint8_t& prefix_len) {
     return parse_ipv4(ip, addr);
 }
 
+bool parse_endpoint(const char* text, SockAddr& out) {
+    const char* colon = std::strchr(text, ':');
+    if (!colon || colon - text >= 16) return false;
+    char ip[16] = {};
+    std::memcpy(ip, text, static_cast<size_t>(colon - text));
+    uint64_t port = 0;
+    if (!parse_ipv4(ip, out.addr) || !parse_size(colon + 1, port) || port == 0 || port > 65535) return false;
+    out.port = static_cast<uint16_t>(port);
+    return true;
+}
+
 bool parse_size(const char* text, uint64_t& out) {
     char* end = nullptr;
     unsigned long long v = std::strtoull(text, &end, 10);

@@ -2,6 +2,7 @@
 // signals and entropy. Host-only code (apps are not part of the core library).
 #pragma once
 
+#include "stack/socket.hpp"
 #include "stack/stack.hpp"
 
 #include <cstdint>
@@ -12,6 +13,12 @@ namespace quasi::app {
 
 // "198.18.0.2/24" -> address and prefix length.
 bool parse_cidr(const char* text, Ipv4Addr& addr, uint8_t& prefix_len);
+// "198.18.0.1:9" -> address and port (1-65535).
+bool parse_endpoint(const char* text, SockAddr& out);
+// DESIGN.md network safety: test traffic stays inside 198.18.0.0/15.
+inline bool in_benchmark_range(Ipv4Addr a) {
+    return (a.value >> 17) == (Ipv4Addr::from_octets(198, 18, 0, 0).value >> 17);
+}
 // Parses a decimal unsigned number with an optional k/M/G suffix (powers of 1024).
 bool parse_size(const char* text, uint64_t& out);
 // Prints every non-zero counter and drop reason.

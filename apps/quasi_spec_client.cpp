@@ -81,10 +81,6 @@ void usage() {
                  "                         [--wait-link-ms MS] [--linger-ms MS]\n");
 }
 
-bool in_benchmark_range(Ipv4Addr a) {
-    return (a.value >> 17) == (Ipv4Addr::from_octets(198, 18, 0, 0).value >> 17);
-}
-
 bool parse_options(int argc, char** argv, Options& o) {
     for (int i = 1; i < argc; ++i) {
         const char* arg = argv[i];
@@ -139,7 +135,7 @@ bool parse_options(int argc, char** argv, Options& o) {
         return false;
     }
     // DESIGN.md network safety: test traffic only inside 198.18.0.0/15.
-    if (!in_benchmark_range(o.ip) || !in_benchmark_range(o.server) || o.prefix_len < 15) {
+    if (!app::in_benchmark_range(o.ip) || !app::in_benchmark_range(o.server) || o.prefix_len < 15) {
         std::fprintf(stderr, "quasi_spec_client: addresses must lie in 198.18.0.0/15 (prefix >= /15)\n");
         return false;
     }

@@ -103,19 +103,6 @@ void usage() {
                  "                        [--linger-ms MS] [--hold-reads-ms MS]\n");
 }
 
-bool in_benchmark_range(Ipv4Addr a) { return (a.value >> 17) == (Ipv4Addr::from_octets(198, 18, 0, 0).value >> 17); }
-
-bool parse_endpoint(const char* text, SockAddr& out) {
-    const char* colon = std::strchr(text, ':');
-    if (!colon || colon - text >= 16) return false;
-    char ip[16] = {};
-    std::memcpy(ip, text, static_cast<size_t>(colon - text));
-    uint64_t port = 0;
-    if (!parse_ipv4(ip, out.addr) || !app::parse_size(colon + 1, port) || port == 0 || port > 65535) return false;
-    out.port = static_cast<uint16_t>(port);
-    return true;
-}
-
 bool parse_options(int argc, char** argv, Options& o) {
     for (int i = 1; i < argc; ++i) {
         const char* arg = argv[i];
@@ -124,7 +111,7 @@ bool parse_options(int argc, char** argv, Options& o) {
         if (!ok) {
         } else if (!std::strcmp(arg, "--tap")) o.tap = value;
         else if (!std::strcmp(arg, "--ip")) ok = app::parse_cidr(value, o.ip, o.prefix_len);
-        else if (!std::strcmp(arg, "--server")) ok = parse_endpoint(value, o.server);
+        else if (!std::strcmp(arg, "--server")) ok = app::parse_endpoint(value, o.server);
         else if (!std::strcmp(arg, "--bytes")) ok = app::parse_size(value, o.bytes) && o.bytes >= 1 && o.bytes <= (16ull << 30);
         else if (!std::strcmp(arg, "--seed")) ok = app::parse_size(value, o.seed) && o.seed < (1ull << 32);
         else if (!std::strcmp(arg, "--seconds")) ok = app::parse_size(value, o.seconds) && o.seconds >= 1 && o.seconds <= 3600;
@@ -160,7 +147,7 @@ bool parse_options(int argc, char** argv, Options& o) {
         return false;
     }
     // DESIGN.md network safety: test traffic only inside 198.18.0.0/15.
-    if (!in_benchmark_range(o.ip) || !in_benchmark_range(o.server.addr) || o.prefix_len < 15) {
+    if (!app::in_benchmark_range(o.ip) || !app::in_benchmark_range(o.server.addr) || o.prefix_len < 15) {
         std::fprintf(stderr, "quasi_tcp_client: addresses must lie in 198.18.0.0/15 (prefix >= /15)\n");
         return false;
     }
