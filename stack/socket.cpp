@@ -89,6 +89,12 @@ int tcp_setsockopt(Stack& stack, TcpSocket& s, int level, int name, int v) {
     } else if (level == kIpProtoTcp && (name == kTcpKeepidle || name == kTcpKeepintvl)) {
         if (v < 1 || v > 32767) return -EINVAL;
         (name == kTcpKeepidle ? s.keepalive_idle : s.keepalive_interval) = TimeNs(v) * kSecond;
+        // A running idle timer follows the new idle time at once (as Linux does), not
+        // after the old one expires; probes already going keep their interval.
+        if (name == kTcpKeepidle && s.keepalive && s.state == TcpState::established && s.probes_sent == 0) {
+            TimeNs due = s.last_receive_time + s.keepalive_idle;
+            stack.timers().schedule(s.keepalive_timer, due > stack.now() ? due : stack.now());
+        }
     } else if (level == kIpProtoTcp && name == kTcpKeepcnt) {
         if (v < 1 || v > 127) return -EINVAL;
         s.keepalive_count = static_cast<uint32_t>(v);

@@ -1116,6 +1116,22 @@ Conn keepalive_conn(TcpHarness& h) {
     return c;
 }
 
+// TCP_KEEPIDLE lowered while the idle timer runs: the first probe follows the new
+// idle time, not the old one (two hours by default).
+TEST(TcpKeepalive, LoweringKeepidleReschedulesTheRunningTimer) {
+    TcpHarness h;
+    Conn c = h.establish_passive();
+    set_int(h, c.fd, kSolSocket, kSoKeepalive, 1);
+    TimeNs t0 = h.clock.now();
+    h.advance(5 * kSecond, 10 * kMillisecond);
+    set_int(h, c.fd, kIpProtoTcp, kTcpKeepidle, 10);
+    std::optional<Rx> p = h.wait_segment(60 * kSecond, 10 * kMillisecond);
+    ASSERT_TRUE(p.has_value());
+    EXPECT_EQ(p->h.seq, c.rcv_nxt - 1);
+    EXPECT_NEAR(double(p->at - t0), double(10 * kSecond), double(20 * kMillisecond));
+    EXPECT_EQ(h.stats()[Counter::tcp_keepalive_probes], 1u);
+}
+
 TEST(TcpKeepalive, UnansweredProbesThenEtimedout) {
     TcpHarness h;
     Conn c = keepalive_conn(h);
