@@ -143,7 +143,7 @@ void ArpCache::input(std::span<uint8_t> bytes, const MacAddr& eth_src, TimeNs no
         return stats_.drop(Drop::arp_bad_sender);
     if (arp.sender_ip.is_unspecified()) return answer_probe(arp);
     // RFC 1122 3.2.1.3: no host owns these, so no cache entry may point at them.
-    if (arp.sender_ip.is_invalid_source() || arp.sender_ip.is_loopback())
+    if (arp.sender_ip.is_invalid_source() || arp.sender_ip.is_loopback() || out_.is_subnet_broadcast(arp.sender_ip))
         return stats_.drop(Drop::arp_bad_sender);
     if (out_.is_local_address(arp.sender_ip)) return on_conflict(arp, now);
 

@@ -35,6 +35,9 @@ public:
     virtual void transmit_frame(PacketPtr frame) = 0;
     // Is addr one of our addresses on this interface?
     virtual bool is_local_address(Ipv4Addr addr) const = 0;
+    // Is addr this interface's subnet broadcast address? No host owns it, so no
+    // cache entry may point at it.
+    virtual bool is_subnet_broadcast(Ipv4Addr addr) const = 0;
 };
 
 class ArpCache {

@@ -51,6 +51,7 @@ public:
     // Queues a finished frame; sent at the next flush() or when the batch is full.
     void transmit_frame(PacketPtr frame) override;
     bool is_local_address(Ipv4Addr addr) const override { return addr == address_; }
+    bool is_subnet_broadcast(Ipv4Addr addr) const override { return prefix_len_ < 31 && addr == directed_broadcast(); }
     void flush();
 
     // The IP MTU; PMTU discovery and specialized handles read it.

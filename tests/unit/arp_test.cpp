@@ -38,6 +38,7 @@ public:
         sent.push_back(s);
     }  // the frame goes back to the pool here
     bool is_local_address(Ipv4Addr addr) const override { return addr == kOurIp; }
+    bool is_subnet_broadcast(Ipv4Addr addr) const override { return addr == Ipv4Addr::from_octets(198, 18, 0, 255); }
 };
 
 class ArpTest : public ::testing::Test {
@@ -282,9 +283,9 @@ TEST_F(ArpTest, BadSenderMacsAreRejected) {
 TEST_F(ArpTest, BadSenderAddressesAreRejected) {
     for (Ipv4Addr bad : {Ipv4Addr::broadcast(), Ipv4Addr::from_octets(224, 0, 0, 1),
                          Ipv4Addr::from_octets(0, 1, 2, 3), Ipv4Addr::from_octets(240, 0, 0, 1),
-                         Ipv4Addr::from_octets(127, 0, 0, 1)})
+                         Ipv4Addr::from_octets(127, 0, 0, 1), Ipv4Addr::from_octets(198, 18, 0, 255)})
         request(kPeerMac, bad, kOurIp);
-    EXPECT_EQ(stats[Drop::arp_bad_sender], 5u);
+    EXPECT_EQ(stats[Drop::arp_bad_sender], 6u);
     EXPECT_EQ(cache.entries(), 0u);
 }
 

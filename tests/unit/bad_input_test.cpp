@@ -298,6 +298,17 @@ TEST_F(BadInput, ArpSenderClaimingOurAddressIsAConflict) {
     expect_still_works();
 }
 
+// The subnet's directed broadcast address is nobody's: an ARP packet claiming it is
+// dropped, nothing is learnt and nothing answered.
+TEST_F(BadInput, ArpFromTheSubnetBroadcastAddressRejected) {
+    std::vector<Bytes> sent = exchange({arp(ArpOp::request, kOtherMac, kDirected, kUs, kOtherMac)});
+    EXPECT_TRUE(sent.empty());
+    EXPECT_GE(stack.stats()[Drop::arp_bad_sender], 1u);
+    MacAddr learnt;
+    EXPECT_FALSE(stack.interface(0)->arp().lookup(kDirected, learnt));
+    expect_still_works();
+}
+
 TEST_F(BadInput, ArpGroupSenderMacRejected) {
     for (MacAddr bad : {MacAddr::broadcast(), MacAddr{{0x01, 0x00, 0x5e, 0, 0, 9}}, MacAddr{}}) {
         expect_drop(arp(ArpOp::request, bad, kPeer, kUs), Drop::arp_bad_sender);
