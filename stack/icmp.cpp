@@ -65,21 +65,29 @@ void Stack::icmp_error_input(const IcmpView& icmp) {
         return stats_.drop(Drop::icmp_bad_embedded);
     const uint8_t* transport = body.data() + quoted.header_len();
     if (quoted.protocol() == uint8_t(IpProtocol::tcp)) {
+        // TCP lowers the path MTU itself, once the quoted sequence number is believed.
         Ipv4Repr q{.src = quoted.src(), .dst = quoted.dst(), .protocol = quoted.protocol()};
-        if (icmp.type() == uint8_t(IcmpType::dest_unreachable) && icmp.code() == uint8_t(IcmpUnreachCode::frag_needed))
-            path_mtu_.lower(quoted.dst(), icmp.next_hop_mtu(), now());
         return tcp_.icmp_error(q, transport, icmp.type(), icmp.code(), icmp.next_hop_mtu());
     }
     if (icmp.type() != uint8_t(IcmpType::dest_unreachable)) return;  // time exceeded, etc.: nothing to do
     if (icmp.code() == uint8_t(IcmpUnreachCode::frag_needed)) {
-        // RFC 1191: lower the path MTU; the cache clamps absurd values.
-        if (path_mtu_.lower(quoted.dst(), icmp.next_hop_mtu(), now())) stats_.count(Counter::pmtu_updates);
+        lower_path_mtu(quoted.dst(), icmp.next_hop_mtu());
         return;
     }
     if (quoted.protocol() == uint8_t(IpProtocol::udp)) {
         udp_.icmp_error(SockAddr{quoted.src(), load_be16(transport)}, SockAddr{quoted.dst(), load_be16(transport + 2)},
                         unreachable_errno(icmp.code()));
     }
+}
+
+bool Stack::lower_path_mtu(Ipv4Addr dst, uint16_t mtu) {
+    const Route* route = routes_.lookup(dst);
+    if (!route) return false;  // nothing we send goes there
+    uint16_t link_mtu = interface(route->interface)->mtu;
+    if (mtu >= path_mtu_.get(dst, link_mtu, now())) return false;  // RFC 1191 6.3: never raised by ICMP
+    if (!path_mtu_.lower(dst, mtu, now())) return false;  // the cache clamps absurd values
+    stats_.count(Counter::pmtu_updates);
+    return true;
 }
 
 bool Stack::icmp_rate_allows(TimeNs now) {

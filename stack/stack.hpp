@@ -146,6 +146,11 @@ public:
     TcpLayer& tcp() { return tcp_; }
     DescriptorTable& descriptors() { return descriptors_; }
     PathMtuCache& path_mtu() { return path_mtu_; }
+    // RFC 1191: an ICMP "fragmentation needed" report of `mtu` for dst, once believed
+    // (TCP checks the quoted sequence number first, RFC 5927). Lowers the path MTU
+    // when the report is below the current estimate (the route's link MTU or a lower
+    // one learnt); counts pmtu_updates. False when nothing changed.
+    bool lower_path_mtu(Ipv4Addr dst, uint16_t mtu);
 
     bool is_local_address(Ipv4Addr addr) const;
     // Which interface address to send from towards dst (RFC 1122 3.3.4.3).

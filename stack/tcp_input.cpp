@@ -766,6 +766,7 @@ void TcpLayer::icmp_error(const Ipv4Repr& quoted, const uint8_t* tcp_header, uin
     if (!seq_in(seq, s->snd_una, s->snd_max + 1)) return stack_.stats().drop(Drop::icmp_bad_embedded);
     if (type != uint8_t(IcmpType::dest_unreachable)) return;
     if (code == uint8_t(IcmpUnreachCode::frag_needed)) {
+        stack_.lower_path_mtu(quoted.dst, mtu);
         // RFC 1191: lower the MSS to the new path MTU (clamped), resend what is lost.
         uint16_t floor = kMinMss + kIpv4MinHeaderLen + kTcpMinHeaderLen;
         if (mtu < floor) mtu = floor;

@@ -434,6 +434,18 @@ TEST_F(BadInput, MalformedIcmpMessages) {
     for (uint8_t type : {0, 13, 17, 42, 255}) expect_drop(icmp(type, 0, 0, pattern(8)), Drop::icmp_unsupported_type);
 }
 
+// A report not below the current estimate (the link MTU here) changes nothing: no
+// entry, no version bump that would make specialized handles re-specialize.
+TEST_F(BadInput, PathMtuReportAtOrAboveTheLinkMtuIsIgnored) {
+    const uint64_t version = stack.path_mtu().version;
+    for (uint16_t mtu : {1500, 1501, 9000, 65535}) {
+        exchange(icmp(3, 4, mtu, quoted_udp(kUs, kPeer, kOpenPort, 5555)));
+        EXPECT_EQ(stack.path_mtu().get(kPeer, 9000, clock.now()), 9000) << mtu;
+    }
+    EXPECT_EQ(uint64_t(stack.path_mtu().version), version);
+    EXPECT_EQ(stack.stats()[Counter::pmtu_updates], 0u);
+}
+
 TEST_F(BadInput, AbsurdPathMtuIsClampedAndUdpStillFragmentsToFit) {
     for (uint16_t mtu : {0, 20, 67}) {
         exchange(icmp(3, 4, mtu, quoted_udp(kUs, kPeer, kOpenPort, 5555)));

@@ -1011,6 +1011,9 @@ TEST(TcpIcmp, FragNeededForSequenceNotInFlightIgnored) {
     h.expect_drops(before, {{Drop::icmp_bad_embedded, 3}});
     EXPECT_EQ(h.socket_of(c)->snd_mss, 1460);
     EXPECT_EQ(h.delta(before, Counter::tcp_mss_lowered), 0u);
+    // Nor does it lower the path MTU other traffic to the peer uses.
+    EXPECT_EQ(h.stack.path_mtu().get(kPeer, 1500, h.clock.now()), 1500);
+    EXPECT_EQ(h.delta(before, Counter::pmtu_updates), 0u);
 }
 
 // RFC 1191: an error about data in flight lowers the MSS and what was lost is sent
