@@ -82,7 +82,7 @@ void usage() {
 }
 
 bool parse_options(int argc, char** argv, Options& o) {
-    for (int i = 1; i < argc; ++i) {
+    for (int i = 1; i < argc; i += 2) {  // options and their values
         const char* arg = argv[i];
         const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
         auto number = [&](uint64_t& out, uint64_t lo, uint64_t hi) {
@@ -128,7 +128,6 @@ bool parse_options(int argc, char** argv, Options& o) {
             std::fprintf(stderr, "quasi_spec_client: missing or bad value for %s: '%s'\n", arg, value ? value : "");
             return false;
         }
-        ++i;
     }
     if (!o.tap || o.prefix_len == 0 || o.server.is_unspecified()) {
         std::fprintf(stderr, "quasi_spec_client: --tap, --ip and --server are required\n");
