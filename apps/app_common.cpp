@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <sys/random.h>
+#include <time.h>
 
 namespace quasi::app {
 
@@ -84,6 +85,51 @@ std::string link_operstate(const char* name) {
     std::string s(line);
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
     return s;
+}
+
+}  // namespace quasi::app
+
+namespace quasi::app {
+
+std::unique_ptr<TapNetif> open_tap_and_wait(const char* program, const char* name, BufferPool& pool,
+                                            const MacAddr& mac, uint64_t wait_link_ms, const Clock& clock) {
+    int error = 0;
+    auto tap = TapNetif::open(name, pool, TapNetif::Config{.mac = mac, .mode = TapNetif::Mode::attach_only}, &error);
+    if (!tap) {
+        std::fprintf(stderr, "%s: cannot open tap '%s': %s (%s)\n", program, name, std::strerror(error),
+                     TapNetif::open_error_hint(error));
+        return nullptr;
+    }
+    if (wait_link_ms == 0) return tap;
+    const TimeNs t0 = clock.now(), until = t0 + static_cast<TimeNs>(wait_link_ms) * kMillisecond;
+    std::string state;
+    while ((state = link_operstate(tap->name())) != "up" && clock.now() < until) {
+        timespec ts{0, 5 * 1000 * 1000};
+        nanosleep(&ts, nullptr);
+    }
+    std::printf("%s: kernel operstate of %s is '%s' after %.1f ms%s\n", program, tap->name(), state.c_str(),
+                double(clock.now() - t0) / double(kMillisecond),
+                state == "up" ? "" : " (not up: the kernel may drop its first replies)");
+    return tap;
+}
+
+namespace {
+uint64_t splitmix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+}  // namespace
+
+void stream_bytes(uint64_t seed, uint64_t offset, uint8_t* out, size_t len) {
+    const uint64_t base = seed << 32;
+    for (size_t i = 0; i < len;) {
+        const uint64_t pos = offset + i;
+        const uint64_t word = splitmix64(base + pos / 8);
+        for (unsigned b = static_cast<unsigned>(pos % 8); b < 8 && i < len; ++b, ++i)
+            out[i] = static_cast<uint8_t>(word >> (8 * b));
+    }
 }
 
 }  // namespace quasi::app

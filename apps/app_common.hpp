@@ -2,11 +2,13 @@
 // signals and entropy. Host-only code (apps are not part of the core library).
 #pragma once
 
+#include "ports/x86/tap.hpp"
 #include "stack/socket.hpp"
 #include "stack/stack.hpp"
 
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 
 namespace quasi::app {
@@ -28,6 +30,17 @@ uint64_t random_seed();
 // SIGINT/SIGTERM set a flag instead of killing the process.
 void install_stop_handlers();
 bool stop_requested();
+// Opens the existing tap `name` (tests create it in their namespace) and waits up to
+// wait_link_ms for the kernel to report it up: attaching turns the carrier on, but the
+// kernel applies that in its rate-limited linkwatch work and drops what it sends on
+// the tap until then. Prints what it saw, prefixed by `program`; nullptr (the reason
+// on stderr) when the tap cannot be opened.
+std::unique_ptr<TapNetif> open_tap_and_wait(const char* program, const char* name, BufferPool& pool,
+                                            const MacAddr& mac, uint64_t wait_link_ms, const Clock& clock);
+// The deterministic test stream of the TCP clients (tests/interop/tcp_peer.py makes
+// the same): byte i is byte (i mod 8), little-endian, of splitmix64(seed * 2^32 + i / 8).
+// Fills out[0, len) with bytes [offset, offset + len).
+void stream_bytes(uint64_t seed, uint64_t offset, uint8_t* out, size_t len);
 // The kernel's RFC 2863 operational state of network interface `name` ("up", "down",
 // ...) from /sys/class/net/NAME/operstate (which `ip netns exec` mounts for the
 // namespace); empty when it cannot be read.

@@ -141,24 +141,6 @@ bool parse_options(int argc, char** argv, Options& o) {
     return true;
 }
 
-uint64_t splitmix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
-// Stream bytes [offset, offset + len) of the TCP data.
-void generate(uint64_t seed, uint64_t offset, uint8_t* out, size_t len) {
-    const uint64_t base = seed << 32;
-    for (size_t i = 0; i < len;) {
-        const uint64_t pos = offset + i;
-        const uint64_t word = splitmix64(base + pos / 8);
-        for (unsigned b = static_cast<unsigned>(pos % 8); b < 8 && i < len; ++b, ++i)
-            out[i] = static_cast<uint8_t>(word >> (8 * b));
-    }
-}
-
 // Datagram k of the UDP phase (spec_peer.py checks the same pattern).
 void fill_datagram(uint64_t k, uint8_t* out, size_t len) {
     for (size_t i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(k >> (8 * i));
@@ -333,7 +315,7 @@ bool Client::send_tcp() {
             if (unit_off == unit_len) {
                 unit_len = static_cast<size_t>(std::min<uint64_t>(kTcpAdu, o_.tcp_bytes - tcp_sent_));
                 unit_off = 0;
-                generate(o_.seed, tcp_sent_, unit, unit_len);
+                app::stream_bytes(o_.seed, tcp_sent_, unit, unit_len);
             }
             ssize_t n = tcp_.send(unit + unit_off, unit_len - unit_off);
             if (n == -EAGAIN || n == 0) break;
@@ -421,18 +403,8 @@ int main(int argc, char** argv) {
     config.seed = app::random_seed();
     config.pool.count = 8192;
     Stack stack(config, clock);
-    int error = 0;
-    auto tap = TapNetif::open(o.tap, stack.pool(), TapNetif::Config{.mac = o.mac, .mode = TapNetif::Mode::attach_only},
-                              &error);
-    if (!tap) {
-        std::fprintf(stderr, "quasi_spec_client: cannot open tap '%s': %s (%s)\n", o.tap, std::strerror(error),
-                     TapNetif::open_error_hint(error));
-        return 2;
-    }
-    // Attaching turns the carrier on, but the kernel applies that in its rate-limited
-    // linkwatch work; until then it drops what it sends on the tap.
-    const TimeNs link_until = clock.now() + o.wait_link_ms * kMillisecond;
-    while (app::link_operstate(tap->name()) != "up" && clock.now() < link_until) sleep_us(5000);
+    auto tap = app::open_tap_and_wait("quasi_spec_client", o.tap, stack.pool(), o.mac, o.wait_link_ms, clock);
+    if (!tap) return 2;
     if (int rc = stack.add_interface(*tap, o.ip, o.prefix_len); rc < 0) {
         std::fprintf(stderr, "quasi_spec_client: cannot add interface: %s\n", std::strerror(-rc));
         return 2;

@@ -21,7 +21,8 @@
 // of the sent and the received stream are printed: the script compares the sent digest
 // with the one the server logs for what it received.
 //
-// Data: byte i is byte (i mod 8) (little-endian) of splitmix64(seed * 2^32 + i / 8).
+// Data: byte i is byte (i mod 8) (little-endian) of splitmix64(seed * 2^32 + i / 8)
+// (app::stream_bytes).
 //
 // --impair SPEC puts the seeded impairment decorator between the stack and the tap,
 // both directions (apps/impair_options.hpp).
@@ -41,7 +42,6 @@
 #include "stack/stack.hpp"
 #include "apps/sha256.hpp"
 
-#include <time.h>
 
 #include <algorithm>
 #include <array>
@@ -56,26 +56,6 @@ using namespace quasi;
 using quasi::interop::Sha256;
 
 namespace {
-
-// --- the deterministic stream ------------------------------------------------------
-uint64_t splitmix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
-// Fills out[0, len) with stream bytes [offset, offset + len).
-void generate(uint64_t seed, uint64_t offset, uint8_t* out, size_t len) {
-    const uint64_t base = seed << 32;
-    size_t i = 0;
-    while (i < len) {
-        const uint64_t pos = offset + i;
-        const uint64_t word = splitmix64(base + pos / 8);
-        for (unsigned b = static_cast<unsigned>(pos % 8); b < 8 && i < len; ++b, ++i)
-            out[i] = static_cast<uint8_t>(word >> (8 * b));
-    }
-}
 
 // --- options -----------------------------------------------------------------------
 struct Options {
@@ -172,26 +152,8 @@ int main(int argc, char** argv) {
     Stack stack(config, clock);
     app::LinkImpairment::ReleaseGuard release_impairment{o.impair};  // before the stack and its pool go
 
-    int error = 0;
-    auto tap = TapNetif::open(o.tap, stack.pool(), TapNetif::Config{.mac = o.mac, .mode = TapNetif::Mode::attach_only},
-                              &error);
-    if (!tap) {
-        std::fprintf(stderr, "quasi_tcp_client: cannot open tap '%s': %s (%s)\n", o.tap, std::strerror(error),
-                     TapNetif::open_error_hint(error));
-        return 2;
-    }
-    if (o.wait_link_ms) {
-        // Attaching turns the carrier on, but the kernel applies that in its rate-limited
-        // linkwatch work; until then it drops what it sends on the tap.
-        const TimeNs t0 = clock.now(), until = t0 + o.wait_link_ms * kMillisecond;
-        std::string state;
-        while ((state = app::link_operstate(tap->name())) != "up" && clock.now() < until) {
-            timespec ts{0, 5 * 1000 * 1000};
-            nanosleep(&ts, nullptr);
-        }
-        std::printf("quasi_tcp_client: kernel operstate of %s is '%s' after %.1f ms\n", tap->name(), state.c_str(),
-                    double(clock.now() - t0) / double(kMillisecond));
-    }
+    auto tap = app::open_tap_and_wait("quasi_tcp_client", o.tap, stack.pool(), o.mac, o.wait_link_ms, clock);
+    if (!tap) return 2;
     Netif& link = o.impair.wrap(*tap, stack.pool(), clock);
     if (int rc = stack.add_interface(link, o.ip, o.prefix_len); rc < 0) {
         std::fprintf(stderr, "quasi_tcp_client: cannot add interface: %s\n", std::strerror(-rc));
@@ -281,7 +243,7 @@ int main(int argc, char** argv) {
             if (out_off == out_len) {
                 out_len = static_cast<size_t>(std::min<uint64_t>(kChunk, o.bytes - sent));
                 out_off = 0;
-                generate(o.seed, sent, out.data(), out_len);
+                app::stream_bytes(o.seed, sent, out.data(), out_len);
             }
             ssize_t n = send(stack, fd, out.data() + out_off, out_len - out_off);
             if (n == -EAGAIN || n == 0) break;
@@ -335,7 +297,7 @@ int main(int argc, char** argv) {
             size_t check = static_cast<size_t>(std::min<uint64_t>(len, o.bytes > received ? o.bytes - received : 0));
             if (check < len) extra += len - check;
             if (mismatch_at < 0 && check) {
-                generate(o.seed, received, expect.data(), check);
+                app::stream_bytes(o.seed, received, expect.data(), check);
                 if (std::memcmp(in.data(), expect.data(), check) != 0) {
                     size_t k = 0;
                     while (in[k] == expect[k]) ++k;

@@ -34,7 +34,6 @@
 #include "stack/stack.hpp"
 
 #include <poll.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -155,25 +154,8 @@ int main(int argc, char** argv) {
     config.pool.count = 4096;
     Stack stack(config, clock);
 
-    int error = 0;
-    auto tap = TapNetif::open(o.tap, stack.pool(), TapNetif::Config{.mac = o.mac, .mode = TapNetif::Mode::attach_only},
-                              &error);
-    if (!tap) {
-        std::fprintf(stderr, "quasi_udp_client: cannot open tap '%s': %s (%s)\n", o.tap, std::strerror(error),
-                     TapNetif::open_error_hint(error));
-        return 2;
-    }
-    if (o.wait_link_ms) {
-        const TimeNs t0 = clock.now(), until = t0 + static_cast<TimeNs>(o.wait_link_ms) * kMillisecond;
-        std::string state;
-        while ((state = app::link_operstate(tap->name())) != "up" && clock.now() < until) {
-            timespec ts{0, 5 * 1000 * 1000};
-            nanosleep(&ts, nullptr);
-        }
-        std::printf("quasi_udp_client: kernel operstate of %s is '%s' after %.1f ms%s\n", tap->name(), state.c_str(),
-                    double(clock.now() - t0) / double(kMillisecond),
-                    state == "up" ? "" : " (not up: the kernel may drop its first replies)");
-    }
+    auto tap = app::open_tap_and_wait("quasi_udp_client", o.tap, stack.pool(), o.mac, o.wait_link_ms, clock);
+    if (!tap) return 2;
     int ifindex = stack.add_interface(*tap, o.ip, o.prefix_len);
     if (ifindex < 0) {
         std::fprintf(stderr, "quasi_udp_client: cannot add interface: %s\n", std::strerror(-ifindex));
