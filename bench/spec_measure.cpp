@@ -472,6 +472,22 @@ void measure_code_size(Report& r, const std::string& self) {
 
 // ---- JIT latency ----
 
+namespace {
+// Compiles `context` once, timed, and prints "<total ms> <optimize ms> <cpu ms>".
+template <class Context>
+int timed_compile(const Context& context, bool o2) {
+    double cpu = thread_cpu_ms();
+    auto t = SteadyClock::now();
+    auto code = jit::Specializer::instance().compile_uncached(
+        context, o2 ? jit::Pipeline::default_o2 : jit::Pipeline::short_pipeline);
+    double total = seconds_since(t) * 1e3;
+    cpu = thread_cpu_ms() - cpu;
+    if (!code) return 1;
+    std::printf("%.3f %.3f %.3f\n", total, code->optimize_ms, cpu);
+    return 0;
+}
+}  // namespace
+
 int run_cold_probe(bool o2, bool prewarmed) {
     if (prewarmed) {  // what an application that called prewarm_specializer() at start-up sees
         prewarm_specializer();
@@ -481,30 +497,14 @@ int run_cold_probe(bool o2, bool prewarmed) {
     int fd = b.open(7000);
     auto snap = freeze_udp_send(b.stack, fd, 64);
     if (!snap) return 1;
-    double cpu = thread_cpu_ms();
-    auto t = SteadyClock::now();
-    auto code = jit::Specializer::instance().compile_uncached(
-        snap->context, o2 ? jit::Pipeline::default_o2 : jit::Pipeline::short_pipeline);
-    double total = seconds_since(t) * 1e3;
-    cpu = thread_cpu_ms() - cpu;
-    if (!code) return 1;
-    std::printf("%.3f %.3f %.3f\n", total, code->optimize_ms, cpu);
-    return 0;
+    return timed_compile(snap->context, o2);
 }
 
 int run_cold_probe_tcp(bool o2) {
     TcpSendBench b;
     auto snap = freeze_tcp_send(b.a, b.fd, static_cast<uint32_t>(kTcpSize));
     if (!snap) return 1;
-    double cpu = thread_cpu_ms();
-    auto t = SteadyClock::now();
-    auto code = jit::Specializer::instance().compile_uncached(
-        snap->context, o2 ? jit::Pipeline::default_o2 : jit::Pipeline::short_pipeline);
-    double total = seconds_since(t) * 1e3;
-    cpu = thread_cpu_ms() - cpu;
-    if (!code) return 1;
-    std::printf("%.3f %.3f %.3f\n", total, code->optimize_ms, cpu);
-    return 0;
+    return timed_compile(snap->context, o2);
 }
 
 int run_warm_probe(int count) {

@@ -14,6 +14,7 @@
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/DerivedTypes.h>
 #include <llvm/Analysis/ConstantFolding.h>
+#include <llvm/Analysis/LoopInfo.h>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/InstIterator.h>
 #include <llvm/IR/IntrinsicInst.h>
@@ -214,15 +215,10 @@ unsigned inlined_size(const llvm::Function& f) {
 // unroll(full)`, QUASI_UNROLL_FULL).
 bool asks_full_unroll(const llvm::Module& m) {
     for (const llvm::Function& f : m)
-        for (const llvm::BasicBlock& bb : f) {
-            const llvm::MDNode* loop = bb.getTerminator() ? bb.getTerminator()->getMetadata("llvm.loop") : nullptr;
-            if (!loop) continue;
-            for (const llvm::MDOperand& op : loop->operands())
-                if (auto* hint = llvm::dyn_cast_or_null<llvm::MDNode>(op.get()))
-                    if (hint->getNumOperands() > 0)
-                        if (auto* name = llvm::dyn_cast<llvm::MDString>(hint->getOperand(0)))
-                            if (name->getString() == "llvm.loop.unroll.full") return true;
-        }
+        for (const llvm::BasicBlock& bb : f)
+            if (const llvm::Instruction* term = bb.getTerminator())
+                if (llvm::MDNode* loop = term->getMetadata(llvm::LLVMContext::MD_loop))
+                    if (llvm::findOptionMDForLoopID(loop, "llvm.loop.unroll.full")) return true;
     return false;
 }
 
