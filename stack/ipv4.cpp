@@ -80,6 +80,29 @@ int Stack::ipv4_output(const Ipv4Send& send, PacketPtr datagram) {
     return ipv4_fragment_and_send(header, *route, mtu, *datagram);
 }
 
+// The inputs route_cached() checks are read before the answers, so a change between
+// them (there is none: one thread) could only make the entry look stale.
+bool Stack::fill_route_cache(DstEntry& c, Ipv4Addr dst, Ipv4Addr local, uint8_t protocol) {
+    c.iface = nullptr;
+    const Route* route = routes_.lookup(dst);
+    if (!route) return false;
+    Interface& iface = *interfaces_[route->interface];
+    c.dst = dst;
+    c.local = local;
+    c.route_version = routes_.version;
+    c.pmtu_version = path_mtu_.version;
+    c.link_mtu = iface.mtu;
+    c.src = local.is_unspecified() ? iface.address() : local;
+    c.next_hop = route->next_hop(dst);
+    c.broadcast = dst.is_broadcast() || dst == iface.directed_broadcast() || dst.is_multicast();
+    c.path_mtu = path_mtu_.get(dst, c.link_mtu, now(), &c.pmtu_expires);
+    // RFC 7739: the very bucket next_ip_ident(src, dst, protocol) would hash to.
+    c.ident = ip_ident_counter(c.src, dst, protocol);
+    c.resolved = false;
+    c.iface = &iface;
+    return true;
+}
+
 // RFC 791 3.2 "fragmentation": every fragment but the last carries a multiple of 8
 // bytes; all carry the same identification. A datagram that fits the MTU but arrived
 // as a chain takes this path too and leaves as one unfragmented copy.

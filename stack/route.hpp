@@ -7,6 +7,7 @@
 #pragma once
 
 #include "context/quasi_invariant.hpp"
+#include "stack/clock.hpp"
 #include "stack/wire/bytes.hpp"
 
 #include <array>
@@ -24,6 +25,40 @@ struct Route {
     uint32_t mask() const { return prefix_len == 0 ? 0 : ~uint32_t{0} << (32 - prefix_len); }
     // The neighbour a datagram to dst is handed to.
     Ipv4Addr next_hop(Ipv4Addr dst) const { return gateway.is_unspecified() ? dst : gateway; }
+};
+
+class Interface;
+
+// A socket's cached answer to "how does a datagram to dst leave?" (what Linux keeps
+// as the dst entry on a socket): the route's interface and next hop, the path MTU,
+// the RFC 7739 IP ID counter for (src, dst, protocol) and, once resolved, the next
+// hop's MAC. Stack::route_cached() fills it and trusts it only while every input
+// it was computed from is unchanged: the key (dst and the socket's bound address),
+// the route table's version, the path-MTU cache's version and the expiry of the
+// path-MTU entry it used, the interface MTU, and the ARP cache's generation (for
+// the MAC). So a send reads a dozen words instead of scanning the route table and
+// the path-MTU cache, probing the ARP hash and running SipHash.
+struct DstEntry {
+    static constexpr TimeNs kNoExpiry = ~TimeNs{0};
+
+    // The key.
+    Ipv4Addr dst;
+    Ipv4Addr local;  // the socket's bound address (unspecified: the interface's)
+    // The answer (iface null: nothing cached).
+    Interface* iface = nullptr;
+    Ipv4Addr src;       // local, or the interface's address
+    Ipv4Addr next_hop;  // the gateway, or dst on a connected route
+    uint16_t* ident = nullptr;  // Stack::ip_ident_counter(src, dst, protocol)
+    uint16_t path_mtu = 0;
+    bool broadcast = false;  // limited, directed or multicast: never a unicast fast path
+    bool resolved = false;   // mac holds the next hop's MAC
+    MacAddr mac;
+    // What it was computed from.
+    uint64_t route_version = 0;
+    uint64_t pmtu_version = 0;
+    TimeNs pmtu_expires = kNoExpiry;  // of the path-MTU entry path_mtu came from
+    uint16_t link_mtu = 0;            // the interface MTU then
+    uint64_t arp_generation = 0;      // of iface's ARP cache when mac was read
 };
 
 class RouteTable {

@@ -48,9 +48,13 @@ void Interface::flush() {
 
 // ---- path MTU ----
 
-uint16_t PathMtuCache::get(Ipv4Addr dst, uint16_t link_mtu, TimeNs now) const {
-    for (const Entry& e : entries_)
-        if (e.mtu != 0 && e.dst == dst && e.expires > now) return e.mtu < link_mtu ? e.mtu : link_mtu;
+uint16_t PathMtuCache::get(Ipv4Addr dst, uint16_t link_mtu, TimeNs now, TimeNs* expires) const {
+    for (const Entry& e : entries_) {
+        if (e.mtu == 0 || e.dst != dst || e.expires <= now) continue;
+        if (expires) *expires = e.expires;
+        return e.mtu < link_mtu ? e.mtu : link_mtu;
+    }
+    if (expires) *expires = DstEntry::kNoExpiry;
     return link_mtu;
 }
 

@@ -76,13 +76,16 @@ public:
     static constexpr TimeNs kLifetime = 600 * kSecond;  // RFC 1191 6.3: about 10 minutes
     static constexpr uint16_t kMinMtu = 68;              // RFC 791: every link carries 68
 
-    // The path MTU to dst, or `link_mtu` when nothing lower is known.
-    uint16_t get(Ipv4Addr dst, uint16_t link_mtu, TimeNs now) const;
+    // The path MTU to dst, or `link_mtu` when nothing lower is known. `expires`, when
+    // given, receives when the entry the answer came from expires (the answer may
+    // rise then), or DstEntry::kNoExpiry when it came from no entry.
+    uint16_t get(Ipv4Addr dst, uint16_t link_mtu, TimeNs now, TimeNs* expires = nullptr) const;
     // Records a lower MTU; returns true when it changed something.
     bool lower(Ipv4Addr dst, uint16_t mtu, TimeNs now);
 
     // Bumped whenever lower() changes something: specialized handles that froze a path
-    // MTU watch it (expiry only raises an MTU, which frozen code handles by declining).
+    // MTU watch it (expiry only raises an MTU, which frozen code handles by declining;
+    // a socket's DstEntry notes the expiry instead).
     QuasiInvariant<uint64_t> version;
 
 private:
@@ -182,6 +185,11 @@ public:
     // The counter next_ip_ident draws from for (src, dst, protocol): a specialized send
     // path freezes the pointer and increments the very same counter.
     uint16_t* ip_ident_counter(Ipv4Addr src, Ipv4Addr dst, uint8_t protocol);
+    // The route to dst for a socket bound to `local` (unspecified: any), from the
+    // socket's cache (DstEntry): used as it is while every input it was computed from
+    // holds, refilled otherwise. Null when no route leads to dst. `resolved` says
+    // whether `mac` holds the next hop's MAC (looked up again while it does not).
+    const DstEntry* route_cached(DstEntry& cache, Ipv4Addr dst, Ipv4Addr local, uint8_t protocol);
     // Hands a frame (link header space reserved, IPv4 header written) to the link.
     void link_output(Interface& iface, Ipv4Addr next_hop, PacketPtr packet);
 
@@ -198,6 +206,7 @@ private:
     bool icmp_rate_allows(TimeNs now);
     int ipv4_fragment_and_send(const Ipv4Repr& header, const Route& route, uint16_t mtu,
                                const PacketBuffer& datagram);
+    bool fill_route_cache(DstEntry& cache, Ipv4Addr dst, Ipv4Addr local, uint8_t protocol);
 
     Config config_;
     const Clock& clock_;
@@ -221,5 +230,19 @@ private:
     uint64_t icmp_tokens_milli_ = 0;  // token bucket, in thousandths of a token
     TimeNs icmp_refill_time_ = 0;
 };
+
+// Inline: it is the whole per-send cost of routing on the generic send paths.
+inline const DstEntry* Stack::route_cached(DstEntry& c, Ipv4Addr dst, Ipv4Addr local, uint8_t protocol) {
+    bool valid = c.iface && c.dst == dst && c.local == local && c.route_version == routes_.version.get() &&
+                 c.pmtu_version == path_mtu_.version.get() && c.link_mtu == c.iface->mtu.get() &&
+                 (c.pmtu_expires == DstEntry::kNoExpiry || now() < c.pmtu_expires);
+    if (!valid && !fill_route_cache(c, dst, local, protocol)) return nullptr;
+    ArpCache& arp = c.iface->arp();
+    if (!c.resolved || c.arp_generation != arp.generation()) {
+        c.arp_generation = arp.generation();
+        c.resolved = arp.lookup(c.next_hop, c.mac);
+    }
+    return &c;
+}
 
 }  // namespace quasi

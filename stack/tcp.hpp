@@ -14,6 +14,7 @@
 #include "stack/buffer.hpp"
 #include "stack/clock.hpp"
 #include "stack/random.hpp"
+#include "stack/route.hpp"
 #include "stack/tcp_buffers.hpp"
 #include "stack/tcp_congestion.hpp"
 #include "stack/tcp_rto.hpp"
@@ -81,6 +82,7 @@ struct TcpSocket : boost::intrusive::unordered_set_base_hook<> {
     TcpLayer* owner = nullptr;  // for timer callbacks
     int fd = -1;  // -1 for children not yet accepted
     bool in_use = false;
+    DstEntry route_cache;  // the live segment path's route to the peer (Stack::route_cached)
 
     // --- send sequence space (RFC 9293 3.3.1) ---
     uint32_t iss = 0;

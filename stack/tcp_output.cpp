@@ -5,22 +5,25 @@
 namespace quasi {
 
 int TcpLiveContext::prepare(TcpFrameSpec& spec) {
-    const Route* route = stack.routes().lookup(socket.remote_addr);
+    const DstEntry* route =
+        stack.route_cached(socket.route_cache, socket.remote_addr, socket.local_addr, uint8_t(IpProtocol::tcp));
     if (!route) {
         stack.stats().drop(Drop::ipv4_no_route);
         return -ENETUNREACH;
     }
-    Interface& iface = *stack.interface(route->interface);
+    Interface& iface = *route->iface;
     spec.iface = &iface;
     spec.src_mac = iface.mac();
-    spec.next_hop = route->next_hop(socket.remote_addr);
-    spec.resolved = iface.arp().lookup(spec.next_hop, spec.dst_mac);
+    spec.next_hop = route->next_hop;
+    spec.resolved = route->resolved;
+    spec.dst_mac = route->mac;
     spec.src = socket.local_addr;
     spec.dst = socket.remote_addr;
     spec.src_port = socket.local_port;
     spec.dst_port = socket.remote_port;
     spec.ttl = socket.ttl;
     spec.tos = socket.tos;
+    ident_counter = route->ident;
     return 0;
 }
 
@@ -30,9 +33,8 @@ PacketPtr TcpLiveContext::alloc_frame() {
     return p;
 }
 
-uint16_t TcpLiveContext::ip_ident(const TcpFrameSpec& spec) {
-    return stack.next_ip_ident(spec.src, spec.dst, uint8_t(IpProtocol::tcp));
-}
+// RFC 7739: the counter of the (src, dst, TCP) bucket, found by prepare's route.
+uint16_t TcpLiveContext::ip_ident(const TcpFrameSpec&) { return (*ident_counter)++; }
 
 void TcpLiveContext::transmit(const TcpFrameSpec& spec, PacketPtr frame) {
     Stats& stats = stack.stats();
@@ -46,12 +48,12 @@ template int tcp_emit<TcpLiveContext>(TcpLiveContext&, TcpLayer&, TcpSocket&, ui
 template void tcp_output<TcpLiveContext>(TcpLiveContext&, TcpLayer&, TcpSocket&);
 
 void TcpLayer::output(TcpSocket& s) {
-    TcpLiveContext ctx{stack_, s};
+    TcpLiveContext ctx{stack_, s, nullptr};
     tcp_output(ctx, *this, s);
 }
 
 int TcpLayer::emit_segment(TcpSocket& s, uint32_t seq, uint32_t len, uint8_t flags) {
-    TcpLiveContext ctx{stack_, s};
+    TcpLiveContext ctx{stack_, s, nullptr};
     return tcp_emit(ctx, *this, s, seq, len, flags);
 }
 

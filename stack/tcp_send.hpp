@@ -2,7 +2,8 @@
 //
 // A TcpFrameSpec holds what a segment's frame owes to the connection's
 // quasi-invariants: addresses, ports, next-hop MACs, TTL/TOS and which options were
-// negotiated. The live context computes it per segment (route and neighbour lookup);
+// negotiated. The live context computes it per segment (route and neighbour from the
+// socket's validated cache, Stack::route_cached);
 // a frozen context returns a constant. The dynamic part (sequence numbers, window,
 // timestamps, SACK blocks, payload) always comes from the socket.
 #pragma once
@@ -85,10 +86,12 @@ inline void emit_tcp_frame(const TcpFrameSpec& s, PacketBuffer& frame, const Tcp
     store_be16(th + 16, acc.finish());
 }
 
-// The generic policy: route and neighbour looked up for every segment.
+// The generic policy: route, neighbour and IP ID bucket for every segment from the
+// socket's cache of them (DstEntry), checked against their versions each time.
 struct TcpLiveContext {
     Stack& stack;
     TcpSocket& socket;
+    uint16_t* ident_counter;  // set by prepare()
 
     // 0, or -ENETUNREACH when no route leads to the peer.
     int prepare(TcpFrameSpec& spec);

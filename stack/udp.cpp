@@ -42,6 +42,7 @@ UdpSocket* UdpLayer::open() {
         s.receive_limit = stack_.config().udp_receive_queue_bytes;
         s.receive_bytes = 0;
         s.pending_error = 0;
+        s.route_cache = DstEntry{};
         s.callback = nullptr;
         s.callback_user = nullptr;
         ++open_count_;
@@ -129,7 +130,7 @@ ssize_t UdpLayer::send_to(UdpSocket& s, const uint8_t* data, size_t len, const S
     if (!s.bound()) {
         if (int rc = bind(s, SockAddr{}); rc != 0) return rc;
     }
-    UdpLiveContext ctx{stack_, s, dst};
+    UdpLiveContext ctx{stack_, s, dst, nullptr};
     ssize_t rc = udp_send(ctx, data, len);
     if (rc != kSlowPath) return rc;
     SockAddr to = dst ? *dst : SockAddr{s.remote_addr, s.remote_port};
@@ -274,23 +275,20 @@ void UdpLayer::icmp_error(SockAddr local, SockAddr remote, int error) {
 
 int UdpLiveContext::prepare(UdpFrameSpec& spec, size_t len) {
     Ipv4Addr dst = destination ? destination->addr : socket.remote_addr.get();
-    const Route* route = stack.routes().lookup(dst);
+    // The socket's cached route (a sendto to another destination refills it).
+    const DstEntry* route = stack.route_cached(socket.route_cache, dst, socket.local_addr, uint8_t(IpProtocol::udp));
     if (!route) {
         stack.stats().drop(Drop::ipv4_no_route);
         return -ENETUNREACH;
     }
-    Interface& iface = *stack.interface(route->interface);
-    if (dst.is_broadcast() || dst == iface.directed_broadcast() || dst.is_multicast()) return kSlowPath;
-    uint16_t mtu = stack.path_mtu().get(dst, iface.mtu, stack.now());
-    uint16_t max_payload = udp_single_frame_payload(mtu, stack.pool());
-    if (len > max_payload) return kSlowPath;
-    MacAddr next_hop_mac;
-    if (!iface.arp().lookup(route->next_hop(dst), next_hop_mac)) return kSlowPath;
-    Ipv4Addr local = socket.local_addr;
+    if (route->broadcast) return kSlowPath;
+    uint16_t max_payload = udp_single_frame_payload(route->path_mtu, stack.pool());
+    if (len > max_payload || !route->resolved) return kSlowPath;
+    Interface& iface = *route->iface;
     spec.iface = &iface;
     spec.src_mac = iface.mac();
-    spec.dst_mac = next_hop_mac;
-    spec.src = local.is_unspecified() ? iface.address() : local;
+    spec.dst_mac = route->mac;
+    spec.src = route->src;
     spec.dst = dst;
     spec.src_port = socket.local_port;
     spec.dst_port = destination ? destination->port : socket.remote_port.get();
@@ -299,6 +297,7 @@ int UdpLiveContext::prepare(UdpFrameSpec& spec, size_t len) {
     spec.dont_fragment = socket.dont_fragment;
     spec.checksum = socket.checksum_enabled;
     spec.max_payload = max_payload;
+    ident_counter = route->ident;
     return 0;
 }
 
@@ -308,9 +307,8 @@ PacketPtr UdpLiveContext::alloc_frame() {
     return p;
 }
 
-uint16_t UdpLiveContext::ip_ident(const UdpFrameSpec& spec) {
-    return stack.next_ip_ident(spec.src, spec.dst, uint8_t(IpProtocol::udp));
-}
+// RFC 7739: the counter of the (src, dst, UDP) bucket, found by prepare's route.
+uint16_t UdpLiveContext::ip_ident(const UdpFrameSpec&) { return (*ident_counter)++; }
 
 void UdpLiveContext::transmit(const UdpFrameSpec& spec, PacketPtr frame) {
     Stats& stats = stack.stats();

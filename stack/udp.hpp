@@ -7,6 +7,7 @@
 
 #include "context/quasi_invariant.hpp"
 #include "stack/buffer.hpp"
+#include "stack/route.hpp"
 #include "stack/wire/bytes.hpp"
 #include "stack/wire/ipv4.hpp"
 
@@ -56,6 +57,7 @@ struct UdpSocket : boost::intrusive::unordered_set_base_hook<> {
     size_t receive_bytes = 0;   // true size of the queued buffers
     size_t receive_limit = 0;   // SO_RCVBUF
     int pending_error = 0;      // an ICMP-reported error, returned once by the next call
+    DstEntry route_cache;       // the live send path's route to the last destination
     ReadyCallback callback = nullptr;
     void* callback_user = nullptr;
 

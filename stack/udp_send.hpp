@@ -3,7 +3,8 @@
 //
 // udp_send<Ctx> asks the context to prepare a UdpFrameSpec: everything about the
 // frame that does not depend on the payload. UdpLiveContext computes it per call
-// (socket state, route lookup, path MTU, neighbour lookup); a frozen context returns
+// (socket state; route, path MTU and neighbour from the socket's validated cache of
+// them, Stack::route_cached); a frozen context returns
 // a constant, so once specialized the whole of prepare() folds away and what is left
 // is header stores, a copy and a checksum. The live context declines (kSlowPath) for
 // what the fast path does not handle: fragmentation, broadcast, unresolved
@@ -102,11 +103,14 @@ ssize_t udp_send(Ctx& ctx, const uint8_t* data, size_t len) {
     return static_cast<ssize_t>(len);
 }
 
-// The generic policy: everything read from the live objects on every call.
+// The generic policy: everything read from the live objects on every call, the
+// route, path MTU, neighbour and IP ID bucket through the socket's cache of them
+// (DstEntry, checked against their versions at every call).
 struct UdpLiveContext {
     Stack& stack;
     UdpSocket& socket;
     const SockAddr* destination;  // null: the connected peer
+    uint16_t* ident_counter;      // set by prepare()
 
     int prepare(UdpFrameSpec& spec, size_t len);
     PacketPtr alloc_frame();
