@@ -10,6 +10,9 @@ bool lwip_baseline_built() {
 const char* lwip_baseline_name() {
     return "lwIP (not built)";
 }
+const char* lwip_baseline_config() {
+    return "";
+}
 bool lwip_baseline_init() {
     return false;
 }

@@ -1,6 +1,7 @@
 // How quasi-bench-spec measures (see spec_measure.hpp for the figures).
 #include "bench/spec_measure.hpp"
 
+#include "bench/cost_breakdown.hpp"
 #include "bench/lwip_baseline.hpp"
 #include "bench/spec_fixture.hpp"
 #include "context/tcp_context.hpp"
@@ -254,10 +255,12 @@ void measure_instructions_callgrind(Report& r, const std::string& self) {
     char dir_template[] = "/tmp/quasi-callgrind-XXXXXX";
     if (!mkdtemp(dir_template)) return;
     std::string dir = dir_template;
-    run_command("valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file=" + dir +
-                "/cg.out '" + self + "' --callgrind-regions > " + dir + "/log 2>&1");
+    // Names and positions uncompressed: each dump reads on its own (cost_breakdown.cpp).
+    run_command("valgrind --tool=callgrind --collect-atstart=no --compress-strings=no --compress-pos=no "
+                "--callgrind-out-file=" + dir + "/cg.out '" + self + "' --callgrind-regions > " + dir + "/log 2>&1");
     // One file per dump: "desc: Trigger: Client Request: region <kind> <size>" and "totals: <Ir>".
     std::map<std::string, double> ir;
+    std::map<std::string, std::string> dump_of;
     if (DIR* d = opendir(dir.c_str())) {
         while (dirent* e = readdir(d)) {
             std::ifstream in(dir + "/" + e->d_name);
@@ -269,11 +272,10 @@ void measure_instructions_callgrind(Report& r, const std::string& self) {
                 if (line.rfind("totals:", 0) == 0 || line.rfind("summary:", 0) == 0)
                     total = std::strtod(line.c_str() + line.find(':') + 1, nullptr);
             }
-            if (!region.empty() && !std::isnan(total)) ir[region] = total;
+            if (!region.empty() && !std::isnan(total)) ir[region] = total, dump_of[region] = dir + "/" + e->d_name;
         }
         closedir(d);
     }
-    run_command("rm -rf '" + dir + "'");
     for (int s = 0; s < 2; ++s) {
         std::string size = std::to_string(kSizes[s]);
         auto base = ir.find("baseline " + size);
@@ -282,7 +284,14 @@ void measure_instructions_callgrind(Report& r, const std::string& self) {
             auto it = ir.find(std::string(kind_name(k)) + " " + size);
             if (it != ir.end()) cost_of(r.callgrind[s], k) = (it->second - base->second) / kMeasured;
         }
+        if (dump_of.count("generic_send_to " + size))
+            r.generic_breakdown[s] =
+                breakdown_of_dump(dump_of["generic_send_to " + size], kMeasured, r.callgrind[s].generic_send_to);
+        if (dump_of.count("lwip_udp_sendto " + size))
+            r.lwip_breakdown[s] =
+                breakdown_of_dump(dump_of["lwip_udp_sendto " + size], kMeasured, r.callgrind[s].lwip_udp_sendto);
     }
+    run_command("rm -rf '" + dir + "'");
     std::string tcp_size = std::to_string(kTcpSize);
     auto tcp_base = ir.find("tcp_baseline " + tcp_size);
     if (tcp_base == ir.end()) return;
@@ -419,7 +428,9 @@ void measure_code_size(Report& r, const std::string& self) {
         if (target.find('+') != std::string::npos || target == current) continue;
         calls[current].insert(target);
     }
-    auto reachable = [&](const std::vector<std::string>& roots, std::vector<std::string>& names) {
+    // `excluded`: prefixes of (mangled) names not entered, with what only they reach.
+    auto reachable = [&](const std::vector<std::string>& roots, std::vector<std::string>& names,
+                         const std::vector<std::string>& excluded = {}) {
         std::set<std::string> seen;
         std::vector<std::string> work = roots;
         size_t bytes = 0;
@@ -427,6 +438,9 @@ void measure_code_size(Report& r, const std::string& self) {
             std::string f = work.back();
             work.pop_back();
             if (f.find("@plt") != std::string::npos || !seen.insert(f).second) continue;  // libc: not ours
+            bool skip = false;
+            for (const std::string& prefix : excluded) skip = skip || f.rfind(prefix, 0) == 0;
+            if (skip) continue;
             bytes += sizes.count(f) ? sizes[f] : 0;
             names.push_back(f);
             for (const std::string& g : calls[f]) work.push_back(g);
@@ -438,6 +452,15 @@ void measure_code_size(Report& r, const std::string& self) {
         if (name.rfind("_ZN5quasi8UdpLayer7send_to", 0) == 0) roots.push_back(name);
     r.generic_reachable_bytes = reachable(roots, r.generic_functions);
     r.generic_reachable_functions = r.generic_functions.size();
+    // The generic fast path's own closure: what a send that does not decline can run
+    // with its route cache warm. Left out: the general path the specialized handle
+    // falls back to as well (send_fragmented: fragmentation, broadcast, ARP queueing
+    // and eviction through ipv4_output), auto-bind, and the route cache's refill.
+    std::vector<std::string> fast_functions;
+    r.generic_fast_bytes = reachable(roots, fast_functions,
+                                     {"_ZN5quasi8UdpLayer15send_fragmented", "_ZN5quasi8UdpLayer4bind",
+                                      "_ZN5quasi5Stack16fill_route_cache"});
+    r.generic_fast_functions = fast_functions.size();
     std::vector<std::string> host;
     r.specialized_host_bytes = reachable({"quasi_interface_transmit", "quasi_checksum_sum", "quasi_checksum_copy"}, host);
 

@@ -1,6 +1,8 @@
 // The figures quasi-bench-spec reports, and how each is measured (spec_measure.cpp).
 #pragma once
 
+#include "bench/cost_breakdown.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <string>
@@ -57,6 +59,8 @@ struct Report {
     double ns_generic[2] = {NAN, NAN};      // wall time per send_to
     double ns_specialized[2] = {NAN, NAN};  // wall time per handle send (declared size, no flush)
     double ns_lwip[2] = {NAN, NAN};         // wall time per lwIP udp_sendto (lwip_baseline.hpp)
+    CostBreakdown generic_breakdown[2];  // callgrind: UdpLayer::send_to by kind of work
+    CostBreakdown lwip_breakdown[2];     // callgrind: lwIP's udp_sendto by kind of work
 
     size_t specialized_code_bytes = 0;    // executable bytes of one specialized handle (64 B declared, fast pipeline)
     size_t specialized_code_bytes_o2 = 0; // the same context through the O2 pipeline
@@ -66,6 +70,8 @@ struct Report {
     size_t generic_reachable_bytes = 0;   // functions reachable from UdpLayer::send_to
     size_t generic_reachable_functions = 0;
     std::vector<std::string> generic_functions;
+    size_t generic_fast_bytes = 0;  // the same without the general path, auto-bind and the route refill
+    size_t generic_fast_functions = 0;
 
     Latency cold[2];  // [fast, O2]: first specialization in a fresh process (JIT creation included)
     Latency warm[2];  // [fast, O2]: a new context with the JIT warm
