@@ -11,9 +11,13 @@ namespace {
 
 enum class Work { copy_checksum, allocation, locking, fixture, loop, other };
 
-bool has(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
+bool has(const std::string& s, const char* part) {
+    return s.find(part) != std::string::npos;
+}
 
-bool starts(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts(const std::string& s, const char* prefix) {
+    return s.rfind(prefix, 0) == 0;
+}
 
 // `fn`: the function's name without its parameter list (a signature that merely
 // mentions PacketDeleter is not the deleter).
@@ -38,7 +42,9 @@ Work classify(const std::string& file, const std::string& fn) {
 }
 
 // "fn=name", "fl=file": the name after '='.
-std::string value_of(const std::string& line) { return line.substr(line.find('=') + 1); }
+std::string value_of(const std::string& line) {
+    return line.substr(line.find('=') + 1);
+}
 
 }  // namespace
 

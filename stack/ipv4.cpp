@@ -80,8 +80,8 @@ int Stack::ipv4_output(const Ipv4Send& send, PacketPtr datagram) {
     return ipv4_fragment_and_send(header, *route, mtu, *datagram);
 }
 
-// The inputs route_cached() checks are read before the answers, so a change between
-// them (there is none: one thread) could only make the entry look stale.
+// Refills a socket's route cache (route_cached): the answers of a route, path-MTU and
+// IP ID lookup with the versions they were computed under. No route: left empty.
 bool Stack::fill_route_cache(DstEntry& c, Ipv4Addr dst, Ipv4Addr local, uint8_t protocol) {
     c.iface = nullptr;
     const Route* route = routes_.lookup(dst);

@@ -3,9 +3,9 @@
 // A TcpFrameSpec holds what a segment's frame owes to the connection's
 // quasi-invariants: addresses, ports, next-hop MACs, TTL/TOS and which options were
 // negotiated. The live context computes it per segment (route and neighbour from the
-// socket's validated cache, Stack::route_cached);
-// a frozen context returns a constant. The dynamic part (sequence numbers, window,
-// timestamps, SACK blocks, payload) always comes from the socket.
+// socket's validated cache, Stack::route_cached); a frozen context returns a
+// constant. The dynamic part (sequence numbers, window, timestamps, SACK blocks,
+// payload) always comes from the socket.
 #pragma once
 
 #include "stack/buffer.hpp"

@@ -139,15 +139,20 @@ TEST(RouteCache, UdpFollowsALoweredPathMtu) {
     EXPECT_EQ(t.send_bytes(fd, 1000), -EMSGSIZE);
 }
 
-// RFC 1191 6.3: a learnt path MTU ages out, and sends grow back to the link MTU.
+// RFC 1191 6.3: a learnt path MTU ages out, and sends grow back to the link MTU. A
+// stale cache would not show on the wire (the send would decline to the general path,
+// which reads the path-MTU table afresh): the cached value itself must grow back.
 TEST(RouteCache, UdpFollowsAnExpiredPathMtu) {
     OneStack t;
     int fd = t.udp_to(kPeer);
+    const DstEntry& cached = t.stack.descriptors().udp(fd)->route_cache;
     ASSERT_TRUE(t.stack.lower_path_mtu(kPeer, 600));
     t.expect_fragments(fd, 1000, 600);
     t.expect_fragments(fd, 1000, 600);
+    EXPECT_EQ(cached.path_mtu, 600);
     t.clock.advance(PathMtuCache::kLifetime + kSecond);
     t.expect_one_frame(fd, 1000, kPeerMac, kPeer);
+    EXPECT_EQ(cached.path_mtu, 1500);
 }
 
 TEST(RouteCache, UdpFollowsAnInterfaceMtuChange) {
