@@ -4,9 +4,10 @@
 //
 // Runs the Google Benchmark micro-benchmarks (time per send), then measures and
 // prints one table: instructions per send (callgrind, exact; and the hardware
-// counter when the kernel allows) with lwIP's udp_sendto beside the generic UDP
-// path (when built with liblwip-dev: bench/lwip_baseline.hpp), machine-code bytes
-// of a specialized handle vs the generic path's reachable code, JIT latency cold
+// counter when the kernel allows) with lwIP's udp_sendto_chksum beside the generic
+// UDP path (when built with liblwip-dev: bench/lwip_baseline.hpp; both broken down by
+// kind of work), machine-code bytes of a specialized handle vs the generic path's
+// reachable code and vs its fast path alone, JIT latency cold
 // and warm for both pipelines, cache-hit latency and memory per handle. --json prints the table's figures as
 // JSON instead (and skips the Google Benchmark run). Child modes used internally:
 // --callgrind-regions (under valgrind), --cold-probe fast|o2, --cold-probe-tcp fast|o2.
@@ -37,7 +38,7 @@ void BM_GenericSendTo(benchmark::State& state) {
 }
 BENCHMARK(BM_GenericSendTo)->Arg(64)->Arg(1024);
 
-// lwIP's udp_sendto on the same terms (bench/lwip_baseline.hpp): the generic path's baseline.
+// lwIP's udp_sendto_chksum on the same terms (bench/lwip_baseline.hpp): the generic path's baseline.
 void BM_LwipUdpSendto(benchmark::State& state) {
     if (!lwip_baseline_init())
         return state.SkipWithError(lwip_baseline_built() ? "lwIP set-up failed" : "lwIP not built (liblwip-dev)");
