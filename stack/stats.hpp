@@ -116,6 +116,9 @@ namespace quasi {
     X(tcp_active_opens, "tcp active opens") \
     X(tcp_established, "tcp established") \
     X(tcp_time_wait_reused, "tcp time wait reused") \
+    X(tcp_time_wait_entered, "connections that left a TIME-WAIT record (their socket freed)") \
+    X(tcp_time_wait_retired_early, "TIME-WAIT records retired before 2*MSL: the table was full") \
+    X(tcp_time_wait_fin_acked, "retransmitted FINs ACKed from a TIME-WAIT record (2*MSL restarted)") \
     X(tcp_keepalive_probes, "tcp keepalive probes") \
     X(tcp_window_probes, "tcp window probes") \
     X(tcp_out_of_order, "tcp out of order") \
