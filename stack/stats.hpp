@@ -67,7 +67,7 @@ namespace quasi {
     X(tcp_ack_to_listener, "ACK to a listening socket without a valid SYN cookie") \
     X(tcp_accept_queue_full, "SYN dropped: accept queue full") \
     X(tcp_syn_queue_full, "SYN dropped: SYN queue full and SYN cookies off") \
-    X(tcp_no_memory, "TCP connection refused: sockets or buffer memory exhausted") \
+    X(tcp_no_memory, "TCP segment or connection dropped: sockets or ring memory exhausted") \
     X(tcp_bad_ack, "ACK that does not acknowledge our SYN") \
     X(tcp_bad_rst, "RST in SYN-SENT without an acceptable ACK") \
     X(tcp_no_ack, "segment without ACK in a synchronized state") \

@@ -40,6 +40,7 @@ TcpLayer::TcpLayer(Stack& stack, const Config& config)
       sockets_(socket_pool_config(config), memory_),
       connections_(memory_, config.grow ? 256 : config.max_sockets, config.max_sockets, config.grow),
       time_wait_(time_wait_config(config), memory_),
+      rings_{.source = &memory_, .limit = config.max_buffer_memory},
       time_wait_timer_(&TcpLayer::on_time_wait_expiry, this) {
     isn_key_ = SipKey{uint64_t{stack.random_u32()} << 32 | stack.random_u32(),
                       uint64_t{stack.random_u32()} << 32 | stack.random_u32()};
@@ -61,7 +62,7 @@ TcpLayer::~TcpLayer() {
 }
 
 size_t TcpLayer::memory_in_use() const {
-    return sockets_.bytes() + connections_.bytes() + time_wait_.bytes() + buffer_memory_;
+    return sockets_.bytes() + connections_.bytes() + time_wait_.bytes() + rings_.used;
 }
 
 void TcpLayer::reap() {
@@ -126,28 +127,23 @@ void TcpLayer::free_socket(TcpSocket& s) {
     dead_.push_back(s);
 }
 
+// The rings get their limits (the window is computed from them); memory comes as
+// bytes do, within max_buffer_memory for all rings together.
 bool TcpLayer::alloc_buffers(TcpSocket& s) {
     if (s.send_buffer.capacity()) return true;
-    size_t need = s.send_buffer_size + s.receive_buffer_size;
-    if (buffer_memory_ + need > config_.max_buffer_memory) return false;
-    if (!s.send_buffer.init(s.send_buffer_size) || !s.receive_buffer.init(s.receive_buffer_size)) {
+    if (!s.send_buffer.init(s.send_buffer_size, &rings_) || !s.receive_buffer.init(s.receive_buffer_size, &rings_)) {
         s.send_buffer.release();
         return false;
     }
-    buffer_memory_ += s.send_buffer.capacity() + s.receive_buffer.capacity();
     return true;
 }
 
 void TcpLayer::release_buffers(TcpSocket& s) {
     release_send_buffer(s);
-    buffer_memory_ -= s.receive_buffer.capacity();
     s.receive_buffer.release();
 }
 
-void TcpLayer::release_send_buffer(TcpSocket& s) {
-    buffer_memory_ -= s.send_buffer.capacity();
-    s.send_buffer.release();
-}
+void TcpLayer::release_send_buffer(TcpSocket& s) { s.send_buffer.release(); }
 
 TcpSocket* TcpLayer::open() { return alloc_socket(); }
 
@@ -372,6 +368,7 @@ ssize_t TcpLayer::receive(TcpSocket& s, uint8_t* data, size_t len, bool peek) {
     if (len == 0) return 0;
     uint32_t window_before = s.receive_window();
     size_t n = peek ? s.receive_buffer.peek(0, data, len) : s.receive_buffer.read(data, len);
+    if (s.out_of_order.empty()) s.receive_buffer.shrink_if_empty(kRingKeepBytes);
     // Receiver SWS avoidance (RFC 9293 3.8.6.2.2): announce the larger window only
     // once it grew by a full segment or half the buffer.
     uint32_t grown = s.receive_window() - window_before;

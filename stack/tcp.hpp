@@ -260,7 +260,7 @@ public:
     const Config& config() const { return config_; }
     Stack& stack() { return stack_; }
     size_t open_sockets() const { return open_count_; }
-    size_t buffer_memory() const { return buffer_memory_; }  // bytes of all send and receive rings
+    size_t buffer_memory() const { return rings_.used; }  // bytes of all send and receive rings
     // Everything the layer holds for connections: socket chunks, rings, tables, records.
     size_t memory_in_use() const;
     TcpSocket* find(const TcpTuple& t);
@@ -304,6 +304,10 @@ public:
     // The socket's connection becomes a TimeWaitRecord; the socket is freed (or, if the
     // user still holds it, left CLOSED with its unread data).
     void enter_time_wait(TcpSocket& s);
+    // Rings up to this size are given back whenever they empty, so an idle connection
+    // holds none; bigger ones (a bulk flow's) are kept until the connection ends,
+    // sparing a bulk transfer a free and a page-faulting allocation per window.
+    static constexpr size_t kRingKeepBytes = 64 * 1024;
 
 private:
     friend struct TcpInput;
@@ -346,11 +350,11 @@ private:
     ListenerList listeners_;
     DeadList dead_;  // freed, not yet reaped (listen_hook is free by then)
     TimeWaitTable time_wait_;
+    RingBudget rings_;
     Timer time_wait_timer_;
     uint32_t next_ephemeral_ = 0;  // RFC 6056 algorithm 3's counter
     SipKey port_key_;
     size_t open_count_ = 0;
-    size_t buffer_memory_ = 0;
     SipKey isn_key_;
     SipKey cookie_key_;
 

@@ -498,6 +498,7 @@ void TcpInput::new_data_acked(TcpSocket& s, uint32_t ack) {
     if (s.fin_sent && seq_gt(ack, s.fin_seq)) --data_acked;  // the FIN takes a sequence number
     if (data_acked > s.send_buffer.size()) data_acked = static_cast<uint32_t>(s.send_buffer.size());
     s.send_buffer.consume(data_acked);
+    s.send_buffer.shrink_if_empty(TcpLayer::kRingKeepBytes);
     uint32_t flight_before = s.flight_size();
     s.snd_una = ack;
     s.limited_transmit = 0;
@@ -694,6 +695,10 @@ void TcpInput::process_text(TcpSocket& s) {
         return;
     }
     if (len > window - offset) len = window - offset;
+    if (!s.receive_buffer.reserve(s.receive_buffer.size() + offset + len)) {
+        stats().drop(Drop::tcp_no_memory);  // ring memory exhausted: the peer sends it again
+        return;
+    }
     if (offset == 0) return deliver_in_order(s, skip, len);
     // Out of order: place it in the ring past the readable end and remember the range.
     if (!s.out_of_order.insert(seq, seq + len)) {
