@@ -48,6 +48,8 @@ TcpLayer::TcpLayer(Stack& stack, const Config& config)
                          uint64_t{stack.random_u32()} << 32 | stack.random_u32()};
     port_key_ = SipKey{uint64_t{stack.random_u32()} << 32 | stack.random_u32(),
                        uint64_t{stack.random_u32()} << 32 | stack.random_u32()};
+    ts_key_ = SipKey{uint64_t{stack.random_u32()} << 32 | stack.random_u32(),
+                     uint64_t{stack.random_u32()} << 32 | stack.random_u32()};
 }
 
 TcpLayer::~TcpLayer() {
@@ -251,7 +253,12 @@ void TcpLayer::init_connection(TcpSocket& s) {
     s.rcv_wscale = 0;
     if (config_.window_scaling)
         while (s.rcv_wscale < 14 && (s.receive_buffer_size >> s.rcv_wscale) > 0xFFFF) ++s.rcv_wscale;
-    s.ts_offset = stack_.random_u32();
+    // RFC 7323 5.4 randomizes the TSval clock; per pair of addresses (as Linux's
+    // secure_tcp_ts_off), not per connection, so a host's TSvals only grow from one
+    // connection to the next, which is what lets a peer holding a TIME-WAIT record
+    // take our next SYN on the same ports (RFC 6191).
+    const uint64_t words[1] = {uint64_t{s.local_addr.get().value} << 32 | s.remote_addr.get().value};
+    s.ts_offset = static_cast<uint32_t>(siphash(ts_key_, words, 1));
     s.snd_mss.guarded_write(536);
     s.cc.init(config_.congestion, 536, stack_.now());
     s.last_receive_time = stack_.now();
