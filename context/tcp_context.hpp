@@ -57,6 +57,9 @@ extern "C" const uint32_t quasi_guard_holds;
 extern "C" uint32_t quasi_tcp_ts_now(const TcpLayer* layer, const TcpSocket* socket);
 extern "C" void quasi_tcp_arm_retransmit(TcpLayer* layer, TcpSocket* socket);
 extern "C" uint16_t quasi_tcp_local_mss(const TcpLayer* layer, const TcpSocket* socket);
+// Growing a send ring (ByteRing::reserve beyond its storage) takes memory from the
+// layer's budget, which only the host holds.
+extern "C" bool quasi_byte_ring_reserve(ByteRing* ring, size_t bytes);
 
 struct FrozenTcpContext {
     static constexpr uint32_t kAnySize = 0xFFFFFFFFu;  // no ADU declared

@@ -7,7 +7,7 @@
 #         python3, and LLVM 19/clang-19 (the library embeds clang-19 bitcode and quasi_jit
 #         links LLVM, so nothing builds without them)
 #   test  core + fuzzing runtime (libclang-rt-19-dev) + interop peers and tools
-#         (iproute2, ping, nftables, iperf3, curl, wrk, scapy) + what quasi-bench-spec
+#         (iproute2, ping, nftables, iperf3, curl, wrk, ab, scapy) + what quasi-bench-spec
 #         measures with (valgrind; liblwip-dev for its lwIP udp_sendto baseline row,
 #         which is skipped cleanly without it)
 #   all   test + DPDK, bare-metal ARM toolchain, QEMU, AArch64 cross g++
@@ -20,7 +20,7 @@ set -euo pipefail
 
 PKGS_CORE=(build-essential cmake ninja-build pkg-config libboost-dev libgtest-dev libgmock-dev
   libbenchmark-dev python3 clang-19 llvm-19-dev)
-PKGS_TEST=(libclang-rt-19-dev iproute2 iputils-ping nftables iperf3 curl wrk python3-scapy valgrind liblwip-dev)
+PKGS_TEST=(libclang-rt-19-dev iproute2 iputils-ping nftables iperf3 curl wrk apache2-utils python3-scapy valgrind liblwip-dev)
 PKGS_ALL=(googletest libdpdk-dev gcc-arm-none-eabi libnewlib-arm-none-eabi
   qemu-system-arm qemu-user g++-aarch64-linux-gnu)
 
