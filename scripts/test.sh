@@ -7,6 +7,7 @@
 # failing phase with a non-zero exit status:
 #   setup      scripts/setup.sh test (installs only what is missing)
 #   build      scripts/build.sh build                        (RelWithDebInfo, Ninja)
+#              and scripts/board.sh build build-board         (the mps2-an385 firmware, label board)
 #   netns-lib  tests/interop/lib/selftest.sh (namespaces, tap, nftables on this machine)
 #   test       ctest in build/: every test (labels unit, interop, fuzz, ...)
 #   asan       scripts/build.sh build-asan -DQUASI_SANITIZE=ON -DQUASI_JIT=OFF; ctest -L unit there
@@ -21,7 +22,7 @@
 #   QUASI_SKIP_INTEROP=1   run without root: skip netns-lib and exclude label interop
 #   QUASI_TEST_JOBS=N      ctest parallelism (default 2)
 #   QUASI_TEST_TIMEOUT=S   per-test time limit for tests that set none (default 900)
-#   QUASI_BUILD_PREFIX=P   build directories P, P-asan, P-fuzz (default: build in the repo)
+#   QUASI_BUILD_PREFIX=P   build directories P, P-board, P-asan, P-fuzz (default: build in the repo)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -117,7 +118,10 @@ run_ctest() {
 
 do_setup() { "$ROOT/scripts/setup.sh" test; }
 
-do_build() { "$ROOT/scripts/build.sh" "$B"; }
+do_build() {
+  "$ROOT/scripts/build.sh" "$B"
+  "$ROOT/scripts/board.sh" build "$B-board"
+}
 
 do_netns_lib() { "$ROOT/tests/interop/lib/selftest.sh"; }
 
