@@ -14,15 +14,7 @@ include(${QUASI_BOARD_DIR}/board.cmake)
 add_compile_options(${QUASI_BOARD_CPU_FLAGS} ${QUASI_CORE_FLAGS} -ffunction-sections -fdata-sections)
 add_link_options(${QUASI_BOARD_CPU_FLAGS} -Wl,--gc-sections)
 
-# Boost.Intrusive is header-only, but it lives in /usr/include, which arm-none-eabi-g++
-# must not search (the host's libc headers are there too): an include directory that
-# holds nothing but a `boost` link to the host's Boost headers.
-set(QUASI_BOOST_ONLY ${CMAKE_BINARY_DIR}/boost-only)
-file(MAKE_DIRECTORY ${QUASI_BOOST_ONLY})
-file(CREATE_LINK /usr/include/boost ${QUASI_BOOST_ONLY}/boost SYMBOLIC)
-add_library(quasi_boost_headers INTERFACE)
-target_include_directories(quasi_boost_headers SYSTEM INTERFACE ${QUASI_BOOST_ONLY})
-add_library(Boost::headers ALIAS quasi_boost_headers)
+include(${PROJECT_SOURCE_DIR}/ports/arm/boost_only.cmake)
 
 add_subdirectory(stack)
 add_subdirectory(context)
