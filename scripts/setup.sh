@@ -8,7 +8,7 @@
 #         links LLVM, so nothing builds without them)
 #   board the bare-metal ARM toolchain (arm-none-eabi g++ with newlib-nano and its
 #         libstdc++), qemu-system-arm (mps2-an385 with its LAN9118), and the AArch64
-#         Linux cross g++ with qemu-user (scripts/board.sh; ctest labels board, aarch64)
+#         Linux cross g++ with qemu-user and GoogleTest sources (scripts/board.sh; label board)
 #   test  core + board + fuzzing runtime (libclang-rt-19-dev) + interop peers and tools
 #         (iproute2, ping, nftables, iperf3, curl, wrk, scapy) + what quasi-bench-spec
 #         measures with (valgrind; liblwip-dev for its lwIP udp_sendto baseline row,
@@ -24,7 +24,7 @@ set -euo pipefail
 PKGS_CORE=(build-essential cmake ninja-build pkg-config libboost-dev libgtest-dev libgmock-dev
   libbenchmark-dev python3 clang-19 llvm-19-dev)
 PKGS_TEST=(libclang-rt-19-dev iproute2 iputils-ping nftables iperf3 curl wrk python3-scapy valgrind liblwip-dev)
-PKGS_BOARD=(gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib
+PKGS_BOARD=(gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib googletest
   qemu-system-arm qemu-user g++-aarch64-linux-gnu)
 PKGS_ALL=(googletest libdpdk-dev)
 

@@ -10,7 +10,9 @@
 #  2. UDP echo, 300 datagrams of sizes 1..1472 (udp_check.py), each compared
 #  3. 8 concurrent TCP echo connections of 1 MiB each, SHA-256 of sent = received
 #  4. curl /bytes/1048576: SHA-256 of the body equals the formula's (tcp_peer.py)
-#  5. the board's statistics over its UART (s), then q: QEMU exits 0 only with a flat
+#  5. the bad inputs of the shared list (tests/board/bad_frames.py, scapy): the board
+#     keeps answering ping and counts each under its drop reason
+#  6. the board's statistics over its UART (s), then q: QEMU exits 0 only with a flat
 #     heap; the test also reads the heap audit itself: no malloc after start-up,
 #     the TCP rings came from the fixed pool (taken, none refused), and the
 #     counters match the traffic (echo replies, datagrams, bytes echoed, responses).
@@ -82,6 +84,12 @@ got="$(ip netns exec "$NS" curl -sS -m 60 "http://$BIP/bytes/$MIB" | sha256sum |
 qi_step "curl /bytes/$MIB: sha256 $got (expected $want)"
 qi_check "HTTP body SHA-256 matches" test "$got" = "$want"
 
+qi_step "bad inputs (scapy) from the kernel's side, then ping again"
+# Debian's python3 carries python3-scapy (a python3 earlier in PATH may not).
+qrun_bounded 60 ip netns exec "$NS" /usr/bin/python3 "$HERE/bad_frames.py" --iface "$TAP" --dst-ip "$BIP" \
+  --dst-mac 52:54:00:12:34:56 --src-ip "$KIP" >"$QI_TMP/bad.txt" 2>&1 || { cat "$QI_TMP/bad.txt"; qi_die "bad_frames.py failed"; }
+qi_check "ping after the bad inputs" ip netns exec "$NS" ping -c 2 -i 0.2 -W 2 "$BIP"
+
 qi_step "statistics over the UART, then q"
 printf s >&7
 qwait_for "grep -q 'quasi-board: stats end' '$UART_LOG'" 10 || qi_die "no statistics on the UART"
@@ -102,4 +110,7 @@ qi_expect_ge "IPv4 datagrams reassembled (4000 B pings)" "$(board_stat ipv4_reas
 qi_expect_eq "UDP datagrams echoed" "$(board_stat 'service udp_echoed')" "$UDP_COUNT"
 qi_expect_eq "TCP bytes echoed" "$(board_stat 'service tcp_echoed_bytes')" $((CONNS * MIB))
 qi_expect_eq "HTTP responses" "$(board_stat 'service http_responses')" 1
+while read -r _ name count; do
+  qi_expect_ge "drop $name counted" "$(awk -v k="$name" '{ sub(/\r$/, "") } $1 == "drop" && $2 == k { v = $3 } END { print v + 0 }' "$QI_TMP/stats")" "$count"
+done < <(grep '^expect ' "$QI_TMP/bad.txt")
 qi_finish
