@@ -1,5 +1,7 @@
 #include "ports/arm/echo/heap_audit.hpp"
 
+#include "ports/arm/mps2-an385/board.hpp"
+
 #include <cstdlib>
 #include <new>
 
@@ -63,6 +65,17 @@ void* allocate(size_t size) {
     return std::malloc(size);  // wrapped: counted below
 }
 
+// The plain operator new may not return nullptr: without exceptions, running out
+// of memory there stops the firmware (status 4) instead.
+void* allocate_or_halt(size_t size) {
+    void* p = allocate(size);
+    if (!p) {
+        console_put("quasi-board: out of memory in operator new\n");
+        semihosting_exit(4);
+    }
+    return p;
+}
+
 void release(void* p) {
     if (!p) return;
     if (g_rings.owns(p)) return ring_give(p);
@@ -104,11 +117,10 @@ void* __wrap_realloc(void* p, size_t size) {
 }
 }
 
-// The core is built without exceptions: a failed new returns nullptr, which every
-// core allocation (new (std::nothrow) or start-up tables) is checked for or sized
-// to succeed at start-up.
-void* operator new(size_t size) { return quasi::board::allocate(size); }
-void* operator new[](size_t size) { return quasi::board::allocate(size); }
+// The core's allocations after start-up (the TCP rings) use new (std::nothrow) and
+// handle nullptr; its start-up tables use the plain forms.
+void* operator new(size_t size) { return quasi::board::allocate_or_halt(size); }
+void* operator new[](size_t size) { return quasi::board::allocate_or_halt(size); }
 void* operator new(size_t size, const std::nothrow_t&) noexcept { return quasi::board::allocate(size); }
 void* operator new[](size_t size, const std::nothrow_t&) noexcept { return quasi::board::allocate(size); }
 void operator delete(void* p) noexcept { quasi::board::release(p); }

@@ -1,5 +1,6 @@
 #include "ports/arm/echo/services.hpp"
 
+#include "ports/arm/mps2-an385/board.hpp"
 #include "stack/socket.hpp"
 
 #include <cerrno>
@@ -23,15 +24,20 @@ void body_bytes(uint64_t offset, uint8_t* out, size_t len) {
         out[i] = static_cast<uint8_t>((static_cast<uint32_t>(offset + i) * 2654435761u) >> 24);
 }
 
-size_t append_u64(char* out, uint64_t value) {
-    char digits[20];
-    size_t n = 0;
-    do {
-        digits[n++] = static_cast<char>('0' + value % 10);
-        value /= 10;
-    } while (value);
-    for (size_t i = 0; i < n; ++i) out[i] = digits[n - 1 - i];
-    return n;
+// Accepts waiting connections into the free slots of `slots` (fd < 0 marks one free).
+template <class Connection, size_t N>
+size_t accept_into(Stack& stack, int listener, std::array<Connection, N>& slots, uint64_t& accepted) {
+    size_t work = 0;
+    for (Connection& c : slots) {
+        if (c.fd >= 0) continue;
+        int fd = accept(stack, listener, nullptr);
+        if (fd < 0) break;
+        c = Connection{};
+        c.fd = fd;
+        ++accepted;
+        ++work;
+    }
+    return work;
 }
 
 }  // namespace
@@ -45,7 +51,8 @@ bool Services::start() {
 }
 
 size_t Services::serve() {
-    size_t work = serve_udp() + accept_echo() + accept_http();
+    size_t work = serve_udp() + accept_into(stack_, echo_listener_, echo_, tcp_accepted_) +
+                  accept_into(stack_, http_listener_, http_, tcp_accepted_);
     for (EchoConnection& c : echo_)
         if (c.fd >= 0) work += serve_echo(c);
     for (HttpConnection& c : http_)
@@ -59,34 +66,6 @@ size_t Services::serve_udp() {
     ssize_t n;
     while ((n = recvfrom(stack_, udp_fd_, datagram_.data(), datagram_.size(), 0, &from)) >= 0) {
         if (sendto(stack_, udp_fd_, datagram_.data(), static_cast<size_t>(n), 0, &from) == n) ++udp_echoed_;
-        ++work;
-    }
-    return work;
-}
-
-size_t Services::accept_echo() {
-    size_t work = 0;
-    for (EchoConnection& c : echo_) {
-        if (c.fd >= 0) continue;
-        int fd = accept(stack_, echo_listener_, nullptr);
-        if (fd < 0) break;
-        c = EchoConnection{};
-        c.fd = fd;
-        ++tcp_accepted_;
-        ++work;
-    }
-    return work;
-}
-
-size_t Services::accept_http() {
-    size_t work = 0;
-    for (HttpConnection& c : http_) {
-        if (c.fd >= 0) continue;
-        int fd = accept(stack_, http_listener_, nullptr);
-        if (fd < 0) break;
-        c = HttpConnection{};
-        c.fd = fd;
-        ++tcp_accepted_;
         ++work;
     }
     return work;
@@ -140,7 +119,7 @@ bool Services::parse_request(HttpConnection& c) {
     c.body_len = ok ? n : 0;
     size_t len = std::strlen(status);
     std::memcpy(c.head, status, len);
-    len += append_u64(c.head + len, c.body_len);
+    len += format_decimal(c.body_len, c.head + len);
     const char* tail = "\r\nConnection: close\r\n\r\n";
     std::memcpy(c.head + len, tail, std::strlen(tail));
     c.head_len = len + std::strlen(tail);

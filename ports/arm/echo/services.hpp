@@ -46,8 +46,6 @@ private:
         std::array<char, 256> request{};
     };
 
-    size_t accept_echo();
-    size_t accept_http();
     size_t serve_udp();
     size_t serve_echo(EchoConnection& c);
     size_t serve_http(HttpConnection& c);

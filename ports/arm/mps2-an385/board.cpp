@@ -67,16 +67,20 @@ void console_write(const char* text, size_t len) {
 
 void console_put(const char* text) { console_write(text, std::strlen(text)); }
 
-void console_put_u64(uint64_t value) {
+size_t format_decimal(uint64_t value, char* out) {
     char digits[20];
     size_t n = 0;
     do {
         digits[n++] = static_cast<char>('0' + value % 10);
         value /= 10;
     } while (value);
-    char out[20];
     for (size_t i = 0; i < n; ++i) out[i] = digits[n - 1 - i];
-    console_write(out, n);
+    return n;
+}
+
+void console_put_u64(uint64_t value) {
+    char out[20];
+    console_write(out, format_decimal(value, out));
 }
 
 int console_read() {

@@ -18,6 +18,8 @@ void console_init();
 void console_write(const char* text, size_t len);
 void console_put(const char* text);
 void console_put_u64(uint64_t value);
+// Writes value in decimal to out (room for 20 characters, no NUL); returns its length.
+size_t format_decimal(uint64_t value, char* out);
 // A received byte, or -1 when none waits.
 int console_read();
 
