@@ -8,13 +8,15 @@
 #       -DQUASI_BOARD=mps2-an385 and the arm-none-eabi toolchain file, and builds the
 #       firmware quasi-board-echo.elf; prints its sizes.
 #   scripts/board.sh run --tap NAME [--ip ADDR/LEN] [--gw ADDR] [--mac MAC]
-#                        [--elf FILE] [--console SPEC]
+#                        [--elf FILE] [--console SPEC] [--icount]
 #       Boots the firmware in qemu-system-arm -M mps2-an385 with its LAN9118 on tap
 #       NAME (QEMU creates the tap when it does not exist; that needs root). The
 #       address defaults to 198.18.0.2/24 via 198.18.0.1 and is passed at boot
 #       (semihosting arguments), no rebuild. The UART is this terminal (press s for
 #       statistics, q to stop; Ctrl-A x leaves QEMU) unless --console gives a QEMU
 #       chardev, e.g. pipe,path=/tmp/board (then /tmp/board.in and .out must be FIFOs).
+#       --icount runs the CPU at one instruction per virtual nanosecond (QEMU
+#       -icount shift=0): the firmware's clock then counts instructions ('u').
 #       QEMU's exit status is the firmware's: 0 after q with a flat heap, 1 when the
 #       heap audit failed, 2 when the NIC or the sockets did not come up, 3 on a fault.
 set -euo pipefail
@@ -43,7 +45,7 @@ do_build() {
 }
 
 do_run() {
-  local tap="" ip=198.18.0.2/24 gw="" mac=52:54:00:12:34:56 console=""
+  local tap="" ip=198.18.0.2/24 gw="" mac=52:54:00:12:34:56 console="" icount=()
   local elf="$ROOT/build-board/ports/arm/$BOARD/quasi-board-echo.elf"
   while (($#)); do
     case "$1" in
@@ -53,6 +55,7 @@ do_run() {
       --mac) mac="${2:?--mac needs a MAC}"; shift 2 ;;
       --elf) elf="${2:?--elf needs a file}"; shift 2 ;;
       --console) console="${2:?--console needs a chardev spec}"; shift 2 ;;
+      --icount) icount=(-icount shift=0); shift ;;
       *) usage >&2; die "unknown option '$1'" ;;
     esac
   done
@@ -68,7 +71,7 @@ do_run() {
   if [[ -n "$console" ]]; then
     serial=(-chardev "$console,id=console" -serial chardev:console)
   fi
-  exec qemu-system-arm -M "$BOARD" -display none -monitor none "${serial[@]}" \
+  exec qemu-system-arm -M "$BOARD" -display none -monitor none "${serial[@]}" "${icount[@]}" \
     -semihosting-config "enable=on,target=native,arg=quasi-board-echo,arg=ip=$ip,arg=gw=$gw" \
     -nic "tap,ifname=$tap,script=no,downscript=no,model=lan9118,mac=$mac" \
     -kernel "$elf"
