@@ -62,8 +62,10 @@ Address boot_address() {
         const bool last = *end == '\0';
         *end = '\0';
         bool ok = true;
-        if (!std::strncmp(token, "ip=", 3)) ok = parse_cidr(token + 3, a.ip, a.prefix_len);
-        else if (!std::strncmp(token, "gw=", 3)) ok = parse_ipv4(token + 3, a.gateway);
+        if (!std::strncmp(token, "ip=", 3))
+            ok = parse_cidr(token + 3, a.ip, a.prefix_len);
+        else if (!std::strncmp(token, "gw=", 3))
+            ok = parse_ipv4(token + 3, a.gateway);
         if (!ok) {
             console_put("quasi-board: ignoring boot argument '");
             console_put(token);
@@ -88,7 +90,9 @@ void put_line(const char* key, uint64_t value, const char* note = nullptr) {
     console_put("\n");
 }
 
-bool heap_flat() { return heap_audit().data_path_allocations == 0 && heap_audit().ring_refused == 0; }
+bool heap_flat() {
+    return heap_audit().data_path_allocations == 0 && heap_audit().ring_refused == 0;
+}
 
 void print_stats(const Stack& stack, const Lan9118& nic, const Services& services, const SysTickClock& clock) {
     console_put("quasi-board: stats begin\n");

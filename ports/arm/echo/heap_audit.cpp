@@ -96,8 +96,12 @@ void reserve_ring_pool(size_t block_size, size_t count) {
     }
 }
 
-void end_startup() { g_started = true; }
-const HeapAudit& heap_audit() { return g_audit; }
+void end_startup() {
+    g_started = true;
+}
+const HeapAudit& heap_audit() {
+    return g_audit;
+}
 
 }  // namespace quasi::board
 
@@ -106,7 +110,9 @@ void* __wrap_malloc(size_t size) {
     quasi::board::count_malloc(size);
     return __real_malloc(size);
 }
-void __wrap_free(void* p) { __real_free(p); }
+void __wrap_free(void* p) {
+    __real_free(p);
+}
 void* __wrap_calloc(size_t n, size_t size) {
     quasi::board::count_malloc(n * size);
     return __real_calloc(n, size);
@@ -119,11 +125,27 @@ void* __wrap_realloc(void* p, size_t size) {
 
 // The core's allocations after start-up (the TCP rings) use new (std::nothrow) and
 // handle nullptr; its start-up tables use the plain forms.
-void* operator new(size_t size) { return quasi::board::allocate_or_halt(size); }
-void* operator new[](size_t size) { return quasi::board::allocate_or_halt(size); }
-void* operator new(size_t size, const std::nothrow_t&) noexcept { return quasi::board::allocate(size); }
-void* operator new[](size_t size, const std::nothrow_t&) noexcept { return quasi::board::allocate(size); }
-void operator delete(void* p) noexcept { quasi::board::release(p); }
-void operator delete[](void* p) noexcept { quasi::board::release(p); }
-void operator delete(void* p, size_t) noexcept { quasi::board::release(p); }
-void operator delete[](void* p, size_t) noexcept { quasi::board::release(p); }
+void* operator new(size_t size) {
+    return quasi::board::allocate_or_halt(size);
+}
+void* operator new[](size_t size) {
+    return quasi::board::allocate_or_halt(size);
+}
+void* operator new(size_t size, const std::nothrow_t&) noexcept {
+    return quasi::board::allocate(size);
+}
+void* operator new[](size_t size, const std::nothrow_t&) noexcept {
+    return quasi::board::allocate(size);
+}
+void operator delete(void* p) noexcept {
+    quasi::board::release(p);
+}
+void operator delete[](void* p) noexcept {
+    quasi::board::release(p);
+}
+void operator delete(void* p, size_t) noexcept {
+    quasi::board::release(p);
+}
+void operator delete[](void* p, size_t) noexcept {
+    quasi::board::release(p);
+}

@@ -65,7 +65,9 @@ void console_write(const char* text, size_t len) {
     }
 }
 
-void console_put(const char* text) { console_write(text, std::strlen(text)); }
+void console_put(const char* text) {
+    console_write(text, std::strlen(text));
+}
 
 size_t format_decimal(uint64_t value, char* out) {
     char digits[20];
@@ -145,4 +147,6 @@ void wait_for_event(Lan9118& nic) {
 
 // ---- interrupt handlers (named in the vector table, startup.cpp) ----
 
-extern "C" void systick_handler() { quasi::board::g_milliseconds = quasi::board::g_milliseconds + 1; }
+extern "C" void systick_handler() {
+    quasi::board::g_milliseconds = quasi::board::g_milliseconds + 1;
+}

@@ -62,8 +62,13 @@ constexpr uint32_t kTxStatusError = 1u << 15;
 
 // RX status word (datasheet 3.13.3).
 constexpr uint32_t kRxStatusError = 1u << 15;  // CRC, runt, too long, late collision, MII error
-constexpr uint32_t rx_status_length(uint32_t status) { return (status >> 16) & 0x3FFF; }
-constexpr uint32_t fifo_words(uint32_t inf) { return (inf >> 16) & 0xFF; }  // status words waiting
+constexpr uint32_t rx_status_length(uint32_t status) {
+    return (status >> 16) & 0x3FFF;
+}
+// Status words waiting in RX_FIFO_INF / TX_FIFO_INF.
+constexpr uint32_t fifo_words(uint32_t inf) {
+    return (inf >> 16) & 0xFF;
+}
 
 constexpr uint32_t kFcsLength = 4;
 constexpr uint32_t kMaxFrame = 1518;  // 1514 and an 802.1Q tag
@@ -71,9 +76,13 @@ constexpr int kSpinLimit = 100000;    // register polls before a wait counts as 
 
 }  // namespace
 
-uint32_t Lan9118::read(uint32_t offset) const { return *reinterpret_cast<volatile const uint32_t*>(base_ + offset); }
+uint32_t Lan9118::read(uint32_t offset) const {
+    return *reinterpret_cast<volatile const uint32_t*>(base_ + offset);
+}
 
-void Lan9118::write(uint32_t offset, uint32_t value) { *reinterpret_cast<volatile uint32_t*>(base_ + offset) = value; }
+void Lan9118::write(uint32_t offset, uint32_t value) {
+    *reinterpret_cast<volatile uint32_t*>(base_ + offset) = value;
+}
 
 bool Lan9118::mac_csr_wait() {
     for (int i = 0; i < kSpinLimit; ++i)
@@ -132,13 +141,21 @@ bool Lan9118::init() {
     return true;
 }
 
-uint32_t Lan9118::free_running() const { return read(kFreeRun); }
+uint32_t Lan9118::free_running() const {
+    return read(kFreeRun);
+}
 
-bool Lan9118::rx_waiting() const { return fifo_words(read(kRxFifoInf)) > 0; }
+bool Lan9118::rx_waiting() const {
+    return fifo_words(read(kRxFifoInf)) > 0;
+}
 
-void Lan9118::arm_rx_wakeup() { write(kIntSts, kIntRxStatusLevel); }
+void Lan9118::arm_rx_wakeup() {
+    write(kIntSts, kIntRxStatusLevel);
+}
 
-bool Lan9118::link_up() { return (phy_read(kPhyBasicStatus) & kPhyLinkUp) != 0; }
+bool Lan9118::link_up() {
+    return (phy_read(kPhyBasicStatus) & kPhyLinkUp) != 0;
+}
 
 void Lan9118::skip_rx_frame(uint32_t words) {
     // Reading is the portable way to drop: fast-forward (RX_DP_CTRL) needs at least

@@ -25,7 +25,7 @@
 namespace quasi::board {
 
 // X(name, description)
-#define QUASI_LAN9118_COUNTERS(X)                                                          \
+#define QUASI_LAN9118_COUNTERS(X)                                                         \
     X(rx_frames, "frames received")                                                       \
     X(rx_bytes, "bytes received (without FCS)")                                           \
     X(rx_errors, "frames the MAC flagged (CRC, runt, too long, collision, MII): dropped") \

@@ -2,11 +2,11 @@
 // the UART, the heap from the linker script's region (counted: the firmware proves
 // it stops growing after start-up), exit through semihosting. Everything else
 // answers as a system without files or processes would.
-#include "ports/arm/mps2-an385/board.hpp"
 #include "ports/arm/mps2-an385/syscalls.hpp"
+#include "ports/arm/mps2-an385/board.hpp"
 
-#include <cerrno>
 #include <sys/stat.h>
+#include <cerrno>
 
 extern "C" {
 extern char __heap_start, __heap_end;
@@ -18,8 +18,12 @@ char* g_break = &__heap_start;
 SbrkStats g_sbrk;
 }  // namespace
 
-const SbrkStats& sbrk_stats() { return g_sbrk; }
-size_t heap_region_size() { return static_cast<size_t>(&__heap_end - &__heap_start); }
+const SbrkStats& sbrk_stats() {
+    return g_sbrk;
+}
+size_t heap_region_size() {
+    return static_cast<size_t>(&__heap_end - &__heap_start);
+}
 }  // namespace quasi::board
 
 extern "C" {
@@ -51,18 +55,28 @@ int _read(int, char*, int) {
     return -1;
 }
 
-int _close(int) { return -1; }
-int _lseek(int, int, int) { return 0; }
-int _isatty(int fd) { return fd <= 2; }
+int _close(int) {
+    return -1;
+}
+int _lseek(int, int, int) {
+    return 0;
+}
+int _isatty(int fd) {
+    return fd <= 2;
+}
 int _fstat(int, struct stat* st) {
     st->st_mode = S_IFCHR;
     return 0;
 }
-int _getpid() { return 1; }
+int _getpid() {
+    return 1;
+}
 int _kill(int, int) {
     errno = EINVAL;
     return -1;
 }
-[[noreturn]] void _exit(int code) { quasi::board::semihosting_exit(code); }
+[[noreturn]] void _exit(int code) {
+    quasi::board::semihosting_exit(code);
+}
 
 }  // extern "C"
