@@ -6,7 +6,8 @@
 #       Installs the ARM toolchain and QEMU if missing (scripts/setup.sh board, needs
 #       root then), configures BUILD_DIR (default build-board/) with
 #       -DQUASI_BOARD=mps2-an385 and the arm-none-eabi toolchain file, and builds the
-#       firmware quasi-board-echo.elf; prints its sizes.
+#       firmware quasi-board-echo.elf (prints its sizes) and the unit tests that run on
+#       the board (tests/board/unit_on_board.sh).
 #   scripts/board.sh run --tap NAME [--ip ADDR/LEN] [--gw ADDR] [--mac MAC]
 #                        [--elf FILE] [--console SPEC] [--icount]
 #       Boots the firmware in qemu-system-arm -M mps2-an385 with its LAN9118 on tap
@@ -40,8 +41,8 @@ do_build() {
   command -v cmake >/dev/null && command -v ninja >/dev/null || "$ROOT/scripts/setup.sh" core
   cmake -S "$ROOT" -B "$dir" -G Ninja -DQUASI_BOARD="$BOARD" \
     -DCMAKE_TOOLCHAIN_FILE="$ROOT/ports/arm/toolchain-arm-none-eabi.cmake" >/dev/null
-  cmake --build "$dir" -j "${QUASI_JOBS:-$(nproc)}" --target quasi-board-echo
-  echo "board.sh: firmware $dir/ports/arm/$BOARD/quasi-board-echo.elf"
+  cmake --build "$dir" -j "${QUASI_JOBS:-$(nproc)}"
+  echo "board.sh: firmware $dir/ports/arm/$BOARD/quasi-board-echo.elf (and the board's unit tests, board_*_test.elf)"
 }
 
 do_run() {

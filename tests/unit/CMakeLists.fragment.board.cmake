@@ -7,3 +7,8 @@ add_test(NAME board_echo
   COMMAND timeout --kill-after=5 300 bash ${PROJECT_SOURCE_DIR}/tests/board/board_echo.sh
           ${CMAKE_BINARY_DIR} ${CMAKE_BINARY_DIR}-board)
 set_tests_properties(board_echo PROPERTIES LABELS board TIMEOUT 320 SKIP_RETURN_CODE 77)
+
+# Unit tests built for the board (wire formats and checksums, core structures), run
+# in QEMU with semihosting; no root needed. A few seconds.
+add_test(NAME board_unit COMMAND bash ${PROJECT_SOURCE_DIR}/tests/board/unit_on_board.sh ${CMAKE_BINARY_DIR}-board)
+set_tests_properties(board_unit PROPERTIES LABELS board TIMEOUT 300)

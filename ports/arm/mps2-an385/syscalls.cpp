@@ -6,6 +6,7 @@
 #include "ports/arm/mps2-an385/board.hpp"
 
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <cerrno>
 
 extern "C" {
@@ -73,6 +74,27 @@ int _getpid() {
 }
 int _kill(int, int) {
     errno = EINVAL;
+    return -1;
+}
+// No file system and no wall clock (GoogleTest on the board reaches these).
+int _open(const char*, int, ...) {
+    errno = ENOENT;
+    return -1;
+}
+int _stat(const char*, struct stat*) {
+    errno = ENOENT;
+    return -1;
+}
+int _unlink(const char*) {
+    errno = ENOENT;
+    return -1;
+}
+int mkdir(const char*, mode_t) {
+    errno = ENOSYS;
+    return -1;
+}
+int _gettimeofday(struct timeval*, void*) {
+    errno = ENOSYS;
     return -1;
 }
 [[noreturn]] void _exit(int code) {
