@@ -6,6 +6,14 @@
 #include <cstring>
 #include <new>
 
+// ESOCKTNOSUPPORT is not POSIX and newlib (the bare-metal build) lacks it; there
+// POSIX's code for a socket type the protocol does not support stands in.
+#ifdef ESOCKTNOSUPPORT
+#define QUASI_ESOCKTNOSUPPORT ESOCKTNOSUPPORT
+#else
+#define QUASI_ESOCKTNOSUPPORT EPROTOTYPE
+#endif
+
 namespace quasi {
 
 DescriptorTable::DescriptorTable(size_t size, MemorySource& memory, bool grow)
@@ -175,7 +183,7 @@ int socket(Stack& stack, int domain, int type, int protocol) {
         s->fd = fd;
         return fd;
     }
-    return -ESOCKTNOSUPPORT;
+    return -QUASI_ESOCKTNOSUPPORT;
 }
 
 int bind(Stack& stack, int fd, SockAddr local) {
