@@ -41,6 +41,7 @@ template <class Ctx>
 inline void sent_new_data(Ctx& c, TcpLayer& layer, TcpSocket& s, uint32_t seq, uint32_t len, TimeNs now) {
     s.snd_nxt = seq + len;
     s.snd_max = s.snd_nxt;
+    s.send_times.on_send(seq, seq + len, now);  // RACK (stack/tcp_rack.hpp)
     if (!c.timestamps && !s.rtt_timing) {
         s.rtt_timing = true;  // Karn: only segments sent once are timed
         s.rtt_seq = seq;

@@ -107,6 +107,9 @@ bool TcpLayer::alloc_buffers(TcpSocket& s) {
         s.send_buffer.release();
         return false;
     }
+    // RACK's send times (stack/tcp_rack.hpp): a record per segment of at least 1 KB;
+    // without them RACK only finds nothing by time.
+    s.send_times.init(s.send_buffer.capacity() / 1024);
     buffer_memory_ += s.send_buffer.capacity() + s.receive_buffer.capacity();
     return true;
 }
@@ -120,6 +123,7 @@ void TcpLayer::release_buffers(TcpSocket& s) {
 void TcpLayer::release_send_buffer(TcpSocket& s) {
     buffer_memory_ -= s.send_buffer.capacity();
     s.send_buffer.release();
+    s.send_times.release();
 }
 
 TcpSocket* TcpLayer::open() { return alloc_socket(); }

@@ -170,10 +170,13 @@ void tcp_output(Ctx& ctx, TcpLayer& layer, TcpSocket& s) {
         if (retransmission) {
             ++s.total_retransmits;
             layer.stack().stats().count(Counter::tcp_retransmits);
-        } else if (!s.rtt_timing && !s.ts_ok) {
-            s.rtt_timing = true;  // Karn: only segments sent once are timed
-            s.rtt_seq = seq;
-            s.rtt_start = layer.stack().now();
+        } else {
+            if (len > 0) s.send_times.on_send(seq, seq + len, layer.stack().now());  // RACK
+            if (!s.rtt_timing && !s.ts_ok) {
+                s.rtt_timing = true;  // Karn: only segments sent once are timed
+                s.rtt_seq = seq;
+                s.rtt_start = layer.stack().now();
+            }
         }
         s.last_send_time = layer.stack().now();
         if (!s.retransmit_timer.armed()) layer.arm_retransmit(s);
