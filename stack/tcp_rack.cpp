@@ -68,7 +68,9 @@ TimeNs Rack::detect_loss(const SendTimes& times, SackScoreboard& sb, uint32_t sn
     const uint32_t now_stamp = rack_stamp(now);
     const uint32_t judged = seq_max(snd_una, sb.lost_below());  // everything under it is decided
     for (size_t i = 0; i < times.size(); ++i) {
-        const uint32_t from = seq_max(times.first_seq(i), judged);
+        // The record's first octet not yet judged nor SACKed (ranges never touch, so
+        // one step past the range holding it is enough).
+        const uint32_t from = sb.set().contiguous_from(seq_max(times.first_seq(i), judged));
         uint32_t to = times.end(i);
         if (!seq_lt(from, to)) continue;
         // Sent after the most recently delivered segment: neither it nor any later
