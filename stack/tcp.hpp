@@ -291,6 +291,9 @@ public:
         return data_mss(s) - static_cast<uint32_t>(blocks ? 4 + 8 * blocks : 0);
     }
     uint32_t ts_now(const TcpSocket& s) const;
+    // RetransmitLog's time rule: a retransmission is lost once an RTT and a quarter
+    // passed and something sent after it arrived (0: no RTT yet, no time rule).
+    static TimeNs lost_retransmit_wait(const TcpSocket& s) { return s.rtt.srtt() + s.rtt.srtt() / 4; }
 
     // Connection events.
     void set_state(TcpSocket& s, TcpState state);

@@ -108,7 +108,7 @@ void tcp_output(Ctx& ctx, TcpLayer& layer, TcpSocket& s) {
             uint32_t seq = 0, len = 0;
             size_t mark = 0;
             const TimeNs now = layer.stack().now();
-            const TimeNs wait = s.rtt.srtt() + s.rtt.srtt() / 4;
+            const TimeNs wait = TcpLayer::lost_retransmit_wait(s);
             if (s.retransmit_log.next_lost(s.scoreboard, s.snd_una, s.snd_max, mss, now, wait, mark, seq, len) &&
                 flight < uint64_t{cwnd} + len) {
                 if (tcp_emit(ctx, layer, s, seq, len, tcp_flags::ack) != 0) return;

@@ -139,7 +139,13 @@ void TcpLayer::rack_detect_loss(TcpSocket& s) {
         s.scoreboard.set().covered_bytes() > (s.scoreboard.dup_thresh() - 1) * smss;
     const TimeNs reo_wnd = s.rack.reorder_window(s.in_recovery, dup_thresh_sacked, s.rtt.srtt());
     const uint32_t lost_before = s.scoreboard.lost_below();
-    const TimeNs wait = s.rack.detect_loss(s.send_times, s.scoreboard, s.snd_una, stack_.now(), reo_wnd);
+    const TimeNs now = stack_.now();
+    TimeNs wait = s.rack.detect_loss(s.send_times, s.scoreboard, s.snd_una, now, reo_wnd);
+    // Retransmissions (RetransmitLog) waiting for time alone get the same timer.
+    if (s.in_recovery) {
+        const TimeNs due = s.retransmit_log.next_due(s.scoreboard, s.snd_una, now, lost_retransmit_wait(s));
+        if (due != 0 && (wait == 0 || due < wait)) wait = due;
+    }
     if (!s.in_recovery && s.scoreboard.lost_below() != lost_before && s.scoreboard.is_lost(s.snd_una, smss) &&
         s.cc.may_enter_recovery()) {
         stack_.stats().count(Counter::tcp_rack_recoveries);
@@ -147,7 +153,7 @@ void TcpLayer::rack_detect_loss(TcpSocket& s) {
     }
     if (wait > 0) {
         s.timer_use = TcpTimerUse::reorder;
-        stack_.timers().schedule(s.retransmit_timer, stack_.now() + wait);
+        stack_.timers().schedule(s.retransmit_timer, now + wait);
     }
 }
 

@@ -146,7 +146,7 @@ bool RetransmitLog::next_lost(const SackScoreboard& sb, uint32_t snd_una, uint32
         // Marks are in the order they left: if this one is not lost by either rule,
         // no later one is.
         const bool by_sequence = seq_gt(highest, m.snd_max + margin);
-        const bool by_time = wait != 0 && seq_gt(highest, m.snd_max) && now - m.sent_at > wait;
+        const bool by_time = wait != 0 && now - m.sent_at > wait && later_delivered(i, sb, snd_una);
         if (!by_sequence && !by_time) return false;
         uint32_t seq = 0, len = 0;
         if (!sb.next_seg(snd_una, snd_max, seq_max(m.seq, snd_una), smss, true, seq, len) ||
@@ -160,6 +160,30 @@ bool RetransmitLog::next_lost(const SackScoreboard& sb, uint32_t snd_una, uint32
         return true;
     }
     return false;
+}
+
+bool RetransmitLog::delivered(size_t i, const SackScoreboard& sb, uint32_t snd_una) const {
+    const Mark& m = marks_[i];
+    return seq_le(m.end, snd_una) || !seq_lt(sb.set().contiguous_from(seq_max(m.seq, snd_una)), m.end);
+}
+
+bool RetransmitLog::later_delivered(size_t i, const SackScoreboard& sb, uint32_t snd_una) const {
+    if (seq_gt(sb.highest_sacked(), marks_[i].snd_max)) return true;  // new data sent after it
+    for (size_t j = i + 1; j < count_; ++j)
+        if (delivered(j, sb, snd_una)) return true;
+    return false;
+}
+
+TimeNs RetransmitLog::next_due(const SackScoreboard& sb, uint32_t snd_una, TimeNs now, TimeNs wait) const {
+    if (wait == 0) return 0;
+    TimeNs due = 0;
+    for (size_t i = 0; i < count_; ++i) {
+        const Mark& m = marks_[i];
+        if (now - m.sent_at > wait || delivered(i, sb, snd_una) || !later_delivered(i, sb, snd_una)) continue;
+        const TimeNs left = m.sent_at + wait - now + 1;  // "more than wait"
+        if (due == 0 || left < due) due = left;
+    }
+    return due;
 }
 
 void RetransmitLog::resent(size_t mark, uint32_t snd_max, TimeNs now) {

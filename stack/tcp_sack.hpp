@@ -124,10 +124,12 @@ private:
 //    more than (DupThresh - 1) * SMSS beyond that SND.MAX (IsLost's octet rule, so
 //    reordering tolerated for a first loss is tolerated here too), or
 //  - by time (RFC 8985 RACK's rule, for windows too small for the first): data sent
-//    after it has been SACKed and more than `wait` (an RTT and a quarter) has passed
-//    since it left.
-// Checked on every ACK in recovery (no timer of its own). Bounded: with the log full
-// the oldest mark gives way (its loss then waits for the RTO, as without this).
+//    after it has been delivered (new data beyond it SACKed, or a later
+//    retransmission wholly SACKed or acknowledged) and more than `wait` (an RTT and a
+//    quarter) has passed since it left.
+// Checked on every ACK in recovery, and by RACK's reordering timer when only time is
+// missing (next_due). Bounded: with the log full the oldest mark gives way (its loss
+// then waits for the RTO, as without this).
 class RetransmitLog {
 public:
     static constexpr size_t kMaxMarks = 16;
@@ -141,6 +143,9 @@ public:
     // or SACKed on the way. `mark` is for resent(). wait 0: no time rule (no RTT yet).
     bool next_lost(const SackScoreboard& sb, uint32_t snd_una, uint32_t snd_max, uint32_t smss, TimeNs now,
                    TimeNs wait, size_t& mark, uint32_t& out_seq, uint32_t& out_len);
+    // How long until the time rule condemns a mark that has its evidence (something
+    // sent after it delivered) but not yet the time; 0 when none waits.
+    TimeNs next_due(const SackScoreboard& sb, uint32_t snd_una, TimeNs now, TimeNs wait) const;
     // Mark `mark` was sent again at `now`, with SND.MAX at snd_max: it moves to the end
     // of the log (marks stay in the order they left: snd_max and time only grow, so
     // when a mark is not lost by either rule no later one is).
@@ -154,6 +159,10 @@ private:
         TimeNs sent_at;
     };
     void erase(size_t i);
+    // Whether every octet of mark i is acknowledged or SACKed.
+    bool delivered(size_t i, const SackScoreboard& sb, uint32_t snd_una) const;
+    // Whether something sent after mark i was delivered (RACK's evidence).
+    bool later_delivered(size_t i, const SackScoreboard& sb, uint32_t snd_una) const;
     Mark marks_[kMaxMarks] = {};
     size_t count_ = 0;
 };
