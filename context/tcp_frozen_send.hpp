@@ -48,7 +48,7 @@ inline void sent_new_data(Ctx& c, TcpLayer& layer, TcpSocket& s, uint32_t seq, u
         s.rtt_start = now;
     }
     s.last_send_time = now;
-    if (!s.retransmit_timer.armed()) layer.arm_retransmit(s);
+    layer.arm_after_new_data(s);
 }
 
 // Whether the general loop would send a declared message whole, at once, in full

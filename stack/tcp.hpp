@@ -309,6 +309,20 @@ public:
     // RFC 8985 6.2 steps 1-3 for one ACK (its SACK blocks, SND.UNA before it and the
     // highest SACKed octet before it), then rack_detect_loss (tcp_rack.cpp).
     void rack_on_ack(TcpSocket& s, const TcpOptions& options, uint32_t old_una, uint32_t fack);
+    // RFC 8985 7.2: a probe may be scheduled while data is in flight in the open state
+    // with SACK, no probe out, no backoff and a window to send into.
+    static bool probe_allowed(const TcpSocket& s) {
+        bool data_state = s.state == TcpState::established || s.state == TcpState::close_wait ||
+                          s.state == TcpState::fin_wait_1 || s.state == TcpState::closing ||
+                          s.state == TcpState::last_ack;
+        return data_state && s.sack_ok && !s.in_recovery && !s.rack.probe_out() && s.snd_una != s.snd_max &&
+               s.snd_wnd > 0 && s.rtt.has_sample() && s.retransmits == 0;
+    }
+    // After new data left: RFC 8985 7.2 restarts the probe timeout with every new
+    // segment (an RTO already running stays; RACK's reordering timer too).
+    void arm_after_new_data(TcpSocket& s) {
+        if (!s.retransmit_timer.armed() || (s.timer_use != TcpTimerUse::reorder && probe_allowed(s))) arm_retransmit(s);
+    }
     // RFC 6675 / RFC 5681 3.2: enter recovery and retransmit the first segment (tcp_input.cpp).
     void enter_fast_recovery(TcpSocket& s);
     // Data waiting behind a zero window with nothing in flight needs the persist timer
@@ -335,7 +349,6 @@ private:
     static void on_keepalive_timer(Timer& t, TimeNs now);
     static void on_time_wait_timer(Timer& t, TimeNs now);
     void retransmit_timeout(TcpSocket& s, TimeNs now);
-    bool probe_allowed(const TcpSocket& s) const;
     void tail_loss_probe(TcpSocket& s);
     void zero_window_probe(TcpSocket& s);
     void maybe_recycle(TcpSocket& s);

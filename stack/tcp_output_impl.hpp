@@ -179,7 +179,11 @@ void tcp_output(Ctx& ctx, TcpLayer& layer, TcpSocket& s) {
             }
         }
         s.last_send_time = layer.stack().now();
-        if (!s.retransmit_timer.armed()) layer.arm_retransmit(s);
+        if (retransmission) {
+            if (!s.retransmit_timer.armed()) layer.arm_retransmit(s);
+        } else {
+            layer.arm_after_new_data(s);
+        }
         if (fin) break;
     }
     // A pure ACK carries SND.MAX clamped to the peer's window (TcpSocket::ack_seq).

@@ -157,16 +157,6 @@ void TcpLayer::rack_detect_loss(TcpSocket& s) {
     }
 }
 
-// RFC 8985 7.2: a probe may be scheduled while data is in flight in the open state
-// with SACK, no probe out, no backoff and a window to send into.
-bool TcpLayer::probe_allowed(const TcpSocket& s) const {
-    bool data_state = s.state == TcpState::established || s.state == TcpState::close_wait ||
-                      s.state == TcpState::fin_wait_1 || s.state == TcpState::closing ||
-                      s.state == TcpState::last_ack;
-    return data_state && s.sack_ok && !s.in_recovery && !s.rack.probe_out() && s.snd_una != s.snd_max &&
-           s.snd_wnd > 0 && s.rtt.has_sample() && s.retransmits == 0;
-}
-
 // RFC 8985 7.3: the probe timeout fired. One segment: new data if the windows let
 // it out (beyond cwnd, as the RFC allows), else the last segment sent again. Then the
 // RTO takes over.

@@ -16,9 +16,10 @@
 //
 // TLP (RFC 8985 7): with data in flight, no recovery and no probe out, the timer
 // is a probe timeout, PTO = 2 * SRTT (at least 10 ms, as Linux; plus the 200 ms
-// worst-case delayed ACK when one segment is in flight), instead of the RTO. When
-// it fires, one segment goes (new data if the windows allow, else the last one sent)
-// so the ACK it draws starts SACK recovery instead of the tail waiting for the RTO.
+// worst-case delayed ACK when one segment is in flight), capped at the RTO, in place
+// of the RTO. When it fires, one segment goes (new data if the windows allow, else
+// the last one sent) so the ACK it draws starts SACK recovery instead of the tail
+// waiting for the RTO; the RTO is armed after it.
 //
 // Both timers are the connection's retransmission timer (TcpSocket::timer_use), so
 // no timer is added to the socket. Times are kept as 32-bit microseconds (wrapping

@@ -25,11 +25,11 @@ void TcpLayer::arm_retransmit(TcpSocket& s) {
     TimeNs timeout = s.rtt.rto();
     s.timer_use = TcpTimerUse::rto;
     if (probe_allowed(s)) {
+        // RFC 8985 7.2: the probe goes no later than the RTO would, and in its place
+        // (TLP_calc_PTO: PTO = RTO_expire - now when later); the RTO follows the probe.
         const TimeNs pto = Rack::probe_timeout(s.rtt.srtt(), s.flight_size() <= data_mss(s));
-        if (pto < timeout) {
-            timeout = pto;
-            s.timer_use = TcpTimerUse::probe;
-        }
+        if (pto < timeout) timeout = pto;
+        s.timer_use = TcpTimerUse::probe;
     }
     stack_.timers().schedule(s.retransmit_timer, stack_.now() + timeout);
 }

@@ -138,6 +138,53 @@ TEST(TcpLossTail, TailLossProbeResendsTheLastSegmentBeforeTheRto) {
     EXPECT_EQ(h.delta(before, Counter::tcp_retransmits), 2u);
 }
 
+// A burst from idle is lost whole: the probe timer must cover the burst, not the
+// first segment alone (one segment in flight would add the 200 ms delayed-ACK
+// allowance and lose to the RTO): RFC 8985 7.2 restarts it with every new segment.
+TEST(TcpLossTail, TailLossProbeCoversAWholeBurstFromIdle) {
+    TcpHarness h;
+    Conn c = h.establish_passive(PeerOptions{.sack = true});
+    TcpSocket* s = h.socket_of(c);
+    ASSERT_NE(s, nullptr);
+    Stats before = h.stats();
+    const uint32_t base = send_segments(h, c, 4, 34);
+    const TimeNs sent_at = h.clock.now();
+    std::optional<Rx> probe = h.wait_segment(kSecond);
+    ASSERT_TRUE(probe.has_value());
+    EXPECT_EQ(probe->h.seq, base + 3 * kSeg);
+    EXPECT_LE(probe->at - sent_at, Rack::probe_timeout(s->rtt.srtt(), false) + kMillisecond);
+    EXPECT_EQ(h.delta(before, Counter::tcp_tail_loss_probes), 1u);
+    EXPECT_EQ(h.delta(before, Counter::tcp_rto_expiries), 0u);
+}
+
+// One segment in flight: the PTO (2 * SRTT plus the 200 ms worst-case delayed ACK)
+// is later than the RTO, so the probe takes the RTO's time and place (RFC 8985 7.2):
+// the segment goes again as a probe, the window is not collapsed, and only if that
+// fails too does the RTO follow.
+TEST(TcpLossTail, TailLossProbeTakesTheRtoPlaceForOneSegment) {
+    TcpHarness h;
+    Conn c = h.establish_passive(PeerOptions{.sack = true});
+    TcpSocket* s = h.socket_of(c);
+    ASSERT_NE(s, nullptr);
+    Stats before = h.stats();
+    const uint32_t base = send_segments(h, c, 1, 35);
+    const TimeNs sent_at = h.clock.now();
+    const TimeNs rto = s->rtt.rto();
+    const uint32_t cwnd = s->cc.cwnd();
+    std::optional<Rx> probe = h.wait_segment(kSecond);
+    ASSERT_TRUE(probe.has_value());
+    EXPECT_EQ(probe->h.seq, base);
+    EXPECT_EQ(probe->at - sent_at, rto);
+    EXPECT_EQ(h.delta(before, Counter::tcp_tail_loss_probes), 1u);
+    EXPECT_EQ(h.delta(before, Counter::tcp_rto_expiries), 0u);
+    EXPECT_EQ(s->cc.cwnd(), cwnd);
+    // Lost again: now the RTO.
+    std::optional<Rx> again = h.wait_segment(2 * kSecond);
+    ASSERT_TRUE(again.has_value());
+    EXPECT_EQ(again->h.seq, base);
+    EXPECT_EQ(h.delta(before, Counter::tcp_rto_expiries), 1u);
+}
+
 // ================================================================ RACK (RFC 8985 6)
 
 // Ten segments leave at once; the second is missing and only the third is SACKed:
