@@ -513,10 +513,11 @@ void TcpInput::new_data_acked(TcpSocket& s, uint32_t ack) {
     if (s.rack.probe_out() && seq_ge(ack, s.rack.probe_high())) {
         // RFC 8985 7.4: the probe's episode is over. A probe that resent old data and
         // is acknowledged without a recovery repaired a loss (we keep no D-SACK to
-        // prove the original arrived too): the window is reduced once, as in recovery.
+        // prove the original arrived too): the window is reduced once, as a recovery
+        // that ends with this very ACK would.
         s.rack.probe_done();
         if (s.rack.probe_was_retransmission() && !s.in_recovery && s.cc.may_enter_recovery()) {
-            s.cc.on_enter_recovery(flight_before, s.snd_max, now());
+            s.cc.on_enter_recovery(flight_before, ack, now());
             s.cc.on_recovery_ack(ack, 0, s.flight_size());
         }
     }

@@ -185,6 +185,43 @@ TEST(TcpLossTail, TailLossProbeTakesTheRtoPlaceForOneSegment) {
     EXPECT_EQ(h.delta(before, Counter::tcp_rto_expiries), 1u);
 }
 
+// RFC 8985 7.4: a probe that resent old data and is acknowledged repaired a loss:
+// the window is reduced once, as a recovery would, and the connection is left in the
+// open state (later ACKs grow the window again).
+TEST(TcpLossTail, TailLossProbeThatRepairsALossReducesTheWindowOnce) {
+    TcpHarness h;
+    Conn c = h.establish_passive(PeerOptions{.sack = true});
+    TcpSocket* s = h.socket_of(c);
+    ASSERT_NE(s, nullptr);
+    const uint32_t base = send_segments(h, c, 1, 36);
+    const uint32_t cwnd = s->cc.cwnd();
+    std::optional<Rx> probe = h.wait_segment(kSecond);
+    ASSERT_TRUE(probe.has_value());
+    EXPECT_EQ(probe->h.seq, base);
+    // More data leaves before the probe's ACK arrives: that ACK covers the probe but
+    // not SND.MAX.
+    stack_send(h, c, pattern(kSeg, 38));
+    h.expect_segment(c, kAck | kPsh, base + kSeg, c.snd_nxt);
+    ack_with_sacks(h, c, base + kSeg, {});
+    c.rcv_nxt = base + kSeg;
+    EXPECT_FALSE(s->cc.in_recovery());
+    EXPECT_FALSE(s->rack.probe_out());
+    EXPECT_LT(s->cc.cwnd(), cwnd);
+    EXPECT_EQ(s->cc.cwnd(), s->cc.ssthresh());
+    // The window grows again when a full window is acknowledged (it would stay
+    // frozen in recovery).
+    const uint32_t reduced = s->cc.cwnd();
+    const uint32_t full = reduced / kSeg;
+    ack_with_sacks(h, c, base + 2 * kSeg, {});
+    c.rcv_nxt = base + 2 * kSeg;
+    const uint32_t next = send_segments(h, c, full, 37);
+    h.advance(10 * kMillisecond);
+    ack_with_sacks(h, c, next + full * kSeg, {});
+    c.rcv_nxt = next + full * kSeg;
+    EXPECT_GT(s->cc.cwnd(), reduced);
+    EXPECT_EQ(h.stats()[Counter::tcp_rto_expiries], 0u);
+}
+
 // ================================================================ RACK (RFC 8985 6)
 
 // Ten segments leave at once; the second is missing and only the third is SACKed:
