@@ -111,6 +111,7 @@ namespace quasi {
     X(tcp_rack_recoveries, "tcp recoveries started by RACK's time rule") \
     X(tcp_rto_sack_recoveries, "tcp RTOs recovered with the SACK scoreboard kept") \
     X(tcp_sack_reneging, "tcp ACKs up to SACKed data: the peer reneged, scoreboard dropped") \
+    X(tcp_dsacks_rx, "tcp D-SACKs received (a duplicate arrived: RACK's window widens)") \
     X(tcp_dup_acks, "tcp dup acks") \
     X(tcp_resets_sent, "tcp resets sent") \
     X(tcp_resets_rx, "tcp resets rx") \

@@ -453,7 +453,8 @@ bool TcpInput::process_ack(TcpSocket& s) {
         newly_sacked = s.scoreboard.update(h.options.sacks.data(), h.options.sack_count, s.snd_una, s.snd_max);
     if (seq_gt(ack, s.snd_una)) new_data_acked(s, ack);
     else if (ack == s.snd_una) duplicate_ack(s, newly_sacked);
-    if (s.sack_ok) layer.rack_on_ack(s, h.options, old_una, had_sacks ? fack : old_una);
+    // An old ACK (reordered behind newer ones) tells RACK nothing new.
+    if (s.sack_ok && seq_ge(ack, old_una)) layer.rack_on_ack(s, h.options, old_una, had_sacks ? fack : old_una);
     update_window(s);
 
     bool fin_acked = s.fin_sent && seq_gt(s.snd_una, s.fin_seq);
@@ -529,12 +530,14 @@ void TcpInput::new_data_acked(TcpSocket& s, uint32_t ack) {
             s.in_recovery = false;
             s.rto_recovery = false;
             s.dup_acks = 0;
+            s.rack.on_recovery_end();
         }
     } else if (s.in_recovery) {
         bool full = s.cc.on_recovery_ack(ack, data_acked, s.flight_size());
         if (full) {
             s.in_recovery = false;
             s.dup_acks = 0;
+            s.rack.on_recovery_end();
         } else if (!s.sack_ok) {
             // RFC 6582 3.2 step 5: a partial ACK: retransmit the next hole now.
             uint32_t limit = layer.payload_limit(s);
@@ -583,6 +586,7 @@ void TcpInput::undo_spurious_recovery(TcpSocket& s) {
     uint32_t thresh = s.scoreboard.dup_thresh();
     s.scoreboard.set_dup_thresh((s.undo_dup_acks > thresh ? s.undo_dup_acks : thresh) + 1);
     s.rack.saw_reordering();  // RACK's window too (RFC 8985 6.2 step 3)
+    s.scoreboard.forget_lost();  // what RACK condemned was reordered as well
     stats().count(Counter::tcp_spurious_recoveries);
 }
 

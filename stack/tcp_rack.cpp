@@ -57,8 +57,22 @@ void Rack::on_delivered(uint32_t stamp, uint32_t end, TimeNs now) {
 
 TimeNs Rack::reorder_window(bool in_recovery, bool dup_thresh_sacked, TimeNs srtt) const {
     if (!reordering_seen_ && (in_recovery || dup_thresh_sacked)) return 0;
-    const TimeNs window = min_rtt() / 4;
+    const TimeNs window = reo_wnd_mult_ * min_rtt() / 4;
     return window < srtt ? window : srtt;
+}
+
+void Rack::on_dsack(uint32_t snd_una, uint32_t snd_nxt) {
+    if (dsack_round_open_ && seq_ge(snd_una, dsack_round_)) dsack_round_open_ = false;
+    if (dsack_round_open_) return;
+    dsack_round_open_ = true;
+    dsack_round_ = snd_nxt;
+    if (reo_wnd_mult_ < 64) ++reo_wnd_mult_;  // SRTT caps the window long before
+    reo_wnd_persist_ = 16;
+    reordering_seen_ = true;  // a spurious retransmission: the network reorders
+}
+
+void Rack::on_recovery_end() {
+    if (reo_wnd_persist_ > 0 && --reo_wnd_persist_ == 0) reo_wnd_mult_ = 1;
 }
 
 TimeNs Rack::detect_loss(const SendTimes& times, SackScoreboard& sb, uint32_t snd_una, TimeNs now,
@@ -126,6 +140,18 @@ void TcpLayer::rack_on_ack(TcpSocket& s, const TcpOptions& options, uint32_t old
     for (size_t i = 0; i < options.sack_count; ++i) {
         const SackBlock& b = options.sacks[i];
         if (seq_lt(b.left, b.right) && seq_gt(b.right, s.snd_una) && seq_le(b.right, s.snd_max)) delivered(b.right);
+    }
+    // RFC 2883 4: a first block below the cumulative ACK, or inside the second block,
+    // reports a duplicate: data sent twice arrived twice.
+    if (options.sack_count > 0) {
+        const SackBlock& d = options.sacks[0];
+        const bool below = seq_le(d.right, s.snd_una) && seq_lt(d.left, d.right);
+        const bool inside = options.sack_count > 1 && seq_ge(d.left, options.sacks[1].left) &&
+                            seq_le(d.right, options.sacks[1].right) && seq_lt(d.left, d.right);
+        if (below || inside) {
+            s.rack.on_dsack(s.snd_una, s.snd_max);
+            stack_.stats().count(Counter::tcp_dsacks_rx);
+        }
     }
     rack_detect_loss(s);
 }

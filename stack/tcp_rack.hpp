@@ -11,8 +11,10 @@
 //  - retransmissions: the RetransmitLog of the recovery (stack/tcp_sack.hpp), whose
 //    time rule is RACK's rule for retransmitted segments.
 // The reordering window (6.2 step 4): min_RTT / 4, capped at SRTT, 0 during
-// recovery or once DupThresh segments are SACKed unless reordering was seen. Where
-// the rule says "not yet", the reordering timer waits for the rest (6.3).
+// recovery or once DupThresh segments are SACKed unless reordering was seen, and
+// widened by a quarter min_RTT per round trip that brings a D-SACK (a spurious
+// retransmission). Where the rule says "not yet", the reordering timer waits for the
+// rest (6.3).
 //
 // TLP (RFC 8985 7): with data in flight, no recovery and no probe out, the timer
 // is a probe timeout, PTO = 2 * SRTT (at least 10 ms, as Linux; plus the 200 ms
@@ -120,8 +122,15 @@ public:
     void saw_reordering() { reordering_seen_ = true; }
     bool reordering_seen() const { return reordering_seen_; }
 
-    // 6.2 step 4, without the D-SACK adaptation (we do not use D-SACK).
+    // 6.2 step 4: the reordering window, min(reo_wnd_mult * min_RTT / 4, SRTT).
     TimeNs reorder_window(bool in_recovery, bool dup_thresh_sacked, TimeNs srtt) const;
+    // 6.2 step 4's D-SACK adaptation: an ACK reported a duplicate (RFC 2883), i.e. a
+    // retransmission was spurious: the window grows by min_RTT / 4 once per round
+    // trip (snd_nxt marks the round) and stays grown for 16 recoveries.
+    void on_dsack(uint32_t snd_una, uint32_t snd_nxt);
+    // A recovery (fast or after an RTO) ended: one of the 16 is used up.
+    void on_recovery_end();
+    uint32_t reorder_multiplier() const { return reo_wnd_mult_; }
 
     // 6.2 step 5 for first transmissions: marks in `sb` every unSACKed octet lost whose
     // record RACK's rule condemns. Returns how long until the next record would be
@@ -157,6 +166,10 @@ private:
     uint32_t rtt_us_ = 0;      // RACK.rtt
     uint32_t min_rtt_us_ = 0;  // RACK.min_RTT (lowest seen; Linux windows it, we do not)
     uint32_t probe_high_ = 0;  // TLP.end_seq: SND.MAX when the probe left
+    uint32_t dsack_round_ = 0;  // RACK.dsack_round: SND.NXT when the window last grew
+    uint16_t reo_wnd_mult_ = 1;
+    uint8_t reo_wnd_persist_ = 0;
+    bool dsack_round_open_ = false;
     bool has_sample_ = false;
     bool reordering_seen_ = false;
     bool probe_out_ = false;            // TLP.is_retrans/end_seq valid: one probe per episode

@@ -13,7 +13,7 @@
 //
 // Hardening (/work/shared/notes/bad-inputs.md): a SACK block that is reversed, empty,
 // or not inside [snd_una, snd_nxt] is ignored, which also ignores D-SACK blocks
-// below SND.UNA (RFC 2883 3; we do not use D-SACK). The scoreboard is a SeqRangeSet
+// below SND.UNA (RFC 2883 3; RACK reads them, stack/tcp_rack.cpp). The scoreboard is a SeqRangeSet
 // with a fixed cap, so a receiver (or attacker) reporting many small holes cannot
 // make us split state without bound (CVE-2019-11478): a block that would need a range
 // beyond the cap is ignored. SACK is advisory (RFC 2018 8), so ignoring costs only
@@ -61,6 +61,8 @@ public:
         if (!lost_marked_ || seq_gt(below, lost_below_)) lost_below_ = below;
         lost_marked_ = true;
     }
+    // Withdraws the lost mark (a recovery found spurious: what it condemned arrived).
+    void forget_lost() { lost_marked_ = false; }
     // The lost mark, or the last snd_una seen when there is none.
     uint32_t lost_below() const { return lost_marked_ ? lost_below_ : snd_una_; }
 

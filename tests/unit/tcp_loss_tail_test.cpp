@@ -97,6 +97,27 @@ TEST(RackUnit, DetectLossHonoursTheReorderingWindow) {
     EXPECT_EQ(rack.reorder_window(true, false, 10 * kMillisecond), 10 * kMillisecond / 4);
 }
 
+// RFC 8985 6.2 step 4: each round trip with a D-SACK widens the window by min_RTT / 4
+// (capped at SRTT); 16 recoveries without one bring it back.
+TEST(RackUnit, DsackWidensTheReorderingWindowOncePerRound) {
+    Rack rack;
+    rack.on_delivered(rack_stamp(0), 100, 8 * kMillisecond);  // min_RTT 8 ms
+    const TimeNs srtt = 100 * kMillisecond;
+    EXPECT_EQ(rack.reorder_window(false, false, srtt), 2 * kMillisecond);
+    rack.on_dsack(1000, 5000);
+    EXPECT_EQ(rack.reorder_window(false, false, srtt), 4 * kMillisecond);
+    EXPECT_TRUE(rack.reordering_seen());
+    rack.on_dsack(2000, 6000);  // the same round (SND.UNA below 5000): no more
+    EXPECT_EQ(rack.reorder_window(true, true, srtt), 4 * kMillisecond);
+    rack.on_dsack(5000, 9000);  // the next round
+    EXPECT_EQ(rack.reorder_window(false, false, srtt), 6 * kMillisecond);
+    EXPECT_EQ(rack.reorder_window(false, false, 5 * kMillisecond), 5 * kMillisecond);  // SRTT caps it
+    for (int i = 0; i < 15; ++i) rack.on_recovery_end();
+    EXPECT_EQ(rack.reorder_multiplier(), 3u);
+    rack.on_recovery_end();
+    EXPECT_EQ(rack.reorder_multiplier(), 1u);
+}
+
 // ================================================================ TLP (RFC 8985 7)
 
 // The last two segments of a burst are lost: no duplicate ACK can come. The probe
