@@ -159,23 +159,35 @@ TEST(TcpLossTail, TailLossProbeResendsTheLastSegmentBeforeTheRto) {
     EXPECT_EQ(h.delta(before, Counter::tcp_retransmits), 2u);
 }
 
+// A SACK connection, idle: `n` segments leave at once, then the test waits for what
+// the stack sends again.
+struct BurstFromIdle {
+    TcpHarness h;
+    Conn c = h.establish_passive(PeerOptions{.sack = true});
+    TcpSocket* s = h.socket_of(c);
+    Stats before = h.stats();
+    uint32_t base = 0;
+    TimeNs sent_at = 0;
+
+    std::optional<Rx> send_and_wait(uint32_t n, uint8_t seed) {
+        base = send_segments(h, c, n, seed);
+        sent_at = h.clock.now();
+        return h.wait_segment(kSecond);
+    }
+};
+
 // A burst from idle is lost whole: the probe timer must cover the burst, not the
 // first segment alone (one segment in flight would add the 200 ms delayed-ACK
 // allowance and lose to the RTO): RFC 8985 7.2 restarts it with every new segment.
 TEST(TcpLossTail, TailLossProbeCoversAWholeBurstFromIdle) {
-    TcpHarness h;
-    Conn c = h.establish_passive(PeerOptions{.sack = true});
-    TcpSocket* s = h.socket_of(c);
-    ASSERT_NE(s, nullptr);
-    Stats before = h.stats();
-    const uint32_t base = send_segments(h, c, 4, 34);
-    const TimeNs sent_at = h.clock.now();
-    std::optional<Rx> probe = h.wait_segment(kSecond);
+    BurstFromIdle t;
+    ASSERT_NE(t.s, nullptr);
+    std::optional<Rx> probe = t.send_and_wait(4, 34);
     ASSERT_TRUE(probe.has_value());
-    EXPECT_EQ(probe->h.seq, base + 3 * kSeg);
-    EXPECT_LE(probe->at - sent_at, Rack::probe_timeout(s->rtt.srtt(), false) + kMillisecond);
-    EXPECT_EQ(h.delta(before, Counter::tcp_tail_loss_probes), 1u);
-    EXPECT_EQ(h.delta(before, Counter::tcp_rto_expiries), 0u);
+    EXPECT_EQ(probe->h.seq, t.base + 3 * kSeg);
+    EXPECT_LE(probe->at - t.sent_at, Rack::probe_timeout(t.s->rtt.srtt(), false) + kMillisecond);
+    EXPECT_EQ(t.h.delta(t.before, Counter::tcp_tail_loss_probes), 1u);
+    EXPECT_EQ(t.h.delta(t.before, Counter::tcp_rto_expiries), 0u);
 }
 
 // One segment in flight: the PTO (2 * SRTT plus the 200 ms worst-case delayed ACK)
@@ -183,41 +195,37 @@ TEST(TcpLossTail, TailLossProbeCoversAWholeBurstFromIdle) {
 // the segment goes again as a probe, the window is not collapsed, and only if that
 // fails too does the RTO follow.
 TEST(TcpLossTail, TailLossProbeTakesTheRtoPlaceForOneSegment) {
-    TcpHarness h;
-    Conn c = h.establish_passive(PeerOptions{.sack = true});
-    TcpSocket* s = h.socket_of(c);
-    ASSERT_NE(s, nullptr);
-    Stats before = h.stats();
-    const uint32_t base = send_segments(h, c, 1, 35);
-    const TimeNs sent_at = h.clock.now();
-    const TimeNs rto = s->rtt.rto();
-    const uint32_t cwnd = s->cc.cwnd();
-    std::optional<Rx> probe = h.wait_segment(kSecond);
+    BurstFromIdle t;
+    ASSERT_NE(t.s, nullptr);
+    const TimeNs rto = t.s->rtt.rto();
+    const uint32_t cwnd = t.s->cc.cwnd();
+    std::optional<Rx> probe = t.send_and_wait(1, 35);
     ASSERT_TRUE(probe.has_value());
-    EXPECT_EQ(probe->h.seq, base);
-    EXPECT_EQ(probe->at - sent_at, rto);
-    EXPECT_EQ(h.delta(before, Counter::tcp_tail_loss_probes), 1u);
-    EXPECT_EQ(h.delta(before, Counter::tcp_rto_expiries), 0u);
-    EXPECT_EQ(s->cc.cwnd(), cwnd);
+    EXPECT_EQ(probe->h.seq, t.base);
+    EXPECT_EQ(probe->at - t.sent_at, rto);
+    EXPECT_EQ(t.h.delta(t.before, Counter::tcp_tail_loss_probes), 1u);
+    EXPECT_EQ(t.h.delta(t.before, Counter::tcp_rto_expiries), 0u);
+    EXPECT_EQ(t.s->cc.cwnd(), cwnd);
     // Lost again: now the RTO.
-    std::optional<Rx> again = h.wait_segment(2 * kSecond);
+    std::optional<Rx> again = t.h.wait_segment(2 * kSecond);
     ASSERT_TRUE(again.has_value());
-    EXPECT_EQ(again->h.seq, base);
-    EXPECT_EQ(h.delta(before, Counter::tcp_rto_expiries), 1u);
+    EXPECT_EQ(again->h.seq, t.base);
+    EXPECT_EQ(t.h.delta(t.before, Counter::tcp_rto_expiries), 1u);
 }
 
 // RFC 8985 7.4: a probe that resent old data and is acknowledged repaired a loss:
 // the window is reduced once, as a recovery would, and the connection is left in the
 // open state (later ACKs grow the window again).
 TEST(TcpLossTail, TailLossProbeThatRepairsALossReducesTheWindowOnce) {
-    TcpHarness h;
-    Conn c = h.establish_passive(PeerOptions{.sack = true});
-    TcpSocket* s = h.socket_of(c);
+    BurstFromIdle t;
+    TcpHarness& h = t.h;
+    Conn& c = t.c;
+    TcpSocket* s = t.s;
     ASSERT_NE(s, nullptr);
-    const uint32_t base = send_segments(h, c, 1, 36);
     const uint32_t cwnd = s->cc.cwnd();
-    std::optional<Rx> probe = h.wait_segment(kSecond);
+    std::optional<Rx> probe = t.send_and_wait(1, 36);
     ASSERT_TRUE(probe.has_value());
+    const uint32_t base = t.base;
     EXPECT_EQ(probe->h.seq, base);
     // More data leaves before the probe's ACK arrives: that ACK covers the probe but
     // not SND.MAX.
