@@ -114,14 +114,13 @@ uint32_t data_end(const TcpSocket& s) {
 
 void TcpLayer::rack_on_ack(TcpSocket& s, const TcpOptions& options, uint32_t old_una, uint32_t fack) {
     const TimeNs now = stack_.now();
-    // Octets below high_rxt were retransmitted in this recovery: which transmission
-    // an ACK of them answers is ambiguous (RFC 8985 6.2 step 2), so only first
-    // transmissions above it update RACK.
-    const uint32_t retransmitted_end = s.in_recovery ? s.high_rxt : s.snd_una;
     auto delivered = [&](uint32_t end) {
         const uint32_t last = end - 1;
         uint32_t stamp = 0;
-        if (s.in_recovery && seq_lt(last, retransmitted_end)) return;
+        // Octets below high_rxt were retransmitted in this recovery: which
+        // transmission an ACK of them answers is ambiguous (RFC 8985 6.2 step 2), so
+        // only first transmissions above it update RACK.
+        if (s.in_recovery && seq_lt(last, s.high_rxt)) return;
         if (!s.send_times.sent_at(last, stamp)) return;
         s.rack.on_delivered(stamp, end, now);
         // A first transmission below what was SACKed before arrived after it: the
