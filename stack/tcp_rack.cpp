@@ -35,8 +35,10 @@ bool SendTimes::sent_at(uint32_t seq, uint32_t& stamp) const {
     size_t lo = 0, hi = count_ - 1;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (seq_gt(at(mid).end, seq)) hi = mid;
-        else lo = mid + 1;
+        if (seq_gt(at(mid).end, seq))
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     stamp = at(lo).stamp;
     return true;
@@ -159,9 +161,8 @@ void TcpLayer::rack_detect_loss(TcpSocket& s) {
     if (!s.sack_ok || s.scoreboard.ranges() == 0 || s.snd_una == s.snd_max) return;
     const uint32_t smss = data_mss(s);
     // RACK.segs_sacked >= DupThresh: RFC 6675's IsLost for SND.UNA by SACKs alone.
-    const bool dup_thresh_sacked =
-        s.scoreboard.ranges() >= s.scoreboard.dup_thresh() ||
-        s.scoreboard.set().covered_bytes() > (s.scoreboard.dup_thresh() - 1) * smss;
+    const bool dup_thresh_sacked = s.scoreboard.ranges() >= s.scoreboard.dup_thresh() ||
+                                   s.scoreboard.set().covered_bytes() > (s.scoreboard.dup_thresh() - 1) * smss;
     const TimeNs reo_wnd = s.rack.reorder_window(s.in_recovery, dup_thresh_sacked, s.rtt.srtt());
     const uint32_t lost_before = s.scoreboard.lost_below();
     const TimeNs now = stack_.now();

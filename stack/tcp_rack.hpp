@@ -41,9 +41,13 @@ namespace quasi {
 
 class SackScoreboard;
 
-inline uint32_t rack_stamp(TimeNs t) { return static_cast<uint32_t>(t / kMicrosecond); }
+inline uint32_t rack_stamp(TimeNs t) {
+    return static_cast<uint32_t>(t / kMicrosecond);
+}
 // a - b for stamps, correct across the wrap while the two are within 2^31 us.
-inline int32_t rack_stamp_diff(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b); }
+inline int32_t rack_stamp_diff(uint32_t a, uint32_t b) {
+    return static_cast<int32_t>(a - b);
+}
 
 // Send times of first transmissions, oldest first. Bounded: with the ring full, the
 // newest record grows to cover the new segment and takes its time, which only makes
@@ -68,7 +72,7 @@ public:
         const uint32_t stamp = rack_stamp(now);
         if (count_ > 0) {
             Record& last = at(count_ - 1);
-            if (seq_ge(last.end, end)) return;  // nothing new (cannot happen for new data)
+            if (seq_ge(last.end, end)) return;            // nothing new (cannot happen for new data)
             if (count_ > mask_ || last.stamp == stamp) {  // full, or the same instant
                 last.end = end;
                 last.stamp = stamp;
@@ -135,8 +139,7 @@ public:
     // 6.2 step 5 for first transmissions: marks in `sb` every unSACKed octet lost whose
     // record RACK's rule condemns. Returns how long until the next record would be
     // condemned (the reordering timer), or 0 when none waits.
-    TimeNs detect_loss(const SendTimes& times, SackScoreboard& sb, uint32_t snd_una, TimeNs now,
-                       TimeNs reo_wnd) const;
+    TimeNs detect_loss(const SendTimes& times, SackScoreboard& sb, uint32_t snd_una, TimeNs now, TimeNs reo_wnd) const;
 
     bool has_sample() const { return has_sample_; }
     TimeNs rtt() const { return TimeNs{rtt_us_} * kMicrosecond; }
@@ -161,11 +164,11 @@ public:
     void probe_done() { probe_out_ = false; }
 
 private:
-    uint32_t xmit_stamp_ = 0;  // RACK.xmit_ts
-    uint32_t end_seq_ = 0;     // RACK.end_seq
-    uint32_t rtt_us_ = 0;      // RACK.rtt
-    uint32_t min_rtt_us_ = 0;  // RACK.min_RTT (lowest seen; Linux windows it, we do not)
-    uint32_t probe_high_ = 0;  // TLP.end_seq: SND.MAX when the probe left
+    uint32_t xmit_stamp_ = 0;   // RACK.xmit_ts
+    uint32_t end_seq_ = 0;      // RACK.end_seq
+    uint32_t rtt_us_ = 0;       // RACK.rtt
+    uint32_t min_rtt_us_ = 0;   // RACK.min_RTT (lowest seen; Linux windows it, we do not)
+    uint32_t probe_high_ = 0;   // TLP.end_seq: SND.MAX when the probe left
     uint32_t dsack_round_ = 0;  // RACK.dsack_round: SND.NXT when the window last grew
     uint16_t reo_wnd_mult_ = 1;
     uint8_t reo_wnd_persist_ = 0;
