@@ -23,6 +23,7 @@ extern "C" uint16_t quasi_tcp_local_mss(const quasi::TcpLayer* layer, const quas
 }
 
 extern "C" bool quasi_byte_ring_reserve(quasi::ByteRing* ring, size_t bytes) { return ring->reserve(bytes); }
+extern "C" bool quasi_send_times_take(quasi::SendTimes* times) { return times->take(); }
 
 namespace quasi {
 

@@ -45,6 +45,7 @@ class Interface;
 class Stack;
 class TcpLayer;
 struct TcpSocket;
+class SendTimes;
 
 // Shared with the UDP path (context/udp_context.hpp): the transmit door and the
 // guard word that never says "violated".
@@ -60,6 +61,8 @@ extern "C" uint16_t quasi_tcp_local_mss(const TcpLayer* layer, const TcpSocket* 
 // Growing a send ring (ByteRing::reserve beyond its storage) takes memory from the
 // layer's budget, which only the host holds.
 extern "C" bool quasi_byte_ring_reserve(ByteRing* ring, size_t bytes);
+// RACK's send-time records are taken at the first send after idle, from the layer's memory.
+extern "C" bool quasi_send_times_take(SendTimes* times);
 
 struct FrozenTcpContext {
     static constexpr uint32_t kAnySize = 0xFFFFFFFFu;  // no ADU declared

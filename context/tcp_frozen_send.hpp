@@ -41,13 +41,14 @@ template <class Ctx>
 inline void sent_new_data(Ctx& c, TcpLayer& layer, TcpSocket& s, uint32_t seq, uint32_t len, TimeNs now) {
     s.snd_nxt = seq + len;
     s.snd_max = s.snd_nxt;
+    s.send_times.on_send(seq, seq + len, now);  // RACK (stack/tcp_rack.hpp)
     if (!c.timestamps && !s.rtt_timing) {
         s.rtt_timing = true;  // Karn: only segments sent once are timed
         s.rtt_seq = seq;
         s.rtt_start = now;
     }
     s.last_send_time = now;
-    if (!s.retransmit_timer.armed()) layer.arm_retransmit(s);
+    layer.arm_after_new_data(s);
 }
 
 // Whether the general loop would send a declared message whole, at once, in full

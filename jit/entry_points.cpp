@@ -29,6 +29,7 @@ const HostSymbol kTcpHostSymbols[] = {
     {"quasi_tcp_arm_retransmit", reinterpret_cast<const void*>(&quasi_tcp_arm_retransmit)},
     {"quasi_tcp_local_mss", reinterpret_cast<const void*>(&quasi_tcp_local_mss)},
     {"quasi_byte_ring_reserve", reinterpret_cast<const void*>(&quasi_byte_ring_reserve)},
+    {"quasi_send_times_take", reinterpret_cast<const void*>(&quasi_send_times_take)},
     {"memcpy", reinterpret_cast<const void*>(&::memcpy)},
     {"memmove", reinterpret_cast<const void*>(&::memmove)},
     {"memset", reinterpret_cast<const void*>(&::memset)},

@@ -106,6 +106,12 @@ namespace quasi {
     X(tcp_fast_retransmits, "tcp fast retransmits") \
     X(tcp_lost_retransmits, "tcp retransmissions found lost by later SACKs and sent again") \
     X(tcp_spurious_recoveries, "tcp fast retransmits undone as spurious (Eifel)") \
+    X(tcp_tail_loss_probes, "tcp tail loss probes sent (RFC 8985 TLP)") \
+    X(tcp_rack_reorder_timeouts, "tcp RACK reordering timer expiries (RFC 8985 6.3)") \
+    X(tcp_rack_recoveries, "tcp recoveries started by RACK's time rule") \
+    X(tcp_rto_sack_recoveries, "tcp RTOs recovered with the SACK scoreboard kept") \
+    X(tcp_sack_reneging, "tcp ACKs up to SACKed data: the peer reneged, scoreboard dropped") \
+    X(tcp_dsacks_rx, "tcp D-SACKs received (a duplicate arrived: RACK's window widens)") \
     X(tcp_dup_acks, "tcp dup acks") \
     X(tcp_resets_sent, "tcp resets sent") \
     X(tcp_resets_rx, "tcp resets rx") \

@@ -137,6 +137,9 @@ bool TcpLayer::alloc_buffers(TcpSocket& s) {
         s.send_buffer.release();
         return false;
     }
+    // RACK's send times (stack/tcp_rack.hpp): a record per segment of at least 1 KB,
+    // taken at the first send and given back with the send ring's storage.
+    s.send_times.configure(s.send_buffer.capacity() / 1024, memory_);
     return true;
 }
 
@@ -145,7 +148,10 @@ void TcpLayer::release_buffers(TcpSocket& s) {
     s.receive_buffer.release();
 }
 
-void TcpLayer::release_send_buffer(TcpSocket& s) { s.send_buffer.release(); }
+void TcpLayer::release_send_buffer(TcpSocket& s) {
+    s.send_buffer.release();
+    s.send_times.release();
+}
 
 TcpSocket* TcpLayer::open() { return alloc_socket(); }
 

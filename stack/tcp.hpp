@@ -19,6 +19,7 @@
 #include "stack/route.hpp"
 #include "stack/tcp_buffers.hpp"
 #include "stack/tcp_congestion.hpp"
+#include "stack/tcp_rack.hpp"
 #include "stack/tcp_rto.hpp"
 #include "stack/tcp_sack.hpp"
 #include "stack/tcp_seq.hpp"
@@ -123,7 +124,12 @@ struct TcpSocket : boost::intrusive::unordered_set_base_hook<> {
     uint32_t dup_acks = 0;
     uint32_t high_rxt = 0;  // RFC 6675 HighRxt
     RetransmitLog retransmit_log;  // this recovery's retransmissions, to find lost ones
-    bool in_recovery = false;
+    SendTimes send_times;  // RACK (RFC 8985): first transmissions' send times, with the send buffer
+    Rack rack;
+    TcpTimerUse timer_use = TcpTimerUse::rto;  // RTO, TLP's probe or RACK's reordering timer
+    bool in_recovery = false;  // SACK or NewReno recovery, or SACK recovery after an RTO
+    bool rto_recovery = false;  // in_recovery began with an RTO: slow start, ends at rto_recover
+    uint32_t rto_recover = 0;   // SND.MAX when the RTO fired
     uint32_t limited_transmit = 0;  // bytes beyond cwnd the dup ACKs so far allow (RFC 3042)
     // Eifel detection (RFC 3522) and response (RFC 4015): with timestamps, an ACK for
     // the fast-retransmitted octet that echoes a TSval older than the retransmission's
@@ -291,12 +297,40 @@ public:
         return data_mss(s) - static_cast<uint32_t>(blocks ? 4 + 8 * blocks : 0);
     }
     uint32_t ts_now(const TcpSocket& s) const;
+    // RetransmitLog's time rule: a retransmission is lost once an RTT and a quarter
+    // passed and something sent after it arrived (0: no RTT yet, no time rule).
+    static TimeNs lost_retransmit_wait(const TcpSocket& s) { return s.rtt.srtt() + s.rtt.srtt() / 4; }
 
     // Connection events.
     void set_state(TcpSocket& s, TcpState state);
     void abort(TcpSocket& s, int error);  // to CLOSED, error to the user
     void notify(TcpSocket& s);
+    // Arms the retransmission timer: TLP's probe timeout when RFC 8985 7.2 allows
+    // one, else the RTO (tcp_rack.cpp).
     void arm_retransmit(TcpSocket& s);
+    // RACK (RFC 8985 6): after an ACK changed what is delivered, or when the reordering
+    // timer fires: marks lost by time, starts recovery when SND.UNA is lost, arms the
+    // reordering timer for what is not lost yet (tcp_rack.cpp).
+    void rack_detect_loss(TcpSocket& s);
+    // RFC 8985 6.2 steps 1-3 for one ACK (its SACK blocks, SND.UNA before it and the
+    // highest SACKed octet before it), then rack_detect_loss (tcp_rack.cpp).
+    void rack_on_ack(TcpSocket& s, const TcpOptions& options, uint32_t old_una, uint32_t fack);
+    // RFC 8985 7.2: a probe may be scheduled while data is in flight in the open state
+    // with SACK, no probe out, no backoff and a window to send into.
+    static bool probe_allowed(const TcpSocket& s) {
+        bool data_state = s.state == TcpState::established || s.state == TcpState::close_wait ||
+                          s.state == TcpState::fin_wait_1 || s.state == TcpState::closing ||
+                          s.state == TcpState::last_ack;
+        return data_state && s.sack_ok && !s.in_recovery && !s.rack.probe_out() && s.snd_una != s.snd_max &&
+               s.snd_wnd > 0 && s.rtt.has_sample() && s.retransmits == 0;
+    }
+    // After new data left: RFC 8985 7.2 restarts the probe timeout with every new
+    // segment (an RTO already running stays; RACK's reordering timer too).
+    void arm_after_new_data(TcpSocket& s) {
+        if (!s.retransmit_timer.armed() || (s.timer_use != TcpTimerUse::reorder && probe_allowed(s))) arm_retransmit(s);
+    }
+    // RFC 6675 / RFC 5681 3.2: enter recovery and retransmit the first segment (tcp_input.cpp).
+    void enter_fast_recovery(TcpSocket& s);
     // Data waiting behind a zero window with nothing in flight needs the persist timer
     // (RFC 9293 3.8.6.1): arms it unless the retransmission timer already runs.
     void arm_persist_if_needed(TcpSocket& s) {
@@ -331,6 +365,7 @@ private:
     static void on_keepalive_timer(Timer& t, TimeNs now);
     static void on_time_wait_timer(Timer& t, TimeNs now);
     void retransmit_timeout(TcpSocket& s, TimeNs now);
+    void tail_loss_probe(TcpSocket& s);
     void zero_window_probe(TcpSocket& s);
     void maybe_recycle(TcpSocket& s);
 

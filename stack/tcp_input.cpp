@@ -464,10 +464,15 @@ bool TcpInput::process_ack(TcpSocket& s) {
         return false;
     }
     uint32_t newly_sacked = 0;
+    const uint32_t old_una = s.snd_una;
+    const bool had_sacks = s.scoreboard.ranges() > 0;
+    const uint32_t fack = s.scoreboard.highest_sacked();  // RACK.fack before this ACK
     if (s.sack_ok && h.options.sack_count)
         newly_sacked = s.scoreboard.update(h.options.sacks.data(), h.options.sack_count, s.snd_una, s.snd_max);
     if (seq_gt(ack, s.snd_una)) new_data_acked(s, ack);
     else if (ack == s.snd_una) duplicate_ack(s, newly_sacked);
+    // An old ACK (reordered behind newer ones) tells RACK nothing new.
+    if (s.sack_ok && seq_ge(ack, old_una)) layer.rack_on_ack(s, h.options, old_una, had_sacks ? fack : old_una);
     update_window(s);
 
     bool fin_acked = s.fin_sent && seq_gt(s.snd_una, s.fin_seq);
@@ -499,12 +504,14 @@ void TcpInput::new_data_acked(TcpSocket& s, uint32_t ack) {
     if (data_acked > s.send_buffer.size()) data_acked = static_cast<uint32_t>(s.send_buffer.size());
     s.send_buffer.consume(data_acked);
     s.send_buffer.shrink_if_empty(TcpLayer::kRingKeepBytes);
+    if (s.send_buffer.allocated() == 0) s.send_times.release();  // all acknowledged: idle again
     uint32_t flight_before = s.flight_size();
     s.snd_una = ack;
     s.limited_transmit = 0;
     if (seq_lt(s.snd_nxt, s.snd_una)) s.snd_nxt = s.snd_una;
     if (seq_lt(s.high_rxt, s.snd_una)) s.high_rxt = s.snd_una;
     s.scoreboard.on_cumulative_ack(ack);
+    s.send_times.on_cumulative_ack(ack);
     s.retransmits = 0;
     s.persist_mode = false;
     s.rtt.reset_backoff();
@@ -518,11 +525,33 @@ void TcpInput::new_data_acked(TcpSocket& s, uint32_t ack) {
         s.rtt_timing = false;
     }
     if (s.undo_armed && seq_gt(ack, s.undo_seq)) undo_spurious_recovery(s);
-    if (s.in_recovery) {
+    if (s.rack.probe_out() && seq_ge(ack, s.rack.probe_high())) {
+        // RFC 8985 7.4: the probe's episode is over. A probe that resent old data and
+        // is acknowledged without a recovery repaired a loss (we keep no D-SACK to
+        // prove the original arrived too): the window is reduced once, as a recovery
+        // that ends with this very ACK would.
+        s.rack.probe_done();
+        if (s.rack.probe_was_retransmission() && !s.in_recovery && s.cc.may_enter_recovery()) {
+            s.cc.on_enter_recovery(flight_before, ack, now());
+            s.cc.on_recovery_ack(ack, 0, s.flight_size());
+        }
+    }
+    if (s.rto_recovery) {
+        // After an RTO: slow start (RFC 5681 3.1) while SACK recovery resends the holes,
+        // until everything in flight at the timeout is acknowledged.
+        s.cc.on_ack(data_acked, flight_before, now(), s.rtt.srtt());
+        if (seq_ge(ack, s.rto_recover)) {
+            s.in_recovery = false;
+            s.rto_recovery = false;
+            s.dup_acks = 0;
+            s.rack.on_recovery_end();
+        }
+    } else if (s.in_recovery) {
         bool full = s.cc.on_recovery_ack(ack, data_acked, s.flight_size());
         if (full) {
             s.in_recovery = false;
             s.dup_acks = 0;
+            s.rack.on_recovery_end();
         } else if (!s.sack_ok) {
             // RFC 6582 3.2 step 5: a partial ACK: retransmit the next hole now.
             uint32_t limit = layer.payload_limit(s);
@@ -570,6 +599,8 @@ void TcpInput::undo_spurious_recovery(TcpSocket& s) {
     s.high_rxt = s.snd_una;
     uint32_t thresh = s.scoreboard.dup_thresh();
     s.scoreboard.set_dup_thresh((s.undo_dup_acks > thresh ? s.undo_dup_acks : thresh) + 1);
+    s.rack.saw_reordering();  // RACK's window too (RFC 8985 6.2 step 3)
+    s.scoreboard.forget_lost();  // what RACK condemned was reordered as well
     stats().count(Counter::tcp_spurious_recoveries);
 }
 
@@ -604,22 +635,29 @@ void TcpInput::duplicate_ack(TcpSocket& s, uint32_t newly_sacked) {
     // RFC 6582 3.2 step 2: duplicates of data sent before the last recovery or
     // timeout do not start another one.
     if (!s.cc.may_enter_recovery()) return;
+    layer.enter_fast_recovery(s);
+}
+
+void TcpLayer::enter_fast_recovery(TcpSocket& s) {
+    Stats& stats = stack_.stats();
+    const TimeNs now = stack_.now();
     s.undo_armed = s.ts_ok;
     if (s.undo_armed) {
         s.undo_seq = s.snd_una;
-        s.undo_tsval = layer.ts_now(s);
+        s.undo_tsval = ts_now(s);
         s.undo_dup_acks = s.dup_acks;
         s.cc_before_recovery = s.cc;
     }
-    s.cc.on_enter_recovery(s.flight_size(), s.snd_max, now());
+    s.cc.on_enter_recovery(s.flight_size(), s.snd_max, now);
     s.in_recovery = true;
     s.high_rxt = s.snd_una;
     s.retransmit_log.clear();
-    stats().count(Counter::tcp_fast_retransmits);
+    s.rack.probe_done();
+    stats.count(Counter::tcp_fast_retransmits);
     // RFC 5681 3.2 step 4 / RFC 6675 5 (4.3): the first unacknowledged segment goes
-    // again at once, whether or not SACK marks it lost (the duplicate count or
-    // Early Retransmit may have decided); with SACK it ends at the first SACKed octet.
-    uint32_t len = layer.payload_limit(s);
+    // again at once, whether or not SACK marks it lost (the duplicate count, Early
+    // Retransmit or RACK may have decided); with SACK it ends at the first SACKed octet.
+    uint32_t len = payload_limit(s);
     uint32_t sent = s.snd_max - s.snd_una - (s.fin_sent && seq_lt(s.fin_seq, s.snd_max) ? 1 : 0);
     if (len > sent) len = sent;
     if (len > s.send_buffer.size()) len = static_cast<uint32_t>(s.send_buffer.size());
@@ -628,15 +666,15 @@ void TcpInput::duplicate_ack(TcpSocket& s, uint32_t newly_sacked) {
         seq == s.snd_una)
         len = sack_len;
     if (len > 0) {
-        layer.emit_segment(s, s.snd_una, len, tcp_flags::ack);
+        emit_segment(s, s.snd_una, len, tcp_flags::ack);
         if (s.sack_ok) {
             s.high_rxt = s.snd_una + len;
-            s.retransmit_log.add(s.snd_una, s.snd_una + len, s.snd_max, now());
+            s.retransmit_log.add(s.snd_una, s.snd_una + len, s.snd_max, now);
         }
         ++s.total_retransmits;
-        stats().count(Counter::tcp_retransmits);
+        stats.count(Counter::tcp_retransmits);
     }
-    layer.arm_retransmit(s);
+    arm_retransmit(s);
 }
 
 // RFC 9293 3.10.7.4, fifth, ESTABLISHED: SND.WL1/WL2 keep old segments from

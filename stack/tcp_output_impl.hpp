@@ -108,7 +108,7 @@ void tcp_output(Ctx& ctx, TcpLayer& layer, TcpSocket& s) {
             uint32_t seq = 0, len = 0;
             size_t mark = 0;
             const TimeNs now = layer.stack().now();
-            const TimeNs wait = s.rtt.srtt() + s.rtt.srtt() / 4;
+            const TimeNs wait = TcpLayer::lost_retransmit_wait(s);
             if (s.retransmit_log.next_lost(s.scoreboard, s.snd_una, s.snd_max, mss, now, wait, mark, seq, len) &&
                 flight < uint64_t{cwnd} + len) {
                 if (tcp_emit(ctx, layer, s, seq, len, tcp_flags::ack) != 0) return;
@@ -170,13 +170,20 @@ void tcp_output(Ctx& ctx, TcpLayer& layer, TcpSocket& s) {
         if (retransmission) {
             ++s.total_retransmits;
             layer.stack().stats().count(Counter::tcp_retransmits);
-        } else if (!s.rtt_timing && !s.ts_ok) {
-            s.rtt_timing = true;  // Karn: only segments sent once are timed
-            s.rtt_seq = seq;
-            s.rtt_start = layer.stack().now();
+        } else {
+            if (len > 0) s.send_times.on_send(seq, seq + len, layer.stack().now());  // RACK
+            if (!s.rtt_timing && !s.ts_ok) {
+                s.rtt_timing = true;  // Karn: only segments sent once are timed
+                s.rtt_seq = seq;
+                s.rtt_start = layer.stack().now();
+            }
         }
         s.last_send_time = layer.stack().now();
-        if (!s.retransmit_timer.armed()) layer.arm_retransmit(s);
+        if (retransmission) {
+            if (!s.retransmit_timer.armed()) layer.arm_retransmit(s);
+        } else {
+            layer.arm_after_new_data(s);
+        }
         if (fin) break;
     }
     // A pure ACK carries SND.MAX clamped to the peer's window (TcpSocket::ack_seq).

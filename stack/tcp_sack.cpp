@@ -34,6 +34,7 @@ uint32_t SackScoreboard::update(const SackBlock* blocks, size_t count, uint32_t 
 
 void SackScoreboard::on_cumulative_ack(uint32_t snd_una) {
     snd_una_ = snd_una;
+    if (lost_marked_ && !seq_gt(lost_below_, snd_una)) lost_marked_ = false;
     sacked_.remove_below(snd_una);
 }
 
@@ -44,6 +45,7 @@ bool SackScoreboard::lost_above(size_t from, uint32_t smss) const {
 }
 
 bool SackScoreboard::is_lost(uint32_t seq, uint32_t smss) const {
+    if (lost_marked_ && seq_ge(seq, snd_una_) && seq_lt(seq, lost_below_)) return true;
     size_t ranges_above = 0;
     uint64_t octets_above = 0;
     for (size_t i = 0; i < sacked_.count(); ++i) {
@@ -59,11 +61,14 @@ bool SackScoreboard::is_lost(uint32_t seq, uint32_t smss) const {
 uint32_t SackScoreboard::pipe(uint32_t snd_una, uint32_t snd_nxt, uint32_t high_rxt, uint32_t smss) const {
     if (!seq_lt(snd_una, snd_nxt)) return 0;
     const uint32_t rxt_end = seq_min(seq_max(high_rxt, snd_una), snd_nxt);
+    const uint32_t lost_mark = lost_marked_ ? seq_max(lost_below_, snd_una) : snd_una;
     uint64_t pipe = 0;
     // Walks the unSACKed gaps of [snd_una, snd_nxt) instead of single octets: IsLost
     // is constant over a gap (see lost_above), and so is rule (b) up to rxt_end.
     auto add_gap = [&](uint32_t left, uint32_t right, bool lost) {
-        if (!lost) pipe += right - left;                                          // SetPipe (a)
+        // The part below the lost mark is lost whatever the SACKs above it say.
+        const uint32_t marked_end = seq_lt(left, lost_mark) ? seq_min(right, lost_mark) : left;
+        if (!lost) pipe += right - marked_end;                                    // SetPipe (a)
         if (seq_lt(left, rxt_end)) pipe += seq_min(right, rxt_end) - left;        // SetPipe (b)
     };
     uint32_t cursor = snd_una;
@@ -83,6 +88,7 @@ bool SackScoreboard::next_seg(uint32_t snd_una, uint32_t snd_nxt, uint32_t high_
     if (smss == 0) return false;
     // (1.a) above HighRxt, and never below SND.UNA (high_rxt is stale after an ACK).
     uint32_t start = seq_max(high_rxt, snd_una);
+    const uint32_t lost_mark = lost_marked_ ? seq_max(lost_below_, snd_una) : snd_una;
     for (size_t i = 0; i < sacked_.count(); ++i) {
         const SeqRangeSet::Range& r = sacked_[i];
         if (seq_le(r.right, start)) continue;
@@ -93,14 +99,24 @@ bool SackScoreboard::next_seg(uint32_t snd_una, uint32_t snd_nxt, uint32_t high_
         // start is the smallest unSACKed candidate and lies below range i, so (1.b)
         // holds. IsLost only gets harder higher up (fewer SACKed octets above), so if
         // this one is not lost none is and rule (1) fails: rule (3) takes the same one.
-        const uint32_t gap_end = seq_min(r.left, snd_nxt);
+        // Below the lost mark it is lost regardless, up to the mark.
+        uint32_t gap_end = seq_min(r.left, snd_nxt);
         if (!seq_lt(start, gap_end)) return false;
-        if (!allow_rule3 && !lost_above(i, smss)) return false;
+        if (!allow_rule3 && !lost_above(i, smss)) {
+            if (!seq_lt(start, lost_mark)) return false;
+            gap_end = seq_min(gap_end, lost_mark);
+        }
         out_seq = start;
         out_len = std::min(smss, gap_end - start);
         return true;
     }
-    return false;  // nothing unSACKed below the highest SACKed octet (1.b)
+    // Beyond the highest SACKed octet only the lost mark makes an octet lost (1.b
+    // asks for SACKed data above; an RTO or RACK's time rule stands in for it).
+    const uint32_t marked_end = seq_min(lost_mark, snd_nxt);
+    if (!seq_lt(start, marked_end)) return false;
+    out_seq = start;
+    out_len = std::min(smss, marked_end - start);
+    return true;
 }
 
 uint32_t SackScoreboard::highest_sacked() const {
@@ -130,7 +146,7 @@ bool RetransmitLog::next_lost(const SackScoreboard& sb, uint32_t snd_una, uint32
         // Marks are in the order they left: if this one is not lost by either rule,
         // no later one is.
         const bool by_sequence = seq_gt(highest, m.snd_max + margin);
-        const bool by_time = wait != 0 && seq_gt(highest, m.snd_max) && now - m.sent_at > wait;
+        const bool by_time = wait != 0 && now - m.sent_at > wait && later_delivered(i, sb, snd_una);
         if (!by_sequence && !by_time) return false;
         uint32_t seq = 0, len = 0;
         if (!sb.next_seg(snd_una, snd_max, seq_max(m.seq, snd_una), smss, true, seq, len) ||
@@ -144,6 +160,30 @@ bool RetransmitLog::next_lost(const SackScoreboard& sb, uint32_t snd_una, uint32
         return true;
     }
     return false;
+}
+
+bool RetransmitLog::delivered(size_t i, const SackScoreboard& sb, uint32_t snd_una) const {
+    const Mark& m = marks_[i];
+    return seq_le(m.end, snd_una) || !seq_lt(sb.set().contiguous_from(seq_max(m.seq, snd_una)), m.end);
+}
+
+bool RetransmitLog::later_delivered(size_t i, const SackScoreboard& sb, uint32_t snd_una) const {
+    if (seq_gt(sb.highest_sacked(), marks_[i].snd_max)) return true;  // new data sent after it
+    for (size_t j = i + 1; j < count_; ++j)
+        if (delivered(j, sb, snd_una)) return true;
+    return false;
+}
+
+TimeNs RetransmitLog::next_due(const SackScoreboard& sb, uint32_t snd_una, TimeNs now, TimeNs wait) const {
+    if (wait == 0) return 0;
+    TimeNs due = 0;
+    for (size_t i = 0; i < count_; ++i) {
+        const Mark& m = marks_[i];
+        if (now - m.sent_at > wait || delivered(i, sb, snd_una) || !later_delivered(i, sb, snd_una)) continue;
+        const TimeNs left = m.sent_at + wait - now + 1;  // "more than wait"
+        if (due == 0 || left < due) due = left;
+    }
+    return due;
 }
 
 void RetransmitLog::resent(size_t mark, uint32_t snd_max, TimeNs now) {

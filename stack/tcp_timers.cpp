@@ -21,10 +21,31 @@ void TcpLayer::init_timers(TcpSocket& s) {
     s.time_wait_timer.context = &s;
 }
 
-void TcpLayer::arm_retransmit(TcpSocket& s) { stack_.timers().schedule(s.retransmit_timer, stack_.now() + s.rtt.rto()); }
+void TcpLayer::arm_retransmit(TcpSocket& s) {
+    TimeNs timeout = s.rtt.rto();
+    s.timer_use = TcpTimerUse::rto;
+    if (probe_allowed(s)) {
+        // RFC 8985 7.2: the probe goes no later than the RTO would, and in its place
+        // (TLP_calc_PTO: PTO = RTO_expire - now when later); the RTO follows the probe.
+        const TimeNs pto = Rack::probe_timeout(s.rtt.srtt(), s.flight_size() <= data_mss(s));
+        if (pto < timeout) timeout = pto;
+        s.timer_use = TcpTimerUse::probe;
+    }
+    stack_.timers().schedule(s.retransmit_timer, stack_.now() + timeout);
+}
 
 void TcpLayer::on_retransmit_timer(Timer& t, TimeNs now) {
     TcpSocket& s = *static_cast<TcpSocket*>(t.context);
+    switch (s.timer_use) {
+    case TcpTimerUse::probe: return s.owner->tail_loss_probe(s);
+    case TcpTimerUse::reorder:
+        s.timer_use = TcpTimerUse::rto;
+        s.owner->stack_.stats().count(Counter::tcp_rack_reorder_timeouts);
+        s.owner->rack_detect_loss(s);
+        if (!s.retransmit_timer.armed() && s.snd_una != s.snd_max) s.owner->arm_retransmit(s);
+        return s.owner->output(s);
+    case TcpTimerUse::rto: break;
+    }
     s.owner->retransmit_timeout(s, now);
 }
 
@@ -115,20 +136,40 @@ void TcpLayer::retransmit_timeout(TcpSocket& s, TimeNs now) {
         return abort(s, ETIMEDOUT);
     }
     // RFC 6298 5.4-5.7 and RFC 5681 3.1: back off, collapse the window, resend from
-    // SND.UNA. SACK information is dropped: the receiver may have reneged (RFC 2018 8).
+    // SND.UNA.
     stats.count(Counter::tcp_rto_expiries);
     s.cc.on_timeout(s.flight_size(), now);
     s.rtt.backoff();
-    s.in_recovery = false;
     s.dup_acks = 0;
     s.limited_transmit = 0;
     s.undo_armed = false;
-    s.scoreboard.clear();
+    s.rack.probe_done();
     s.retransmit_log.clear();
     s.rtt_timing = false;
-    s.snd_nxt = s.snd_una;
     s.high_rxt = s.snd_una;
-    if (s.fin_sent && seq_le(s.snd_una, s.fin_seq)) s.fin_sent = false;
+    if (s.sack_ok && !s.fin_sent && s.snd_nxt == s.snd_max) {
+        // SACK information kept across the timeout (RFC 6675 5.1 with its erratum
+        // 1610, RFC 8985 6.3, as Linux): everything in flight and not SACKed is lost
+        // and goes again in order as the window reopens, in SACK recovery, skipping
+        // what the peer holds; a retransmission lost again is found from later SACKs
+        // (RetransmitLog) instead of waiting for the next, backed-off, timeout. A
+        // peer that reneges shows it by ACKing up to SACKed data (TcpLayer::
+        // rack_on_ack), and the scoreboard is dropped then. With a FIN in flight (or
+        // SND.NXT rewound) it is plain go-back-N as below.
+        s.in_recovery = true;
+        s.rto_recovery = true;
+        s.rto_recover = s.snd_max;
+        s.scoreboard.mark_lost_below(s.snd_una, s.snd_max);
+        stats.count(Counter::tcp_rto_sack_recoveries);
+    } else {
+        // Go-back-N from SND.UNA without SACK information: the receiver may have
+        // reneged (RFC 2018 8).
+        s.in_recovery = false;
+        s.rto_recovery = false;
+        s.scoreboard.clear();
+        s.snd_nxt = s.snd_una;
+        if (s.fin_sent && seq_le(s.snd_una, s.fin_seq)) s.fin_sent = false;
+    }
     arm_retransmit(s);
     output(s);
 }

@@ -22,6 +22,9 @@ uint16_t TcpLayer::local_mss(const TcpSocket& s) const {
 bool ByteRing::grow(size_t bytes) {
     return quasi_byte_ring_reserve(this, bytes);
 }
+bool SendTimes::take() {
+    return quasi_send_times_take(this);
+}
 
 template ssize_t tcp_send_frozen<const FrozenTcpContext>(const FrozenTcpContext&, const uint8_t*, size_t);
 

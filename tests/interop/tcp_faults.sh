@@ -29,7 +29,12 @@
 #                (kv0, dup to), kernel -> quasi only
 # Each transfer: SHA-256 of the echo equals SHA-256 of the data sent (and, for quasi as
 # client, the kernel's digest of what it received), EOF after exactly 8 MiB, done within
-# the profile's limit, and no RST. Printed per transfer: quasi's tcp_retransmits,
+# the profile's limit, and no RST. Each profile also proves its fault happened and was
+# handled (expect_fault_handled; all true on a clean link but these): the decorator's
+# counters of its fault in both directions, or the nft rules' counters, are above zero,
+# and so are the reactions: retransmissions by quasi and by the kernel after loss,
+# out-of-order segments queued after reordering, duplicates discarded as out of window,
+# corrupted frames caught by quasi's checksums. Printed per transfer: quasi's tcp_retransmits,
 # tcp_rto_expiries and tcp_fast_retransmits (from its statistics at exit), the kernel's
 # retransmissions (TCP_INFO tcpi_total_retrans of the kernel socket), the impairment
 # counters, time and MB/s; a summary table at the end.
@@ -128,10 +133,55 @@ caught_damage() {
        END { print s + 0 }' "$1"
 }
 
-# The kernel's TcpRetransSegs and TcpExtTCPTimeouts in the namespace ("R T").
+# One decorator counter (rx|tx, e.g. lost) from a statistics block in FILE (0 if absent).
+impair_count() {
+  awk -v d="$2:" -v k="$3" '$1 == "impairment" && $2 == d { for (i = 3; i < NF; i += 2) if ($i == k) v = $(i + 1) }
+       END { print v + 0 }' "$1"
+}
+
+# The kernel's TcpRetransSegs, TcpExtTCPTimeouts, D-SACKs sent for duplicates of data it
+# had (TcpExtTCPDSACKOldSent) and segments it dropped for a bad checksum (TcpInCsumErrors,
+# IpInHdrErrors) in the namespace ("R T D C").
 kernel_counters() {
-  ip netns exec "$NSK" nstat -asz TcpRetransSegs TcpExtTCPTimeouts 2>/dev/null |
-    awk '$1 == "TcpRetransSegs" { r = $2 } $1 == "TcpExtTCPTimeouts" { t = $2 } END { print r + 0, t + 0 }'
+  ip netns exec "$NSK" nstat -asz TcpRetransSegs TcpExtTCPTimeouts TcpExtTCPDSACKOldSent TcpInCsumErrors IpInHdrErrors 2>/dev/null |
+    awk '$1 == "TcpRetransSegs" { r = $2 } $1 == "TcpExtTCPTimeouts" { t = $2 } $1 == "TcpExtTCPDSACKOldSent" { d = $2 }
+         $1 == "TcpInCsumErrors" || $1 == "IpInHdrErrors" { c += $2 } END { print r + 0, t + 0, d + 0, c + 0 }'
+}
+
+# The fault of each profile happened, and quasi and the kernel dealt with it: a profile
+# whose fault never fired (a broken decorator or nft rule) or was never answered
+# fails here, though every byte arrived. ROLE FILE KRTX: one transfer's statistics and
+# the kernel socket's retransmissions.
+expect_fault_handled() {
+  local name="$1" role="$2" f="$3" krtx="${4:-0}"
+  local kind="${name%%[0-9]*}" rtx rx tx
+  rtx="$(qt_stat_in "$f" tcp_retransmits)"
+  case "$kind" in
+    loss)
+      rx="$(impair_count "$f" rx lost)" tx="$(impair_count "$f" tx lost)"
+      qi_expect_ge "$name, $role: frames the decorator dropped towards quasi" "$rx" 1
+      qi_expect_ge "$name, $role: frames the decorator dropped from quasi" "$tx" 1
+      qi_expect_ge "$name, $role: quasi retransmitted" "$rtx" 1
+      qi_expect_ge "$name, $role: the kernel retransmitted" "$krtx" 1 ;;
+    delay)
+      rx="$(impair_count "$f" rx reordered)" tx="$(impair_count "$f" tx reordered)"
+      qi_expect_ge "$name, $role: frames reordered towards quasi" "$rx" 1
+      qi_expect_ge "$name, $role: frames reordered from quasi" "$tx" 1
+      qi_expect_ge "$name, $role: frames delayed" "$(impair_count "$f" rx delayed)" 1
+      qi_expect_ge "$name, $role: out-of-order segments quasi queued" "$(qt_stat_in "$f" tcp_out_of_order)" 1 ;;
+    dup)
+      rx="$(impair_count "$f" rx duplicated)" tx="$(impair_count "$f" tx duplicated)"
+      qi_expect_ge "$name, $role: frames duplicated towards quasi" "$rx" 1
+      qi_expect_ge "$name, $role: frames duplicated from quasi" "$tx" 1
+      qi_expect_ge "$name, $role: duplicate segments quasi discarded (out of window)" \
+        "$(qt_drop_in "$f" tcp_out_of_window)" 1 ;;
+    corrupt)
+      rx="$(impair_count "$f" rx corrupted)" tx="$(impair_count "$f" tx corrupted)"
+      qi_expect_ge "$name, $role: frames corrupted (both directions)" $((rx + tx)) 1
+      qi_expect_ge "$name, $role: corrupted frames quasi caught (${rx} corrupted towards it)" \
+        "$(caught_damage "$f")" $((rx > 0 ? 1 : 0))
+      qi_expect_ge "$name, $role: retransmissions (quasi + kernel) replaced damaged segments" $((rtx + krtx)) 1 ;;
+  esac
 }
 
 run_profile() {
@@ -211,21 +261,38 @@ run_profile() {
   if [[ "$name" == corrupt* ]]; then
     qi_step "$name: frames quasi dropped as damaged: server run $s_caught, client run $c_caught ($s_imp / $c_imp)"
   fi
+  local nstat_after kb_r kb_t kb_d kb_c ka_r ka_t ka_d ka_c
+  nstat_after="$(kernel_counters)"
+  read -r kb_r kb_t kb_d kb_c <<<"$nstat_before"
+  read -r ka_r ka_t ka_d ka_c <<<"$nstat_after"
+  if [[ -n "$spec" ]]; then
+    expect_fault_handled "$name" "quasi as server" "$st" "${s_krtx:-0}"
+    expect_fault_handled "$name" "quasi as client" "$out" "${c_krtx:-0}"
+  fi
   if [[ -n "$nft" ]]; then
+    # The rules' counters cover both transfers; each direction's rule must have fired.
     if [[ "$nft" == loss* ]]; then
+      local to_quasi from_quasi
+      to_quasi="$(qnetns_nft_count "$NS" loss kv1)" from_quasi="$(qnetns_nft_count "$NS" loss "$TAP")"
+      qi_step "$name: nft dropped $to_quasi frames towards quasi (kv1), $from_quasi from quasi ($TAP)"
+      qi_expect_ge "$name: frames the nft rule dropped towards quasi" "$to_quasi" 1
+      qi_expect_ge "$name: frames the nft rule dropped from quasi" "$from_quasi" 1
+      qi_expect_ge "$name: quasi retransmitted (both transfers)" $((s_rtx + c_rtx)) 1
+      qi_expect_ge "$name: the kernel retransmitted (both transfers)" $((ka_r - kb_r)) 1
       { qnetns_nft_clear "$NS" kv1 && qnetns_nft_clear "$NS" "$TAP"; } || qi_die "could not remove the nft rules"
     else
+      local copies
+      copies="$(qnetns_nft_count "$NSK" dup kv0)"
+      qi_step "$name: nft duplicated $copies frames towards quasi (kv0)"
+      qi_expect_ge "$name: frames the nft rule duplicated" "$copies" 1
+      qi_expect_ge "$name: duplicate segments quasi discarded (out of window, both transfers)" \
+        $(($(qt_drop_in "$st" tcp_out_of_window) + $(qt_drop_in "$out" tcp_out_of_window))) 1
       qnetns_nft_clear "$NSK" kv0 || qi_die "could not remove the nft rules"
     fi
   fi
-  local nstat_after
-  nstat_after="$(kernel_counters)"
   qi_step "$name: quasi as server: ${s_secs:-?} s ${s_mbps:-?} MB/s, quasi retransmits $s_rtx (rto $s_rto, fast $s_frx), kernel retransmits ${s_krtx:-?}; ${s_imp:-no decorator}"
   qi_step "$name: quasi as client: ${c_secs:-?} s ${c_mbps:-?} MB/s, quasi retransmits $c_rtx (rto $c_rto, fast $c_frx), kernel retransmits ${c_krtx:-?}; ${c_imp:-no decorator}"
-  local kb_r kb_t ka_r ka_t
-  read -r kb_r kb_t <<<"$nstat_before"
-  read -r ka_r ka_t <<<"$nstat_after"
-  qi_step "$name: kernel (nstat, both transfers): TcpRetransSegs +$((ka_r - kb_r)), TcpExtTCPTimeouts +$((ka_t - kb_t))"
+  qi_step "$name: kernel (nstat, both transfers): TcpRetransSegs +$((ka_r - kb_r)), TcpExtTCPTimeouts +$((ka_t - kb_t)), TcpExtTCPDSACKOldSent +$((ka_d - kb_d)), checksum drops +$((ka_c - kb_c))"
   SUMMARY+=("$(printf '%-13s %7s %7s %5s %5s %5s %6s | %7s %7s %5s %5s %5s %6s' "$name" \
     "${s_secs:-?}" "${s_mbps:-?}" "$s_rtx" "$s_rto" "$s_frx" "${s_krtx:-?}" \
     "${c_secs:-?}" "${c_mbps:-?}" "$c_rtx" "$c_rto" "$c_frx" "${c_krtx:-?}")")

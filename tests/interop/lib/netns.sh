@@ -355,7 +355,7 @@ _qnetns_nft_apply() {
 
 # qnetns_nft_loss NS DEV PERCENT [DIRECTION]: drop each frame on DEV (inside NS) with
 # probability PERCENT/100 (0..100, integer) using an nftables netdev-family rule
-# `numgen random mod 100 < PERCENT drop`. DIRECTION: both (default), ingress (frames
+# `numgen random mod 100 < PERCENT counter drop`. DIRECTION: both (default), ingress (frames
 # the userspace stack writes into the tap, towards the kernel) or egress (frames the
 # kernel sends to the userspace stack). Calling it again replaces the previous loss
 # rule on DEV. Loss runs before duplication (priority 0 vs 10).
@@ -365,7 +365,7 @@ qnetns_nft_loss() {
   _qnetns_check_ns "$ns" || return 1
   _qnetns_check_dev "$dev" || return 1
   _qnetns_check_percent "$pct" || return 1
-  _qnetns_nft_apply "$ns" loss "$dev" "$dir" "numgen random mod 100 < $((10#$pct)) drop" 0 || return 1
+  _qnetns_nft_apply "$ns" loss "$dev" "$dir" "numgen random mod 100 < $((10#$pct)) counter drop" 0 || return 1
   _qlog "nft loss ${pct}% on $dev ($dir) in $ns"
 }
 
@@ -390,8 +390,18 @@ qnetns_nft_dup() {
   fi
   local m="$_QNETNS_DUP_MARK"
   _qnetns_nft_apply "$ns" dup "$dev" egress \
-    "meta mark != $m numgen random mod 100 < $((10#$pct)) meta mark set $m dup to \"$dev\"" 10 || return 1
+    "meta mark != $m numgen random mod 100 < $((10#$pct)) counter meta mark set $m dup to \"$dev\"" 10 || return 1
   _qlog "nft dup ${pct}% on $dev (egress) in $ns"
+}
+
+# qnetns_nft_count NS KIND DEV: frames the KIND (loss|dup) rule on DEV has dropped or
+# duplicated so far (its counter, summed over its chains); 0 without such a rule.
+qnetns_nft_count() {
+  [[ $# -eq 3 ]] || { _qerr "usage: qnetns_nft_count NS KIND DEV"; return 1; }
+  local table
+  table="$(_qnetns_nft_table "$2" "$3")"
+  ip netns exec "$1" nft list table netdev "$table" 2>/dev/null |
+    awk '{ for (i = 1; i < NF; ++i) if ($i == "counter" && $(i + 1) == "packets") n += $(i + 2) } END { print n + 0 }'
 }
 
 # qnetns_nft_clear NS DEV: remove the loss and dup rules this library installed on DEV.

@@ -82,7 +82,7 @@ field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]
 # from 100 to stand apart), exits 0 iff all passed. Writes namespace names and the pid
 # of a process left running in the namespace into STATEDIR.
 child_full() {
-  local st="$1" ns ns2 out r u d refl
+  local st="$1" ns ns2 out r u d refl n
   T_N=100
   # shellcheck disable=SC2064  # expand $st now
   trap "echo ran > '$st/prev_exit_trap'" EXIT   # must survive the library's trap
@@ -125,11 +125,13 @@ child_full() {
   check "qnetns_nft_loss 30% both directions" qnetns_nft_loss "$ns" qtap0 30
   out="$(ip netns exec "$ns" nft list ruleset)"
   printf '%s\n' "$out" >&2
-  ok "$(grep -c 'numgen random mod 100 < 30 drop' <<<"$out" | grep -qx 2; echo $?)" "nft list ruleset shows the loss rule on ingress and egress"
+  ok "$(grep -cE 'numgen random mod 100 < 30 counter packets [0-9]+ bytes [0-9]+ drop' <<<"$out" | grep -qx 2; echo $?)" "nft list ruleset shows the loss rule on ingress and egress"
   out="$(probe "$ns")"
   echo "# loss 30% both: $out"
   r="$(field "$out" replies)"
   ok "$(in_range "$r" $((PROBE_COUNT * 39 / 100)) $((PROBE_COUNT * 59 / 100)); echo $?)" "loss 30% both ways: $r/$PROBE_COUNT replies (expect ~49%)"
+  n="$(qnetns_nft_count "$ns" loss qtap0)"
+  ok "$([[ "$n" -ge $((PROBE_COUNT - r)) ]]; echo $?)" "the loss rules counted at least the $((PROBE_COUNT - r)) lost exchanges ($n)"
 
   check "qnetns_nft_loss replaces: 50% ingress only" qnetns_nft_loss "$ns" qtap0 50 ingress
   out="$(ip netns exec "$ns" nft list table netdev quasi_loss_qtap0)"
