@@ -108,6 +108,7 @@ namespace quasi {
     X(tcp_spurious_recoveries, "tcp fast retransmits undone as spurious (Eifel)") \
     X(tcp_dup_acks, "tcp dup acks") \
     X(tcp_resets_sent, "tcp resets sent") \
+    X(tcp_linger_timeouts, "tcp connections reset as their SO_LINGER time ran out unacknowledged") \
     X(tcp_resets_rx, "tcp resets rx") \
     X(tcp_challenge_acks, "tcp challenge acks") \
     X(tcp_syn_cookies_sent, "tcp syn cookies sent") \
