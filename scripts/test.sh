@@ -9,19 +9,24 @@
 #   build      scripts/build.sh build                        (RelWithDebInfo, Ninja)
 #   netns-lib  tests/interop/lib/selftest.sh (namespaces, tap, nftables on this machine)
 #   test       ctest in build/: every test (labels unit, interop, fuzz, ...)
+#   mutation   scripts/mutation_check.sh: every source mutation in tests/mutations.txt must
+#              make its named unit test fail (scratch tree and build in build-mutation/)
 #   asan       scripts/build.sh build-asan -DQUASI_SANITIZE=ON -DQUASI_JIT=OFF; ctest -L unit there
 #   fuzz       CC=clang-19 CXX=clang++-19 scripts/build.sh build-fuzz -DQUASI_FUZZ=ON -DQUASI_JIT=OFF;
 #              ctest -L fuzz there
 #
+# A phase that finds no test registered (an empty ctest selection) fails: nothing ran.
+#
 # Must run as root: the interop tests create network namespaces and tap devices.
 #
 # Developer switches (the default runs everything; skipped phases are announced):
+#   QUASI_SKIP_MUTATION=1  skip the mutation phase
 #   QUASI_SKIP_ASAN=1      skip the asan phase
 #   QUASI_SKIP_FUZZ=1      skip the fuzz phase
 #   QUASI_SKIP_INTEROP=1   run without root: skip netns-lib and exclude label interop
 #   QUASI_TEST_JOBS=N      ctest parallelism (default 2)
 #   QUASI_TEST_TIMEOUT=S   per-test time limit for tests that set none (default 900)
-#   QUASI_BUILD_PREFIX=P   build directories P, P-asan, P-fuzz (default: build in the repo)
+#   QUASI_BUILD_PREFIX=P   build directories P, P-mutation, P-asan, P-fuzz (default: build in the repo)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,6 +38,7 @@ case "${1:-}" in
   *) echo "test.sh: takes no arguments (see --help)" >&2; exit 2 ;;
 esac
 
+SKIP_MUTATION="${QUASI_SKIP_MUTATION:-0}"
 SKIP_ASAN="${QUASI_SKIP_ASAN:-0}"
 SKIP_FUZZ="${QUASI_SKIP_FUZZ:-0}"
 SKIP_INTEROP="${QUASI_SKIP_INTEROP:-0}"
@@ -102,14 +108,15 @@ count_tests() {
   ctest --test-dir "$dir" -N "$@" | sed -n 's/^Total Tests: \([0-9]*\)$/\1/p'
 }
 
-# run_ctest DIR LABEL_DESC [CTEST_ARGS...]: run ctest; warn (not fail) if nothing matched.
+# run_ctest DIR LABEL_DESC [CTEST_ARGS...]: run ctest; fail if nothing matched (a
+# phase that runs no test must not pass, e.g. fuzz targets that stopped registering).
 run_ctest() {
   local dir="$1" what="$2" n
   shift 2
   n="$(count_tests "$dir" "$@")"
   if [[ "${n:-0}" -eq 0 ]]; then
-    warn "no $what tests are registered in $dir (nothing ran)"
-    return 0
+    echo "test.sh: error: no $what tests are registered in $dir: nothing ran" >&2
+    return 1
   fi
   echo "test.sh: running $n $what test(s) in $dir"
   ctest --test-dir "$dir" --output-on-failure -j "$JOBS" --timeout "$TIMEOUT" "$@"
@@ -128,6 +135,8 @@ do_test() {
     run_ctest "$B" "(all labels)"
   fi
 }
+
+do_mutation() { QUASI_BUILD_PREFIX="$B" "$ROOT/scripts/mutation_check.sh"; }
 
 do_asan() {
   # The JIT (jit/, bench/) is not needed for the unit label and is the slowest to build.
@@ -174,6 +183,12 @@ else
   phase netns-lib "tests/interop/lib/selftest.sh" do_netns_lib
 fi
 phase test "ctest --test-dir $B (all tests)" do_test
+if [[ "$SKIP_MUTATION" == 1 ]]; then
+  skip mutation "QUASI_SKIP_MUTATION=1"
+  warn "QUASI_SKIP_MUTATION=1: the mutation check was NOT run"
+else
+  phase mutation "scripts/mutation_check.sh (tests/mutations.txt, $B-mutation)" do_mutation
+fi
 if [[ "$SKIP_ASAN" == 1 ]]; then
   skip asan "QUASI_SKIP_ASAN=1"
   warn "QUASI_SKIP_ASAN=1: ASan+UBSan unit tests were NOT run"
