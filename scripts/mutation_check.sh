@@ -185,7 +185,7 @@ T0=$SECONDS
 say "${#selected[@]} mutation(s) from $LIST; scratch tree $SRC, build $BUILD"
 sync_tree
 # Warnings are no errors here: a mutant may leave a variable unused.
-cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQUASI_JIT=OFF -DQUASI_WERROR=OFF \
+cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-O0 -DQUASI_JIT=OFF -DQUASI_WERROR=OFF \
   >"$SAVED/configure.log" 2>&1 || { cat "$SAVED/configure.log"; die "configure failed"; }
 
 # The tests the selection names, each once.
@@ -245,6 +245,14 @@ done
 
 printf '\nmutation_check.sh: summary (%ss):\n' "$((SECONDS - T0))"
 printf '%s\n' "${summary[@]}"
-((${#errors[@]} == 0)) || die "list out of date for: ${errors[*]} (see above)"
-((${#survived[@]} == 0)) || die "mutations survived (their tests no longer guard them): ${survived[*]}"
-say "all ${#selected[@]} mutation(s) killed"
+status=0
+if ((${#survived[@]})); then
+  say "FAILED: mutations survived (their tests no longer guard them): ${survived[*]}"
+  status=1
+fi
+if ((${#errors[@]})); then
+  say "FAILED: the list is out of date for: ${errors[*]} (see above)"
+  status=1
+fi
+((status)) || say "all ${#selected[@]} mutation(s) killed"
+exit "$status"
