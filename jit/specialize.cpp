@@ -546,8 +546,8 @@ void Specializer::warm_up() {
 void Specializer::run() {
     std::unique_lock lock(mutex_);
     while (true) {
-        work_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stopping
+        work_.wait(lock, [this] { return stop_ || (!queue_.empty() && !held_); });
+        if (queue_.empty()) return;  // stopping (a hold does not outlive the process)
         Job job = std::move(queue_.front());
         queue_.pop_front();
         busy_ = true;
@@ -574,6 +574,14 @@ bool Specializer::wait(CodeEntry* entry, uint32_t timeout_ms) {
 void Specializer::wait_idle() {
     std::unique_lock lock(mutex_);
     done_.wait(lock, [this] { return queue_.empty() && !busy_; });
+}
+
+void Specializer::hold_background(bool held) {
+    {
+        std::lock_guard lock(mutex_);
+        held_ = held;
+    }
+    work_.notify_all();
 }
 
 void Specializer::configure(const SpecializerConfig& config) {

@@ -39,6 +39,11 @@ public:
     bool wait(CodeEntry* entry, uint32_t timeout_ms);
     void wait_idle();
     void prewarm();  // queues one warm_up() per process
+    // Test hook (tests/jit): while held, the background thread starts no queued job,
+    // so an async handle provably sends through the generic path until the test lets
+    // the compile run. Compiles on the caller's thread (specialize_send) are not held;
+    // wait() and wait_idle() for held work block until the release.
+    void hold_background(bool held);
 
     void configure(const SpecializerConfig& config);
     SpecializerStats stats();
@@ -76,6 +81,7 @@ private:
     std::deque<Job> queue_;
     bool busy_ = false;
     bool stop_ = false;
+    bool held_ = false;  // hold_background()
     bool prewarm_queued_ = false;
     uint64_t prewarmed_ = 0;
     uint64_t compiles_ = 0;

@@ -13,20 +13,25 @@
 #   aarch64    the unit tests and quasi-echo cross-built for AArch64 Linux (static, -DQUASI_JIT=OFF:
 #              LLVM's arm64 packages do not install beside the amd64 ones) in build-aarch64, run
 #              under qemu-aarch64: ctest -L unit, and interop_icmp_ping + interop_udp_echo (tap)
+#   mutation   scripts/mutation_check.sh: every source mutation in tests/mutations.txt must
+#              make its named unit test fail (scratch tree and build in build-mutation/)
 #   asan       scripts/build.sh build-asan -DQUASI_SANITIZE=ON -DQUASI_JIT=OFF; ctest -L unit there
 #   fuzz       CC=clang-19 CXX=clang++-19 scripts/build.sh build-fuzz -DQUASI_FUZZ=ON -DQUASI_JIT=OFF;
 #              ctest -L fuzz there
 #
+# A phase that finds no test registered (an empty ctest selection) fails: nothing ran.
+#
 # Must run as root: the interop tests create network namespaces and tap devices.
 #
 # Developer switches (the default runs everything; skipped phases are announced):
+#   QUASI_SKIP_MUTATION=1  skip the mutation phase
 #   QUASI_SKIP_ASAN=1      skip the asan phase
 #   QUASI_SKIP_FUZZ=1      skip the fuzz phase
 #   QUASI_SKIP_AARCH64=1   skip the aarch64 phase
 #   QUASI_SKIP_INTEROP=1   run without root: skip netns-lib and exclude label interop
 #   QUASI_TEST_JOBS=N      ctest parallelism (default 2)
 #   QUASI_TEST_TIMEOUT=S   per-test time limit for tests that set none (default 900)
-#   QUASI_BUILD_PREFIX=P   build directories P, P-board, P-aarch64, P-asan, P-fuzz (default: build in the repo)
+#   QUASI_BUILD_PREFIX=P   build directories P, P-board, P-aarch64, P-mutation, P-asan, P-fuzz (default: build in the repo)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,6 +43,7 @@ case "${1:-}" in
   *) echo "test.sh: takes no arguments (see --help)" >&2; exit 2 ;;
 esac
 
+SKIP_MUTATION="${QUASI_SKIP_MUTATION:-0}"
 SKIP_ASAN="${QUASI_SKIP_ASAN:-0}"
 SKIP_FUZZ="${QUASI_SKIP_FUZZ:-0}"
 SKIP_AARCH64="${QUASI_SKIP_AARCH64:-0}"
@@ -108,14 +114,15 @@ count_tests() {
   ctest --test-dir "$dir" -N "$@" | sed -n 's/^Total Tests: \([0-9]*\)$/\1/p'
 }
 
-# run_ctest DIR LABEL_DESC [CTEST_ARGS...]: run ctest; warn (not fail) if nothing matched.
+# run_ctest DIR LABEL_DESC [CTEST_ARGS...]: run ctest; fail if nothing matched (a
+# phase that runs no test must not pass, e.g. fuzz targets that stopped registering).
 run_ctest() {
   local dir="$1" what="$2" n
   shift 2
   n="$(count_tests "$dir" "$@")"
   if [[ "${n:-0}" -eq 0 ]]; then
-    warn "no $what tests are registered in $dir (nothing ran)"
-    return 0
+    echo "test.sh: error: no $what tests are registered in $dir: nothing ran" >&2
+    return 1
   fi
   echo "test.sh: running $n $what test(s) in $dir"
   ctest --test-dir "$dir" --output-on-failure -j "$JOBS" --timeout "$TIMEOUT" "$@"
@@ -152,6 +159,8 @@ do_aarch64() {
     run_ctest "$dir" "tap interop (AArch64 quasi-echo under qemu-aarch64)" -R '^interop_(icmp_ping|udp_echo)$'
   fi
 }
+
+do_mutation() { QUASI_BUILD_PREFIX="$B" "$ROOT/scripts/mutation_check.sh"; }
 
 do_asan() {
   # The JIT (jit/, bench/) is not needed for the unit label and is the slowest to build.
@@ -203,6 +212,12 @@ if [[ "$SKIP_AARCH64" == 1 ]]; then
   warn "QUASI_SKIP_AARCH64=1: the AArch64 build and its tests were NOT run"
 else
   phase aarch64 "$B-aarch64 (AArch64 Linux under qemu-aarch64), ctest -L unit + 2 interop" do_aarch64
+fi
+if [[ "$SKIP_MUTATION" == 1 ]]; then
+  skip mutation "QUASI_SKIP_MUTATION=1"
+  warn "QUASI_SKIP_MUTATION=1: the mutation check was NOT run"
+else
+  phase mutation "scripts/mutation_check.sh (tests/mutations.txt, $B-mutation)" do_mutation
 fi
 if [[ "$SKIP_ASAN" == 1 ]]; then
   skip asan "QUASI_SKIP_ASAN=1"

@@ -46,6 +46,14 @@ constexpr int kTcpKeepcnt = 6;
 constexpr int kTcpUserTimeout = 18;  // milliseconds (RFC 5482)
 constexpr int kTcpCongestion = 13;   // value: int, 0 NewReno, 1 CUBIC (Linux takes a name)
 
+// SO_LINGER, as close() applies it to a TCP connection. Off (the default): close()
+// returns at once and the connection sends what is queued, then its FIN, in the
+// background. {1, 0}: abortive close, a RST at once and the queued data discarded.
+// {1, T > 0}: close() still returns at once (nothing in this API blocks, where a
+// blocking Linux close() would wait up to T), the queued data and the FIN go out as
+// usual, and if they are not all acknowledged T seconds after the close the
+// connection is reset (RST sent, buffers freed; Counter::tcp_linger_timeouts).
+// Closing with unread received data always resets (RFC 2525 2.17).
 struct Linger {
     int onoff = 0;
     int seconds = 0;

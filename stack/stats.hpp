@@ -114,6 +114,7 @@ namespace quasi {
     X(tcp_dsacks_rx, "tcp D-SACKs received (a duplicate arrived: RACK's window widens)") \
     X(tcp_dup_acks, "tcp dup acks") \
     X(tcp_resets_sent, "tcp resets sent") \
+    X(tcp_linger_timeouts, "tcp connections reset as their SO_LINGER time ran out unacknowledged") \
     X(tcp_resets_rx, "tcp resets rx") \
     X(tcp_challenge_acks, "tcp challenge acks") \
     X(tcp_syn_cookies_sent, "tcp syn cookies sent") \

@@ -122,6 +122,7 @@ void TcpLayer::free_socket(TcpSocket& s) {
     s.delayed_ack_timer.cancel();
     s.keepalive_timer.cancel();
     s.time_wait_timer.cancel();
+    s.linger_timer.cancel();
     release_buffers(s);
     s.in_use = false;
     s.state = TcpState::closed;
@@ -440,6 +441,28 @@ void TcpLayer::close(TcpSocket& s) {
     shutdown(s, true, true);
     // An orphan in FIN-WAIT-2 waits at most 2*MSL for the peer's FIN (Linux's tcp_fin_timeout).
     stack_.timers().schedule(s.time_wait_timer, stack_.now() + 2 * config_.msl);
+    // SO_LINGER with a time: Linux and the BSDs block close() until the data is
+    // acknowledged or the time runs out, then leave the connection to finish on its
+    // own. Nothing here blocks, so the time bounds the orphan instead: data and FIN
+    // not acknowledged by then are given up with a RST (the peer learns its data is
+    // incomplete) and the buffers are freed.
+    if (s.linger) {
+        s.linger_timer.callback = &TcpLayer::on_linger_timer;
+        s.linger_timer.context = &s;
+        stack_.timers().schedule(s.linger_timer, stack_.now() + s.linger_time);
+    }
+}
+
+void TcpLayer::on_linger_timer(Timer& t, TimeNs) {
+    TcpSocket& s = *static_cast<TcpSocket*>(t.context);
+    TcpLayer& layer = *s.owner;
+    // Our FIN acknowledged (FIN-WAIT-2, TIME-WAIT, CLOSED) means every byte was.
+    bool fin_unacknowledged = s.state == TcpState::syn_received || s.state == TcpState::fin_wait_1 ||
+                              s.state == TcpState::closing || s.state == TcpState::last_ack;
+    if (s.fd >= 0 || !fin_unacknowledged) return;
+    layer.stack_.stats().count(Counter::tcp_linger_timeouts);
+    layer.send_reset(s);
+    layer.abort(s, 0);
 }
 
 uint16_t TcpLayer::readiness(const TcpSocket& s) const {
@@ -471,6 +494,7 @@ void TcpLayer::abort(TcpSocket& s, int error) {
     s.delayed_ack_timer.cancel();
     s.keepalive_timer.cancel();
     s.time_wait_timer.cancel();
+    s.linger_timer.cancel();
     if (s.is_linked()) connections_.erase(s);
     if (s.listener && !was_queued && s.state == TcpState::syn_received) --s.listener->syn_queue_len;
     set_state(s, TcpState::closed);

@@ -160,6 +160,7 @@ struct TcpSocket : boost::intrusive::unordered_set_base_hook<> {
     Timer delayed_ack_timer;
     Timer keepalive_timer;
     Timer time_wait_timer;
+    Timer linger_timer;  // SO_LINGER with a time, after close (TcpLayer::close)
     uint32_t probes_sent = 0;  // keepalive or zero-window probes without answer
 
     // --- options set by the user ---
@@ -257,7 +258,8 @@ public:
     ssize_t receive(TcpSocket& s, uint8_t* data, size_t len, bool peek);
     int shutdown(TcpSocket& s, bool read, bool write);
     // The descriptor is gone; the connection finishes in the background (or resets
-    // with SO_LINGER 0). The socket is recycled once it reaches CLOSED.
+    // with SO_LINGER 0; with SO_LINGER T > 0 it resets if its data and FIN are not
+    // acknowledged T after the close). The socket is recycled once it reaches CLOSED.
     void close(TcpSocket& s);
     uint16_t readiness(const TcpSocket& s) const;
 
@@ -364,6 +366,7 @@ private:
     static void on_delayed_ack_timer(Timer& t, TimeNs now);
     static void on_keepalive_timer(Timer& t, TimeNs now);
     static void on_time_wait_timer(Timer& t, TimeNs now);
+    static void on_linger_timer(Timer& t, TimeNs now);
     void retransmit_timeout(TcpSocket& s, TimeNs now);
     void tail_loss_probe(TcpSocket& s);
     void zero_window_probe(TcpSocket& s);

@@ -2,6 +2,7 @@
 // guards (socket options, route, MTU, ARP, PMTU, close), policies, async compiles.
 #include "jit/specialize.hpp"
 #include "stack/wire/ethernet.hpp"
+#include "tests/jit/held_compiles.hpp"
 #include "tests/jit/jit_world.hpp"
 
 #include <gtest/gtest.h>
@@ -239,16 +240,31 @@ TEST(Spec, PendingIcmpErrorIsReportedOnce) {
     EXPECT_EQ(h->info().specialized_sends, 1u);
 }
 
+// The compile is held on the background thread (HeldCompiles), so the first sends
+// must take the generic path; once it is let go and ready, every send is specialized.
+// A compile on the caller's thread (or a cache hit: hence a TTL no other run uses)
+// would make the held sends specialized.
 TEST(Spec, AsyncSendsGenericUntilReady) {
     Twins t;
+    static int runs = 0;
+    int ttl = 71 + runs++;  // a context no other test (nor an earlier --gtest_repeat) compiled
+    ASSERT_EQ(setsockopt(t.generic.a, t.fd_generic, kIpProtoIp, kIpTtl, &ttl, sizeof ttl), 0);
+    ASSERT_EQ(setsockopt(t.special.a, t.fd_special, kIpProtoIp, kIpTtl, &ttl, sizeof ttl), 0);
+    HeldCompiles held;
     auto h = specialize_send_async(t.special.a, t.fd_special, {.message_size = 48});
     ASSERT_TRUE(h) << h.error().message;
-    t.send_both(*h, payload(48), 48);
-    EXPECT_TRUE(h->wait_ready());
-    t.send_both(*h, payload(48), 48);
+    EXPECT_TRUE(h->info().compiling);
+    for (int i = 0; i < 3; ++i) t.send_both(*h, payload(48, uint8_t(i)), 48);
     SendHandleInfo info = h->info();
-    EXPECT_EQ(info.specialized_sends + info.generic_sends, 2u);
-    EXPECT_EQ(info.specialized_sends, 1u);
+    EXPECT_EQ(info.generic_sends, 3u);
+    EXPECT_EQ(info.specialized_sends, 0u);
+    EXPECT_FALSE(h->ready());
+    held.release();
+    ASSERT_TRUE(h->wait_ready());
+    for (int i = 0; i < 2; ++i) t.send_both(*h, payload(48, uint8_t(10 + i)), 48);
+    info = h->info();
+    EXPECT_EQ(info.generic_sends, 3u);
+    EXPECT_EQ(info.specialized_sends, 2u);
 }
 
 TEST(Spec, BatchedHandleLeavesFramesForPoll) {

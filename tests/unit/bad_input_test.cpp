@@ -446,6 +446,27 @@ TEST_F(BadInput, PathMtuReportAtOrAboveTheLinkMtuIsIgnored) {
     EXPECT_EQ(stack.stats()[Counter::pmtu_updates], 0u);
 }
 
+// RFC 1191 6.3: never raised by ICMP. Lowered to 1000 by a report about a UDP
+// datagram, a later report of 1400 (below the link MTU) changes nothing: no version
+// bump, and datagrams are still cut to 1000.
+TEST_F(BadInput, PathMtuLoweredByUdpReportIsNotRaisedByALaterLargerOne) {
+    exchange(icmp(3, 4, 1000, quoted_udp(kUs, kPeer, kOpenPort, 5555)));
+    ASSERT_EQ(stack.path_mtu().get(kPeer, 1500, clock.now()), 1000);
+    const uint64_t version = stack.path_mtu().version;
+    exchange(icmp(3, 4, 1400, quoted_udp(kUs, kPeer, kOpenPort, 5555)));
+    EXPECT_EQ(stack.path_mtu().get(kPeer, 1500, clock.now()), 1000);
+    EXPECT_EQ(uint64_t(stack.path_mtu().version), version);
+    EXPECT_EQ(stack.stats()[Counter::pmtu_updates], 1u);
+    Bytes data = pattern(1300);
+    SockAddr to{kPeer, 5555};
+    ASSERT_EQ(sendto(stack, fd, data.data(), data.size(), 0, &to), ssize_t(data.size()));
+    auto sent = datagrams(exchange(std::vector<Bytes>{}));
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0].fragments, 2u);
+    EXPECT_LE(sent[0].largest_packet, 1000u);
+    EXPECT_EQ(Bytes(sent[0].payload.begin() + 8, sent[0].payload.end()), data);
+}
+
 TEST_F(BadInput, AbsurdPathMtuIsClampedAndUdpStillFragmentsToFit) {
     for (uint16_t mtu : {0, 20, 67}) {
         exchange(icmp(3, 4, mtu, quoted_udp(kUs, kPeer, kOpenPort, 5555)));

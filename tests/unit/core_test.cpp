@@ -1,9 +1,10 @@
-// The stack's building blocks on their own: routing table, timer wheel, buffer pool
-// and chains, quasi-invariants, the seeded generator and SipHash.
+// The stack's building blocks on their own: routing table, path-MTU cache, timer
+// wheel, buffer pool and chains, quasi-invariants, the seeded generator and SipHash.
 #include "context/quasi_invariant.hpp"
 #include "stack/buffer.hpp"
 #include "stack/random.hpp"
 #include "stack/route.hpp"
+#include "stack/stack.hpp"
 #include "stack/timer.hpp"
 
 #include <gtest/gtest.h>
@@ -95,6 +96,32 @@ TEST(RouteTable, VersionBumpsOnEveryChangeAndOnlyThen) {
     EXPECT_EQ(t.remove(ip(10, 0, 0, 0), 8), 0);
     EXPECT_EQ(t.version.get(), v0 + 2);
     EXPECT_EQ(w.changes, 2);
+}
+
+// ---------------------------------------------------------------- PathMtuCache
+
+// RFC 1191 6.3: a host "MUST not increase its estimate of the Path MTU in response to
+// the contents of a Datagram Too Big message". The cache enforces it itself: a later,
+// larger report after a lowered one changes nothing, not even the version that
+// specialized handles watch (a bump would make them re-specialize for nothing).
+TEST(PathMtuCache, ALaterLargerReportNeverRaisesTheEstimate) {
+    PathMtuCache cache;
+    const Ipv4Addr dst = ip(198, 18, 7, 1);
+    const TimeNs now = kSecond;
+    ASSERT_TRUE(cache.lower(dst, 1000, now));
+    const uint64_t version = cache.version;
+    for (uint16_t mtu : {1400, 1001, 1000}) {
+        EXPECT_FALSE(cache.lower(dst, mtu, now)) << mtu;
+        EXPECT_EQ(cache.get(dst, 1500, now), 1000) << mtu;
+    }
+    EXPECT_EQ(cache.version.get(), version);
+    // Lower still works, and bumps the version once.
+    EXPECT_TRUE(cache.lower(dst, 900, now));
+    EXPECT_EQ(cache.get(dst, 1500, now), 900);
+    EXPECT_EQ(cache.version.get(), version + 1);
+    // Other destinations are not affected; the entry expires after its lifetime.
+    EXPECT_EQ(cache.get(ip(198, 18, 7, 2), 1500, now), 1500);
+    EXPECT_EQ(cache.get(dst, 1500, now + PathMtuCache::kLifetime), 1500);
 }
 
 // ---------------------------------------------------------------- TimerWheel

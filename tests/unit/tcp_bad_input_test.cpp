@@ -1045,6 +1045,34 @@ TEST(TcpIcmp, FragNeededInFlightLowersTheMss) {
     EXPECT_EQ(h.socket_of(c)->snd_mss, 536);
 }
 
+// RFC 1191 6.3: the path MTU is never raised by ICMP. Lowered to 1000 by an error
+// about data in flight, a later report of 1400 about data in flight changes neither
+// the path MTU (nor its version, which specialized handles watch) nor the MSS.
+TEST(TcpIcmp, LaterLargerReportDoesNotRaiseThePathMtu) {
+    TcpHarness h;
+    Conn c = h.establish_passive();
+    set_int(h, c.fd, kIpProtoTcp, kTcpNodelay, 1);
+    stack_send(h, c, pattern(1200, 5));
+    h.expect_segment(c, kAck | kPsh, c.rcv_nxt, c.snd_nxt);
+    Stats before = h.stats();
+    h.inject(frag_needed(c, c.rcv_nxt, 1000));
+    h.settle();
+    ASSERT_EQ(h.stack.path_mtu().get(kPeer, 1500, h.clock.now()), 1000);
+    ASSERT_EQ(h.socket_of(c)->snd_mss, 960);
+    const uint64_t version = h.stack.path_mtu().version;
+    Rx r1 = h.expect_segment(c, kAck, c.rcv_nxt, c.snd_nxt);
+    h.expect_segment(c, kAck | kPsh, c.rcv_nxt + 960, c.snd_nxt);
+    EXPECT_LE(r1.ip_len, 1000u);
+    h.inject(frag_needed(c, c.rcv_nxt, 1400));
+    h.settle();
+    EXPECT_EQ(h.stack.path_mtu().get(kPeer, 1500, h.clock.now()), 1000);
+    EXPECT_EQ(uint64_t(h.stack.path_mtu().version), version);
+    EXPECT_EQ(h.delta(before, Counter::pmtu_updates), 1u);
+    EXPECT_EQ(h.socket_of(c)->snd_mss, 960);
+    h.expect_nothing();
+    h.expect_drops(before, {});
+}
+
 // An absurd MTU is clamped: the MSS never drops below the floor (88).
 TEST(TcpIcmp, AbsurdMtuIsClamped) {
     for (uint16_t mtu : {0, 1, 20, 68, 100}) {

@@ -1,8 +1,9 @@
 // The TCP state machine driven by crafted segments (STYLE.md item 12): every RFC 9293
 // transition (3.3.2 figure 5, 3.5 figures 6-8, 3.6 figures 12-13), the timers
 // (retransmission with backoff, SYN retries, delayed ACK, persist, keepalive,
-// TIME-WAIT), Nagle, SACK reporting, option negotiation and SYN cookies. The stack
-// under test is endpoint b of a MemLink; the test is the peer (tcp_segment_harness.hpp).
+// TIME-WAIT), Nagle, sender SWS avoidance, SACK reporting, option negotiation and SYN
+// cookies. The stack under test is endpoint b of a MemLink; the test is the peer
+// (tcp_segment_harness.hpp).
 #include "tcp_segment_harness.hpp"
 
 #include <gtest/gtest.h>
@@ -1045,6 +1046,42 @@ TEST(TcpNagle, SettingNodelayReleasesHeldData) {
     h.expect_nothing();
     set_int(h, c.fd, kIpProtoTcp, kTcpNodelay, 1);
     h.expect_segment(c, kAck | kPsh, c.rcv_nxt + 10, c.snd_nxt);
+}
+
+// ================================================================ sender SWS avoidance (RFC 9293 3.8.6.2.1)
+
+// With TCP_NODELAY Nagle holds nothing back, so only the sender's silly window
+// avoidance stands between a window that opens by a little and a runt segment: with
+// data in flight, a segment below the MSS goes only if it is the last of the data or
+// at least half the largest window the peer offered (Fs = 1/2).
+TEST(TcpSws, NodelayStillSendsNoRuntIntoASmallUsableWindow) {
+    TcpHarness h;
+    Conn c = h.establish_passive(PeerOptions{.window = 4000});
+    set_int(h, c.fd, kIpProtoTcp, kTcpNodelay, 1);
+    Bytes a = pattern(3000, 1);
+    stack_send(h, c, a);
+    h.expect_segment(c, kAck, c.rcv_nxt, c.snd_nxt);
+    h.expect_segment(c, kAck, c.rcv_nxt + 1460, c.snd_nxt);
+    h.expect_segment(c, kAck | kPsh, c.rcv_nxt + 2920, c.snd_nxt);  // the last of the data: may be small
+    // 3000 in flight: 1000 of the 4000-byte window left, below half of it, and more
+    // queued than that.
+    Bytes b = pattern(2000, 2);
+    stack_send(h, c, b);
+    h.expect_nothing();
+    h.advance(50 * kMillisecond);
+    h.expect_nothing();
+    // An ACK that opens the usable window to 1400: still below a segment and below
+    // half the window, still nothing.
+    h.ack(c, 400);
+    h.expect_nothing();
+    // Opened to 2460: a full segment goes, then the tail (the last of the data).
+    h.ack(c, 1060);
+    Rx r1 = h.expect_segment(c, kAck, c.rcv_nxt + 1540, c.snd_nxt);
+    Rx r2 = h.expect_segment(c, kAck | kPsh, c.rcv_nxt + 3000, c.snd_nxt);
+    EXPECT_EQ(r1.payload, Bytes(b.begin(), b.begin() + 1460));
+    EXPECT_EQ(r2.payload, Bytes(b.begin() + 1460, b.end()));
+    h.ack(c, 3540);
+    h.expect_nothing();
 }
 
 // ================================================================ zero window (RFC 9293 3.8.6.1)

@@ -292,6 +292,33 @@ inline size_t count_icmp(const std::vector<Bytes>& frames, uint8_t type, int cod
     return n;
 }
 
+// ---------------------------------------------------------------- the link's far end
+
+// Puts `frame` on the link at `end` (the stack receives it), in a buffer from `pool`.
+inline void put_frame(BufferPool& pool, MemLink::Endpoint& end, const Bytes& frame) {
+    PacketPtr p = pool.alloc();
+    ASSERT_NE(p, nullptr);
+    if (frame.size() > p->tailroom()) p->reset(0);
+    std::copy(frame.begin(), frame.end(), p->append(frame.size()));
+    PacketPtr one[1] = {std::move(p)};
+    ASSERT_EQ(end.tx_burst(one), 1u) << "frame of " << frame.size() << " bytes refused by the link";
+}
+
+// Every frame waiting at `end` (what the stack sent), copied out; the buffers go back.
+inline std::vector<Bytes> take_frames(MemLink::Endpoint& end) {
+    std::vector<Bytes> out;
+    PacketPtr burst[kBurstSize];
+    while (size_t n = end.rx_burst(burst)) {
+        for (size_t i = 0; i < n; ++i) {
+            Bytes f(burst[i]->chain_length());
+            burst[i]->copy_out(0, f.data(), f.size());
+            out.push_back(std::move(f));
+            burst[i].reset();
+        }
+    }
+    return out;
+}
+
 // ---------------------------------------------------------------- the harness
 
 inline Stack::Config stack_config() {
@@ -315,33 +342,14 @@ public:
         return s;
     }
 
-    void inject(const Bytes& frame) {
-        PacketPtr p = pool.alloc();
-        ASSERT_NE(p, nullptr);
-        if (frame.size() > p->tailroom()) p->reset(0);
-        std::copy(frame.begin(), frame.end(), p->append(frame.size()));
-        PacketPtr one[1] = {std::move(p)};
-        ASSERT_EQ(link.a().tx_burst(one), 1u) << "frame of " << frame.size() << " bytes refused by the link";
-    }
+    void inject(const Bytes& frame) { put_frame(pool, link.a(), frame); }
 
     void pump() {
         for (int i = 0; i < 100000; ++i)
             if (stack.poll() == 0 && link.b().rx_pending() == 0) return;
     }
 
-    std::vector<Bytes> drain() {
-        std::vector<Bytes> out;
-        PacketPtr burst[kBurstSize];
-        while (size_t n = link.a().rx_burst(burst)) {
-            for (size_t i = 0; i < n; ++i) {
-                Bytes f(burst[i]->chain_length());
-                burst[i]->copy_out(0, f.data(), f.size());
-                out.push_back(std::move(f));
-                burst[i].reset();
-            }
-        }
-        return out;
-    }
+    std::vector<Bytes> drain() { return take_frames(link.a()); }
 
     // Injects frames, runs the stack and returns what it sent, answering its ARP
     // requests for kPeer the way the peer would.
