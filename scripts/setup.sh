@@ -4,6 +4,7 @@
 # Usage: scripts/setup.sh [-n|--dry-run] [GROUP...]     GROUP: core | test | all (default: all)
 #
 #   core  build + unit tests: compilers, CMake/Ninja, Boost, GoogleTest, Google Benchmark,
+#         CLI11 and nlohmann-json (quasi-perf),
 #         python3, and LLVM 19/clang-19 (the library embeds clang-19 bitcode and quasi_jit
 #         links LLVM, so nothing builds without them)
 #   test  core + fuzzing runtime (libclang-rt-19-dev) + interop peers and tools
@@ -18,7 +19,7 @@
 # missing. --dry-run (or QUASI_SETUP_DRY_RUN=1) prints what would be installed.
 set -euo pipefail
 
-PKGS_CORE=(build-essential cmake ninja-build pkg-config libboost-dev libgtest-dev libgmock-dev
+PKGS_CORE=(build-essential cmake ninja-build pkg-config libboost-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
   libbenchmark-dev python3 clang-19 llvm-19-dev)
 PKGS_TEST=(libclang-rt-19-dev iproute2 iputils-ping nftables iperf3 curl wrk python3-scapy valgrind liblwip-dev)
 PKGS_ALL=(googletest libdpdk-dev gcc-arm-none-eabi libnewlib-arm-none-eabi
