@@ -45,6 +45,22 @@ std::vector<std::pair<std::string, double>> figures(Test t, const RunResult& r) 
     return {{"pps", r.pps()}, {"gbps", r.gbps()}};
 }
 
+std::string count_mismatch(Test t, Path p, const RunResult& r) {
+    char text[160];
+    if (is_tcp(t) && r.total.bytes_sent != r.total.bytes_received) {
+        std::snprintf(text, sizeof text, "the senders counted %llu bytes, the receivers got %llu",
+                      (unsigned long long)r.total.bytes_sent, (unsigned long long)r.total.bytes_received);
+        return text;
+    }
+    bool mem = p == Path::generic || p == Path::specialized;
+    if (!is_tcp(t) && mem && r.total.msgs_sent != r.total.msgs_received) {
+        std::snprintf(text, sizeof text, "the senders counted %llu datagrams, the receivers got %llu",
+                      (unsigned long long)r.total.msgs_sent, (unsigned long long)r.total.msgs_received);
+        return text;
+    }
+    return {};
+}
+
 nlohmann::json load_average() {
     std::ifstream in("/proc/loadavg");
     double one = 0, five = 0, fifteen = 0;

@@ -24,6 +24,11 @@ struct Cell {
 // name (unit in it: pps, gbps, tps, p99_us...) and value; the first is the main figure.
 std::vector<std::pair<std::string, double>> figures(Test t, const RunResult& r);
 
+// What the sender counted against what the receiver got, once a run has drained: TCP
+// must deliver every byte on any path, UDP every datagram on the in-memory link (the
+// kernel may drop datagrams across veth: that is loss, not a fault). Empty when they agree.
+std::string count_mismatch(Test t, Path p, const RunResult& r);
+
 // CPU model, cores, kernel release, and the load average now.
 nlohmann::json machine_info();
 nlohmann::json load_average();

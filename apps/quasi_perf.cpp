@@ -177,6 +177,7 @@ int main(int argc, char** argv) {
                                       ? kernel->run(spec, progress)
                                       : run_mem(spec, progress);
                     line.clear();
+                    if (r.error.empty()) r.error = count_mismatch(t, paths[i], r);
                     failed |= !r.error.empty();
                     cells[first + i].runs.push_back(std::move(r));
                 }

@@ -102,6 +102,18 @@ TEST(RatioRows, PairsSpecializedWithGeneric) {
     EXPECT_DOUBLE_EQ(j["UDP_STREAM"]["64"]["generic"]["pps"]["max"].get<double>(), 100.0);
 }
 
+TEST(CountMismatch, TcpBytesAlwaysUdpOnlyInMemory) {
+    RunResult r;
+    r.total.bytes_sent = 100, r.total.bytes_received = 99;
+    r.total.msgs_sent = 10, r.total.msgs_received = 9;
+    EXPECT_NE(count_mismatch(PerfTest::tcp_stream, Path::kernel, r), "");
+    EXPECT_NE(count_mismatch(PerfTest::udp_stream, Path::generic, r), "");
+    EXPECT_EQ(count_mismatch(PerfTest::udp_stream, Path::kernel_capped, r), "");  // loss across veth
+    r.total.bytes_received = 100, r.total.msgs_received = 10;
+    EXPECT_EQ(count_mismatch(PerfTest::tcp_rr, Path::specialized, r), "");
+    EXPECT_EQ(count_mismatch(PerfTest::udp_rr, Path::generic, r), "");
+}
+
 // Every test, both quasi paths, a counted run with no warm-up: the totals must match.
 class MemRun : public ::testing::TestWithParam<std::tuple<PerfTest, Path>> {};
 
