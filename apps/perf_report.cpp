@@ -85,8 +85,8 @@ std::vector<RatioRow> ratio_rows(const std::vector<Cell>& cells) {
                                            {Path::generic, Path::kernel},
                                            {Path::generic, Path::kernel_capped}};
     std::vector<RatioRow> rows;
-    for (const Cell& num : cells) {
-        for (auto [n, d] : pairs) {
+    for (auto [n, d] : pairs) {
+        for (const Cell& num : cells) {
             if (num.path != n) continue;
             for (const Cell& den : cells) {
                 if (den.test != num.test || den.size != num.size || den.path != d) continue;
