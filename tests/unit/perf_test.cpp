@@ -114,6 +114,19 @@ TEST(CountMismatch, TcpBytesAlwaysUdpOnlyInMemory) {
     EXPECT_EQ(count_mismatch(PerfTest::udp_rr, Path::generic, r), "");
 }
 
+TEST(Measure, WarmupLeftOutOfTheWindow) {
+    // The warm-up always runs at least one burst before the window opens: what it sent
+    // is in the totals and not in the window.
+    RunSpec spec;
+    spec.warmup_s = 0.01;
+    spec.count = 1000;
+    RunResult r = run_mem(spec, nullptr);
+    ASSERT_EQ(r.error, "");
+    EXPECT_GE(r.window.msgs_sent, spec.count);
+    EXPECT_LT(r.window.msgs_sent, r.total.msgs_sent);
+    EXPECT_LE(r.window.msgs_received, r.window.msgs_sent + 32);  // at most one burst in flight at the start
+}
+
 // Every test, both quasi paths, a counted run with no warm-up: the totals must match.
 class MemRun : public ::testing::TestWithParam<std::tuple<PerfTest, Path>> {};
 
