@@ -33,15 +33,21 @@ bool run_command(const std::string& command, std::string& error) {
     return true;
 }
 
-std::string ns_path(int fd) { return "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd); }
-std::string in_ns(int fd, const std::string& command) { return "nsenter --net=" + ns_path(fd) + " " + command; }
+std::string ns_path(int fd) {
+    return "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd);
+}
+std::string in_ns(int fd, const std::string& command) {
+    return "nsenter --net=" + ns_path(fd) + " " + command;
+}
 
 // A new network namespace, held by the returned descriptor (the calling thread stays in its own).
 int new_namespace(std::string& error) {
     int fd = -1;
     std::thread([&] {
-        if (unshare(CLONE_NEWNET) == 0) fd = open("/proc/thread-self/ns/net", O_RDONLY);
-        else error = std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
+        if (unshare(CLONE_NEWNET) == 0)
+            fd = open("/proc/thread-self/ns/net", O_RDONLY);
+        else
+            error = std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
     }).join();
     return fd;
 }
@@ -196,11 +202,14 @@ void near_end(int ns, const RunSpec& spec, const Progress& progress, FarCounts& 
         return now;
     };
     if (spec.test == Test::tcp_maerts) {
-        measure(spec, progress, r, [&] {
-            ssize_t n = recv(fd, buf.data(), buf.size(), 0);
-            if (n > 0) ++c.msgs_received, c.bytes_received += uint64_t(n);
-            return n > 0 || (n < 0 && errno == EAGAIN);
-        }, read);
+        measure(
+            spec, progress, r,
+            [&] {
+                ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+                if (n > 0) ++c.msgs_received, c.bytes_received += uint64_t(n);
+                return n > 0 || (n < 0 && errno == EAGAIN);
+            },
+            read);
         far.stop = true;
         while (true) {  // drain what the far end sent before it saw the stop
             ssize_t n = recv(fd, buf.data(), buf.size(), 0);
@@ -208,27 +217,33 @@ void near_end(int ns, const RunSpec& spec, const Progress& progress, FarCounts& 
             ++c.msgs_received, c.bytes_received += uint64_t(n);
         }
     } else if (is_rr(spec.test)) {
-        measure(spec, progress, r, [&] {
-            auto t0 = std::chrono::steady_clock::now();
-            if (!write_message(fd, buf.data(), spec.size)) return r.error = "request not sent", false;
-            ++c.msgs_sent, c.bytes_sent += spec.size;
-            if (!read_message(fd, tcp, buf.data(), spec.size))
-                return r.error = "a response did not arrive within 0.3 s", false;
-            ++c.msgs_received, c.bytes_received += spec.size;
-            auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
-            r.latency_ns.record(uint64_t(ns.count()));
-            ++c.transactions;
-            return true;
-        }, read);
+        measure(
+            spec, progress, r,
+            [&] {
+                auto t0 = std::chrono::steady_clock::now();
+                if (!write_message(fd, buf.data(), spec.size)) return r.error = "request not sent", false;
+                ++c.msgs_sent, c.bytes_sent += spec.size;
+                if (!read_message(fd, tcp, buf.data(), spec.size))
+                    return r.error = "a response did not arrive within 0.3 s", false;
+                ++c.msgs_received, c.bytes_received += spec.size;
+                auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
+                r.latency_ns.record(uint64_t(ns.count()));
+                ++c.transactions;
+                return true;
+            },
+            read);
         far.stop = true;
     } else {
-        measure(spec, progress, r, [&] {
-            for (size_t i = 0; i < kBurst; ++i) {
-                ssize_t n = send(fd, buf.data(), spec.size, MSG_NOSIGNAL);
-                if (n > 0) ++c.msgs_sent, c.bytes_sent += uint64_t(n);
-            }
-            return true;
-        }, read);
+        measure(
+            spec, progress, r,
+            [&] {
+                for (size_t i = 0; i < kBurst; ++i) {
+                    ssize_t n = send(fd, buf.data(), spec.size, MSG_NOSIGNAL);
+                    if (n > 0) ++c.msgs_sent, c.bytes_sent += uint64_t(n);
+                }
+                return true;
+            },
+            read);
         far.stop = true;
     }
     if (tcp) shutdown(fd, SHUT_WR);  // EOF ends the far end's loop
@@ -240,8 +255,9 @@ void near_end(int ns, const RunSpec& spec, const Progress& progress, FarCounts& 
 
 std::unique_ptr<KernelPair> KernelPair::create(std::string& error) {
     if (geteuid() != 0) {
-        error = "needs root (it creates two network namespaces and a veth pair); run it with sudo, "
-                "or leave out --baseline kernel";
+        error =
+            "needs root (it creates two network namespaces and a veth pair); run it with sudo, "
+            "or leave out --baseline kernel";
         return nullptr;
     }
     std::unique_ptr<KernelPair> k(new KernelPair);

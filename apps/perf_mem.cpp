@@ -56,8 +56,10 @@ struct MemPair {
             send(*a, fa, &probe, 1);
             send(*b, fb, &probe, 1);
             for (int i = 0; i < 64; ++i) poll_both();
-            while (recv(*a, fa, buf, sizeof buf) >= 0) {}
-            while (recv(*b, fb, buf, sizeof buf) >= 0) {}
+            while (recv(*a, fa, buf, sizeof buf) >= 0) {
+            }
+            while (recv(*b, fb, buf, sizeof buf) >= 0) {
+            }
             return true;
         }
         int l = socket(*b, kAfInet, kSockStream);
@@ -95,7 +97,9 @@ struct Sender {
         handle = std::move(*h);
         return true;
     }
-    ssize_t send(const uint8_t* p, size_t n) { return handle.valid() ? handle.send(p, n) : quasi::send(*stack, fd, p, n); }
+    ssize_t send(const uint8_t* p, size_t n) {
+        return handle.valid() ? handle.send(p, n) : quasi::send(*stack, fd, p, n);
+    }
     void add_counts(RunResult& r) const {
         if (!handle.valid()) return;
         SendHandleInfo info = handle.info();
@@ -185,8 +189,10 @@ RunResult run_rr(MemPair& m, const RunSpec& spec, const Progress& progress) {
         size_t off = 0;
         for (int tries = 0; off < spec.size && tries < kMaxIdlePolls; ++tries) {
             ssize_t n = s.send(payload.data() + off, spec.size - off);
-            if (n > 0) off += size_t(n);
-            else m.poll_both();
+            if (n > 0)
+                off += size_t(n);
+            else
+                m.poll_both();
         }
         if (off < spec.size) return false;
         ++c.msgs_sent;
@@ -195,8 +201,8 @@ RunResult run_rr(MemPair& m, const RunSpec& spec, const Progress& progress) {
     };
     auto step = [&] {
         auto t0 = std::chrono::steady_clock::now();
-        if (!send_message(client) || !receive_message(m, *m.b, m.fb, tcp, spec.size, buf, c) ||
-            !send_message(server) || !receive_message(m, *m.a, m.fa, tcp, spec.size, buf, c)) {
+        if (!send_message(client) || !receive_message(m, *m.b, m.fb, tcp, spec.size, buf, c) || !send_message(server) ||
+            !receive_message(m, *m.a, m.fa, tcp, spec.size, buf, c)) {
             r.error = "a request or response was not delivered";
             return false;
         }

@@ -9,32 +9,42 @@ namespace quasi::perf {
 
 const char* test_name(Test t) {
     switch (t) {
-    case Test::udp_stream: return "UDP_STREAM";
-    case Test::tcp_stream: return "TCP_STREAM";
-    case Test::tcp_maerts: return "TCP_MAERTS";
-    case Test::udp_rr: return "UDP_RR";
-    case Test::tcp_rr: return "TCP_RR";
+        case Test::udp_stream: return "UDP_STREAM";
+        case Test::tcp_stream: return "TCP_STREAM";
+        case Test::tcp_maerts: return "TCP_MAERTS";
+        case Test::udp_rr: return "UDP_RR";
+        case Test::tcp_rr: return "TCP_RR";
     }
     return "?";
 }
 
 const char* path_name(Path p) {
     switch (p) {
-    case Path::generic: return "generic";
-    case Path::specialized: return "specialized";
-    case Path::kernel: return "kernel";
-    case Path::kernel_capped: return "kernel-capped";
+        case Path::generic: return "generic";
+        case Path::specialized: return "specialized";
+        case Path::kernel: return "kernel";
+        case Path::kernel_capped: return "kernel-capped";
     }
     return "?";
 }
 
-bool is_rr(Test t) { return t == Test::udp_rr || t == Test::tcp_rr; }
-bool is_tcp(Test t) { return t == Test::tcp_stream || t == Test::tcp_maerts || t == Test::tcp_rr; }
-size_t max_size(Test t) { return is_tcp(t) ? size_t(1) << 20 : 65507; }
+bool is_rr(Test t) {
+    return t == Test::udp_rr || t == Test::tcp_rr;
+}
+bool is_tcp(Test t) {
+    return t == Test::tcp_stream || t == Test::tcp_maerts || t == Test::tcp_rr;
+}
+size_t max_size(Test t) {
+    return is_tcp(t) ? size_t(1) << 20 : 65507;
+}
 
-const char* main_unit(Test t) { return is_rr(t) ? "tps" : is_tcp(t) ? "gbps" : "pps"; }
+const char* main_unit(Test t) {
+    return is_rr(t) ? "tps" : is_tcp(t) ? "gbps" : "pps";
+}
 
-double main_figure(Test t, const RunResult& r) { return is_rr(t) ? r.tps() : is_tcp(t) ? r.gbps() : r.pps(); }
+double main_figure(Test t, const RunResult& r) {
+    return is_rr(t) ? r.tps() : is_tcp(t) ? r.gbps() : r.pps();
+}
 
 std::vector<std::pair<std::string, double>> figures(Test t, const RunResult& r) {
     if (is_rr(t)) {
@@ -75,15 +85,16 @@ nlohmann::json machine_info() {
         if (line.rfind("model name", 0) == 0) model = line.substr(line.find(':') + 2);
     utsname u{};
     uname(&u);
-    return {{"cpu_model", model}, {"cores", std::thread::hardware_concurrency()}, {"kernel", u.release},
+    return {{"cpu_model", model},
+            {"cores", std::thread::hardware_concurrency()},
+            {"kernel", u.release},
             {"machine", u.machine}};
 }
 
 std::vector<RatioRow> ratio_rows(const std::vector<Cell>& cells) {
     // Which pairs: specialized against generic, and quasi's generic path against the kernel's.
-    const std::pair<Path, Path> pairs[] = {{Path::specialized, Path::generic},
-                                           {Path::generic, Path::kernel},
-                                           {Path::generic, Path::kernel_capped}};
+    const std::pair<Path, Path> pairs[] = {
+        {Path::specialized, Path::generic}, {Path::generic, Path::kernel}, {Path::generic, Path::kernel_capped}};
     std::vector<RatioRow> rows;
     for (auto [n, d] : pairs) {
         for (const Cell& num : cells) {
@@ -105,9 +116,12 @@ namespace {
 // 2.31M, 845k, 12.3: three significant figures, SI prefix for large counts.
 std::string human(double v) {
     char buf[32];
-    if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.3gM", v / 1e6);
-    else if (v >= 1e4) std::snprintf(buf, sizeof buf, "%.3gk", v / 1e3);
-    else std::snprintf(buf, sizeof buf, "%.3g", v);
+    if (v >= 1e6)
+        std::snprintf(buf, sizeof buf, "%.3gM", v / 1e6);
+    else if (v >= 1e4)
+        std::snprintf(buf, sizeof buf, "%.3gk", v / 1e3);
+    else
+        std::snprintf(buf, sizeof buf, "%.3g", v);
     return buf;
 }
 
@@ -139,9 +153,10 @@ void print_cell(std::FILE* out, const Cell& cell) {
         for (const RunResult& r : cell.runs) values.push_back(figures(cell.test, r)[i].second);
         Summary s = summarize(values);
         if (s.runs > 1)
-            std::fprintf(out, "  %s %s [%s..%s]", names[i].first.c_str(), human(s.median).c_str(),
-                         human(s.min).c_str(), human(s.max).c_str());
-        else std::fprintf(out, "  %s %s", names[i].first.c_str(), human(s.median).c_str());
+            std::fprintf(out, "  %s %s [%s..%s]", names[i].first.c_str(), human(s.median).c_str(), human(s.min).c_str(),
+                         human(s.max).c_str());
+        else
+            std::fprintf(out, "  %s %s", names[i].first.c_str(), human(s.median).c_str());
     }
     std::fprintf(out, "\n");
 }
@@ -153,7 +168,8 @@ void print_table(std::FILE* out, const std::vector<Cell>& cells) {
     std::vector<RatioRow> ratios = ratio_rows(cells);
     for (size_t i = 0; i < cells.size(); ++i) {
         print_cell(out, cells[i]);
-        bool group_ends = i + 1 == cells.size() || cells[i + 1].test != cells[i].test || cells[i + 1].size != cells[i].size;
+        bool group_ends =
+            i + 1 == cells.size() || cells[i + 1].test != cells[i].test || cells[i + 1].size != cells[i].size;
         if (!group_ends) continue;
         for (const RatioRow& row : ratios) {
             if (row.test != cells[i].test || row.size != cells[i].size) continue;

@@ -47,7 +47,7 @@ struct RunResult {
     Counters total;     // warm-up included: what the sender counted and the receiver got
     Counters window;    // the measured window only
     double window_s = 0;
-    LatencyHistogram latency_ns;  // RR only, window only
+    LatencyHistogram latency_ns;                            // RR only, window only
     uint64_t specialized_sends = 0, generic_fallbacks = 0;  // a handle's own counts
 
     double pps() const { return window_s > 0 ? double(window.msgs_received) / window_s : 0; }
@@ -103,8 +103,8 @@ void measure(const RunSpec& spec, const Progress& progress, RunResult& r, Step s
     r.window_s = seconds_since(window_start);
     Counters end = read();
     r.window = {end.msgs_sent - at_window_start.msgs_sent, end.bytes_sent - at_window_start.bytes_sent,
-                end.msgs_received - at_window_start.msgs_received,
-                end.bytes_received - at_window_start.bytes_received, end.transactions - at_window_start.transactions};
+                end.msgs_received - at_window_start.msgs_received, end.bytes_received - at_window_start.bytes_received,
+                end.transactions - at_window_start.transactions};
 }
 
 // Two quasi stacks in this process on the in-memory link, polled alternately on one

@@ -14,7 +14,7 @@ namespace quasi::perf {
 
 class LatencyHistogram {
 public:
-    static constexpr unsigned kSubBits = 6;                      // 64 sub-buckets per octave
+    static constexpr unsigned kSubBits = 6;                           // 64 sub-buckets per octave
     static constexpr uint64_t kExactBelow = uint64_t(2) << kSubBits;  // 128: one bucket per value
     static constexpr size_t kBuckets = (64 - kSubBits) * (size_t(1) << kSubBits) + (size_t(1) << kSubBits);
 

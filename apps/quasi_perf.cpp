@@ -14,8 +14,8 @@
 #include "apps/perf_report.hpp"
 #include "jit/specialize.hpp"
 
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -39,8 +39,10 @@ struct Options {
     bool progress = true;
 };
 
-const std::map<std::string, Test> kTests{{"UDP_STREAM", Test::udp_stream}, {"TCP_STREAM", Test::tcp_stream},
-                                         {"TCP_MAERTS", Test::tcp_maerts}, {"UDP_RR", Test::udp_rr},
+const std::map<std::string, Test> kTests{{"UDP_STREAM", Test::udp_stream},
+                                         {"TCP_STREAM", Test::tcp_stream},
+                                         {"TCP_MAERTS", Test::tcp_maerts},
+                                         {"UDP_RR", Test::udp_rr},
                                          {"TCP_RR", Test::tcp_rr}};
 
 std::vector<size_t> default_sizes(Test t) {
@@ -74,15 +76,18 @@ struct ProgressLine {
     }
     static std::string format_rate(Test t, double v) {
         char buf[32];
-        if (is_tcp(t) && !is_rr(t)) std::snprintf(buf, sizeof buf, "%.2f", v);
-        else std::snprintf(buf, sizeof buf, "%.0f", v);
+        if (is_tcp(t) && !is_rr(t))
+            std::snprintf(buf, sizeof buf, "%.2f", v);
+        else
+            std::snprintf(buf, sizeof buf, "%.0f", v);
         return buf;
     }
 };
 
 int parse(int argc, char** argv, Options& o) {
-    CLI::App app{"quasi-perf: netperf's tests between two quasi stacks (generic and specialized send paths), "
-                 "optionally beside the Linux kernel"};
+    CLI::App app{
+        "quasi-perf: netperf's tests between two quasi stacks (generic and specialized send paths), "
+        "optionally beside the Linux kernel"};
     // A repeated option takes its last value (scripts/demo.sh appends the caller's);
     // the lists (--test, --sizes) gather every value given.
     app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -136,8 +141,8 @@ int main(int argc, char** argv) {
     for (Test t : tests)
         for (size_t size : o.sizes.empty() ? default_sizes(t) : o.sizes)
             if (size > max_size(t)) {
-                std::fprintf(stderr, "quasi-perf: %s carries at most %zu bytes per message (got %zu)\n",
-                             test_name(t), max_size(t), size);
+                std::fprintf(stderr, "quasi-perf: %s carries at most %zu bytes per message (got %zu)\n", test_name(t),
+                             max_size(t), size);
                 return 2;
             }
     std::vector<Path> paths = paths_of(o);
@@ -156,8 +161,10 @@ int main(int argc, char** argv) {
     nlohmann::json load_start = load_average();
     ProgressLine line{o.progress && !o.json && isatty(STDOUT_FILENO)};
     char window[64];
-    if (o.count) std::snprintf(window, sizeof window, "%llu messages or transactions", (unsigned long long)o.count);
-    else std::snprintf(window, sizeof window, "%g s", o.duration_s);
+    if (o.count)
+        std::snprintf(window, sizeof window, "%llu messages or transactions", (unsigned long long)o.count);
+    else
+        std::snprintf(window, sizeof window, "%g s", o.duration_s);
     if (!o.json)
         std::printf("quasi-perf: link %s, mode %s%s; each run: %g s warm-up, then %s; %u run(s) of each\n",
                     o.link.c_str(), o.mode.c_str(), kernel ? ", kernel across a veth pair" : "", o.warmup_s, window,
@@ -172,7 +179,9 @@ int main(int argc, char** argv) {
             for (unsigned run = 1; run <= o.repeat; ++run) {
                 for (size_t i = 0; i < paths.size(); ++i) {
                     RunSpec spec{t, size, paths[i], o.duration_s, o.warmup_s, o.count};
-                    Progress progress = [&](double elapsed, double rate) { line.show(spec, run, o.repeat, elapsed, rate); };
+                    Progress progress = [&](double elapsed, double rate) {
+                        line.show(spec, run, o.repeat, elapsed, rate);
+                    };
                     RunResult r = kernel && (paths[i] == Path::kernel || paths[i] == Path::kernel_capped)
                                       ? kernel->run(spec, progress)
                                       : run_mem(spec, progress);

@@ -40,5 +40,5 @@ if [[ ${EUID} -eq 0 && "${QUASI_DEMO_KERNEL:-1}" != 0 ]]; then
   args+=(--baseline kernel)
 fi
 args+=(--test UDP_STREAM,TCP_STREAM,TCP_RR --duration 1 --warmup 0.3 --repeat 3 "$@")
-echo "==== demo: quasi-perf ${args[*]} (generic vs specialized) ===="
+echo "==== demo: quasi-perf ${args[*]} ===="
 exec "$perf" "${args[@]}"

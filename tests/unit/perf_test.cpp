@@ -159,8 +159,8 @@ TEST_P(MemRun, SenderCountEqualsReceiverCount) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTests, MemRun,
-                         ::testing::Combine(::testing::Values(PerfTest::udp_stream, PerfTest::tcp_stream, PerfTest::tcp_maerts,
-                                                              PerfTest::udp_rr, PerfTest::tcp_rr),
+                         ::testing::Combine(::testing::Values(PerfTest::udp_stream, PerfTest::tcp_stream,
+                                                              PerfTest::tcp_maerts, PerfTest::udp_rr, PerfTest::tcp_rr),
                                             ::testing::Values(Path::generic, Path::specialized)),
                          [](const auto& info) {
                              return std::string(test_name(std::get<0>(info.param))) + "_" +
