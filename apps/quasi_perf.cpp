@@ -131,6 +131,62 @@ int parse(int argc, char** argv, Options& o) {
     return -1;
 }
 
+// Every test and size, `repeat` runs of every path; run by run, every path in turn, so a
+// load swing hits neighbours alike. False when a run failed.
+bool run_all(const Options& o, const std::vector<Test>& tests, KernelPair* kernel, std::vector<Cell>& cells) {
+    std::vector<Path> paths = paths_of(o);
+    ProgressLine line{o.progress && !o.json && isatty(STDOUT_FILENO)};
+    bool ok = true;
+    for (Test t : tests) {
+        for (size_t size : o.sizes.empty() ? default_sizes(t) : o.sizes) {
+            size_t first = cells.size();
+            for (Path p : paths) cells.push_back({t, size, p, {}});
+            for (unsigned run = 1; run <= o.repeat; ++run) {
+                for (size_t i = 0; i < paths.size(); ++i) {
+                    RunSpec spec{t, size, paths[i], o.duration_s, o.warmup_s, o.count};
+                    Progress progress = [&](double elapsed, double rate) {
+                        line.show(spec, run, o.repeat, elapsed, rate);
+                    };
+                    bool on_kernel = paths[i] == Path::kernel || paths[i] == Path::kernel_capped;
+                    RunResult r = on_kernel ? kernel->run(spec, progress) : run_mem(spec, progress);
+                    line.clear();
+                    if (r.error.empty()) r.error = count_mismatch(t, paths[i], r);
+                    ok &= r.error.empty();
+                    cells[first + i].runs.push_back(std::move(r));
+                }
+            }
+        }
+    }
+    return ok;
+}
+
+void print_header(const Options& o) {
+    char window[64];
+    if (o.count)
+        std::snprintf(window, sizeof window, "%llu messages or transactions", (unsigned long long)o.count);
+    else
+        std::snprintf(window, sizeof window, "%g s", o.duration_s);
+    std::printf("quasi-perf: link %s, mode %s%s; each run: %g s warm-up, then %s; %u run(s) of each\n", o.link.c_str(),
+                o.mode.c_str(), o.baseline == "kernel" ? ", kernel across a veth pair" : "", o.warmup_s, window,
+                o.repeat);
+}
+
+void print_json(const Options& o, const nlohmann::json& load_start, const std::vector<Cell>& cells) {
+    nlohmann::json doc = {{"tool", "quasi-perf"},
+                          {"link", o.link},
+                          {"mode", o.mode},
+                          {"baseline", o.baseline},
+                          {"duration_s", o.duration_s},
+                          {"warmup_s", o.warmup_s},
+                          {"count", o.count},
+                          {"repeat", o.repeat},
+                          {"machine", machine_info()},
+                          {"load_average_start", load_start},
+                          {"load_average_end", load_average()},
+                          {"results", to_json(cells)}};
+    std::cout << doc.dump(2) << "\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -145,9 +201,7 @@ int main(int argc, char** argv) {
                              max_size(t), size);
                 return 2;
             }
-    std::vector<Path> paths = paths_of(o);
     if (o.mode != "generic") quasi::prewarm_specializer();  // the JIT readies itself while the stacks come up
-
     std::unique_ptr<KernelPair> kernel;
     if (o.baseline == "kernel") {
         std::string error;
@@ -157,61 +211,16 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
-
     nlohmann::json load_start = load_average();
-    ProgressLine line{o.progress && !o.json && isatty(STDOUT_FILENO)};
-    char window[64];
-    if (o.count)
-        std::snprintf(window, sizeof window, "%llu messages or transactions", (unsigned long long)o.count);
-    else
-        std::snprintf(window, sizeof window, "%g s", o.duration_s);
-    if (!o.json)
-        std::printf("quasi-perf: link %s, mode %s%s; each run: %g s warm-up, then %s; %u run(s) of each\n",
-                    o.link.c_str(), o.mode.c_str(), kernel ? ", kernel across a veth pair" : "", o.warmup_s, window,
-                    o.repeat);
+    if (!o.json) print_header(o);
     std::vector<Cell> cells;
-    bool failed = false;
-    for (Test t : tests) {
-        for (size_t size : o.sizes.empty() ? default_sizes(t) : o.sizes) {
-            size_t first = cells.size();
-            for (Path p : paths) cells.push_back({t, size, p, {}});
-            // Run by run, every path in turn: a load swing hits neighbours alike.
-            for (unsigned run = 1; run <= o.repeat; ++run) {
-                for (size_t i = 0; i < paths.size(); ++i) {
-                    RunSpec spec{t, size, paths[i], o.duration_s, o.warmup_s, o.count};
-                    Progress progress = [&](double elapsed, double rate) {
-                        line.show(spec, run, o.repeat, elapsed, rate);
-                    };
-                    RunResult r = kernel && (paths[i] == Path::kernel || paths[i] == Path::kernel_capped)
-                                      ? kernel->run(spec, progress)
-                                      : run_mem(spec, progress);
-                    line.clear();
-                    if (r.error.empty()) r.error = count_mismatch(t, paths[i], r);
-                    failed |= !r.error.empty();
-                    cells[first + i].runs.push_back(std::move(r));
-                }
-            }
-        }
-    }
+    bool ok = run_all(o, tests, kernel.get(), cells);
     if (o.json) {
-        nlohmann::json doc = {{"tool", "quasi-perf"},
-                              {"link", o.link},
-                              {"mode", o.mode},
-                              {"baseline", o.baseline},
-                              {"duration_s", o.duration_s},
-                              {"warmup_s", o.warmup_s},
-                              {"count", o.count},
-                              {"repeat", o.repeat},
-                              {"machine", machine_info()},
-                              {"load_average_start", load_start},
-                              {"load_average_end", load_average()},
-                              {"results", to_json(cells)}};
-        std::cout << doc.dump(2) << "\n";
+        print_json(o, load_start, cells);
     } else {
         print_table(stdout, cells);
-        nlohmann::json end = load_average();
         std::printf("load average (1 min): %.2f at start, %.2f at end\n", load_start["1min"].get<double>(),
-                    end["1min"].get<double>());
+                    load_average()["1min"].get<double>());
     }
-    return failed ? 1 : 0;
+    return ok ? 0 : 1;
 }
