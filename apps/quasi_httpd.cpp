@@ -1,7 +1,10 @@
 // quasi-httpd: a minimal HTTP/1.1 server (keep-alive) on a tap device.
 //
 //   quasi-httpd --tap IFNAME --ip 198.18.0.2/24 [--gw ADDR] [--port 80] [--seconds N]
-//               [--impair SPEC]
+//               [--impair SPEC] [--max-sockets N]
+//
+// --max-sockets N caps the TCP socket table (and the descriptors) at N (default
+// 65536); connections the server closed first wait out TIME-WAIT as records beside it.
 //
 // GET /           a small HTML page
 // GET /bytes/N    N deterministic pseudo-random bytes: byte i is the top byte of
@@ -108,7 +111,7 @@ int main(int argc, char** argv) {
     const char* tap_name = nullptr;
     Ipv4Addr ip, gateway;
     uint8_t prefix_len = 0;
-    uint64_t port = 80, seconds = 0;
+    uint64_t port = 80, seconds = 0, max_sockets = 65536;
     app::LinkImpairment impair;  // --impair SPEC: apps/impair_options.hpp
     for (int i = 1; i < argc; ++i) {
         const char* arg = argv[i];
@@ -120,11 +123,12 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(arg, "--port") && ok) ok = app::parse_size(value, port) && port > 0 && port < 65536;
         else if (!std::strcmp(arg, "--seconds") && ok) ok = app::parse_size(value, seconds);
         else if (!std::strcmp(arg, "--impair") && ok) ok = impair.parse(value);
+        else if (!std::strcmp(arg, "--max-sockets") && ok) ok = app::parse_size(value, max_sockets) && max_sockets >= 2;
         else ok = false;
         if (!ok) {
             std::fprintf(stderr, "quasi-httpd: bad or incomplete option '%s'\n"
                                  "usage: quasi-httpd --tap IFNAME --ip ADDR/LEN [--gw ADDR] [--port 80] [--seconds N]\n"
-                                 "                   [--impair SPEC]\n",
+                                 "                   [--impair SPEC] [--max-sockets N]\n",
                          arg);
             return 2;
         }
@@ -138,10 +142,10 @@ int main(int argc, char** argv) {
     Stack::Config config;
     config.seed = app::random_seed();
     config.pool.count = 8192;
-    // Room for 2,000 connections at the default 256 KiB + 256 KiB rings: a ring's
-    // pages are touched only as data flows through it, so idle ones cost address space.
+    // Rings take memory as data flows through them, up to 1 GiB for all together.
     config.tcp.max_buffer_memory = size_t{1} << 30;
-    config.max_descriptors = 4096;
+    config.tcp.max_sockets = max_sockets;
+    config.max_descriptors = max_sockets + 16;
     Stack stack(config, clock);
     app::LinkImpairment::ReleaseGuard release_impairment{impair};  // before the stack and its pool go
     int error = 0;

@@ -22,6 +22,8 @@ extern "C" uint16_t quasi_tcp_local_mss(const quasi::TcpLayer* layer, const quas
     return layer->local_mss(*socket);
 }
 
+extern "C" bool quasi_byte_ring_reserve(quasi::ByteRing* ring, size_t bytes) { return ring->reserve(bytes); }
+
 namespace quasi {
 
 template ssize_t tcp_send_frozen<const FrozenTcpContext>(const FrozenTcpContext&, const uint8_t*, size_t);

@@ -57,6 +57,9 @@ extern "C" const uint32_t quasi_guard_holds;
 extern "C" uint32_t quasi_tcp_ts_now(const TcpLayer* layer, const TcpSocket* socket);
 extern "C" void quasi_tcp_arm_retransmit(TcpLayer* layer, TcpSocket* socket);
 extern "C" uint16_t quasi_tcp_local_mss(const TcpLayer* layer, const TcpSocket* socket);
+// Growing a send ring (ByteRing::reserve beyond its storage) takes memory from the
+// layer's budget, which only the host holds.
+extern "C" bool quasi_byte_ring_reserve(ByteRing* ring, size_t bytes);
 
 struct FrozenTcpContext {
     static constexpr uint32_t kAnySize = 0xFFFFFFFFu;  // no ADU declared
@@ -127,8 +130,11 @@ static_assert(offsetof(FrozenTcpContext, dst_mac) == 6 && offsetof(FrozenTcpCont
 static_assert(offsetof(FrozenTcpContext, next_hop) == 20 && offsetof(FrozenTcpContext, ttl) == 28);
 static_assert(offsetof(FrozenTcpContext, timestamps) == 30 && offsetof(FrozenTcpContext, snd_mss) == 34);
 static_assert(offsetof(FrozenTcpContext, message_size) == 40 && offsetof(FrozenTcpContext, fd) == 44);
-static_assert(offsetof(FrozenTcpContext, socket) == 48 && offsetof(FrozenTcpContext, guard) == 96);
-static_assert(sizeof(FrozenTcpContext) == 104);
+// The pointers follow at 48 on every target (4- and 8-byte pointers alike): 104 bytes
+// on 64-bit targets, 76 on 32-bit ones (Cortex-M, whose specializer will be remote).
+static_assert(offsetof(FrozenTcpContext, socket) == 48 &&
+              offsetof(FrozenTcpContext, guard) == 48 + 6 * sizeof(void*));
+static_assert(sizeof(FrozenTcpContext) == 48 + 7 * sizeof(void*));
 
 // The frozen send: bytes accepted or -errno as send(), or kSlowPath when the
 // connection is not in the state the code was made for (the caller then sends
@@ -157,7 +163,7 @@ Expected<TcpSnapshot> freeze_tcp_send(Stack& stack, int fd, std::optional<uint32
 // The context key: the S fields other than the guard pointer, byte for byte, after
 // a tag that keeps TCP keys apart from UDP ones in the shared code cache.
 struct TcpContextKey {
-    static constexpr size_t kBytes = 1 + 94;
+    static constexpr size_t kBytes = 1 + 46 + 6 * sizeof(void*);  // tag, fixed fields, pointers
     std::array<uint8_t, kBytes> bytes{};
     size_t hash = 0;
 

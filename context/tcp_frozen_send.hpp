@@ -61,7 +61,7 @@ bool message_goes_straight(Ctx& c, TcpSocket& s, uint32_t segments, uint32_t las
     const uint32_t adu = c.message_size;
     uint32_t in_flight = s.snd_nxt - s.snd_una;
     if (in_flight != s.send_buffer.size() || s.snd_nxt != s.snd_max) return false;
-    if (s.send_buffer.free_space() < adu) return false;
+    if (!s.send_buffer.reserve(s.send_buffer.size() + adu)) return false;  // room, and storage for it
     if (c.sack && (s.in_recovery || !s.out_of_order.empty())) return false;
     uint32_t cwnd = s.cc.cwnd();
     if (cwnd < in_flight || cwnd - in_flight < adu) return false;

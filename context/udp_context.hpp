@@ -110,8 +110,12 @@ struct FrozenUdpContext {
 static_assert(std::is_standard_layout_v<FrozenUdpContext> && std::is_trivially_copyable_v<FrozenUdpContext>);
 static_assert(offsetof(FrozenUdpContext, dst_mac) == 6 && offsetof(FrozenUdpContext, src) == 12);
 static_assert(offsetof(FrozenUdpContext, ttl) == 24 && offsetof(FrozenUdpContext, max_payload) == 28);
-static_assert(offsetof(FrozenUdpContext, message_size) == 32 && offsetof(FrozenUdpContext, pool) == 40);
-static_assert(offsetof(FrozenUdpContext, guard) == 80 && sizeof(FrozenUdpContext) == 88);
+// The pointers start at the first pointer-aligned offset after message_size: 40 and
+// 88 bytes in all on 64-bit targets, 36 and 60 on 32-bit ones (Cortex-M).
+constexpr size_t kFrozenUdpPointers = (36 + alignof(void*) - 1) / alignof(void*) * alignof(void*);
+static_assert(offsetof(FrozenUdpContext, message_size) == 32 && offsetof(FrozenUdpContext, pool) == kFrozenUdpPointers);
+static_assert(offsetof(FrozenUdpContext, guard) == kFrozenUdpPointers + 5 * sizeof(void*) &&
+              sizeof(FrozenUdpContext) == kFrozenUdpPointers + 6 * sizeof(void*));
 
 // The frozen path run by the host compiler's code, unspecialized: the reference for
 // the specializer's output and the path of last resort when no JIT is available.
@@ -136,7 +140,7 @@ Expected<UdpSnapshot> freeze_udp_send(Stack& stack, int fd, std::optional<uint32
 // contexts with equal keys get the same machine code (the guard word belongs to the
 // code, not to whoever asked for it).
 struct UdpContextKey {
-    static constexpr size_t kBytes = 74;
+    static constexpr size_t kBytes = 34 + 5 * sizeof(void*);  // fixed fields, pointers
     std::array<uint8_t, kBytes> bytes{};
     size_t hash = 0;
 

@@ -28,6 +28,7 @@ const HostSymbol kTcpHostSymbols[] = {
     {"quasi_tcp_ts_now", reinterpret_cast<const void*>(&quasi_tcp_ts_now)},
     {"quasi_tcp_arm_retransmit", reinterpret_cast<const void*>(&quasi_tcp_arm_retransmit)},
     {"quasi_tcp_local_mss", reinterpret_cast<const void*>(&quasi_tcp_local_mss)},
+    {"quasi_byte_ring_reserve", reinterpret_cast<const void*>(&quasi_byte_ring_reserve)},
     {"memcpy", reinterpret_cast<const void*>(&::memcpy)},
     {"memmove", reinterpret_cast<const void*>(&::memmove)},
     {"memset", reinterpret_cast<const void*>(&::memset)},

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # scripts/setup.sh: install the Debian 12 packages quasi needs (idempotent).
 #
-# Usage: scripts/setup.sh [-n|--dry-run] [GROUP...]     GROUP: core | test | all (default: all)
+# Usage: scripts/setup.sh [-n|--dry-run] [GROUP...]     GROUP: core | board | test | all (default: all)
 #
 #   core  build + unit tests: compilers, CMake/Ninja, Boost, GoogleTest, Google Benchmark,
 #         CLI11 and nlohmann-json (quasi-perf),
 #         python3, and LLVM 19/clang-19 (the library embeds clang-19 bitcode and quasi_jit
 #         links LLVM, so nothing builds without them)
-#   test  core + fuzzing runtime (libclang-rt-19-dev) + interop peers and tools
-#         (iproute2, ping, nftables, iperf3, curl, wrk, scapy) + what quasi-bench-spec
+#   board the bare-metal ARM toolchain (arm-none-eabi g++ with newlib-nano and its
+#         libstdc++), qemu-system-arm (mps2-an385 with its LAN9118), and the AArch64
+#         Linux cross g++ with qemu-user and GoogleTest sources (scripts/board.sh; label board)
+#   test  core + board + fuzzing runtime (libclang-rt-19-dev) + interop peers and tools
+#         (iproute2, ping, nftables, iperf3, curl, wrk, ab, scapy) + what quasi-bench-spec
 #         measures with (valgrind; liblwip-dev for its lwIP udp_sendto baseline row,
 #         which is skipped cleanly without it)
-#   all   test + DPDK, bare-metal ARM toolchain, QEMU, AArch64 cross g++
+#   all   test + DPDK
 #
 # Several groups may be given; their union is installed. Only packages that are not
 # already installed (per dpkg-query) are installed; `apt-get update` runs only when
@@ -21,9 +24,10 @@ set -euo pipefail
 
 PKGS_CORE=(build-essential cmake ninja-build pkg-config libboost-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
   libbenchmark-dev python3 clang-19 llvm-19-dev)
-PKGS_TEST=(libclang-rt-19-dev iproute2 iputils-ping nftables iperf3 curl wrk python3-scapy valgrind liblwip-dev)
-PKGS_ALL=(googletest libdpdk-dev gcc-arm-none-eabi libnewlib-arm-none-eabi
+PKGS_TEST=(libclang-rt-19-dev iproute2 iputils-ping nftables iperf3 curl wrk apache2-utils python3-scapy valgrind liblwip-dev)
+PKGS_BOARD=(gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib googletest
   qemu-system-arm qemu-user g++-aarch64-linux-gnu)
+PKGS_ALL=(googletest libdpdk-dev)
 
 die() {
   printf 'setup.sh: error: %s\n' "$*" >&2
@@ -37,8 +41,8 @@ for arg in "$@"; do
   case "$arg" in
     -n | --dry-run) dry_run=1 ;;
     -h | --help) usage; exit 0 ;;
-    core | test | all) groups+=("$arg") ;;
-    *) usage >&2; die "unknown group or option '$arg' (groups: core, test, all)" ;;
+    core | board | test | all) groups+=("$arg") ;;
+    *) usage >&2; die "unknown group or option '$arg' (groups: core, board, test, all)" ;;
   esac
 done
 ((${#groups[@]})) || groups=(all)
@@ -47,8 +51,9 @@ wanted=()
 for g in "${groups[@]}"; do
   case "$g" in
     core) wanted+=("${PKGS_CORE[@]}") ;;
-    test) wanted+=("${PKGS_CORE[@]}" "${PKGS_TEST[@]}") ;;
-    all) wanted+=("${PKGS_CORE[@]}" "${PKGS_TEST[@]}" "${PKGS_ALL[@]}") ;;
+    board) wanted+=("${PKGS_BOARD[@]}") ;;
+    test) wanted+=("${PKGS_CORE[@]}" "${PKGS_BOARD[@]}" "${PKGS_TEST[@]}") ;;
+    all) wanted+=("${PKGS_CORE[@]}" "${PKGS_BOARD[@]}" "${PKGS_TEST[@]}" "${PKGS_ALL[@]}") ;;
   esac
 done
 # De-duplicate, keeping order.

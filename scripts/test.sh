@@ -7,8 +7,12 @@
 # failing phase with a non-zero exit status:
 #   setup      scripts/setup.sh test (installs only what is missing)
 #   build      scripts/build.sh build                        (RelWithDebInfo, Ninja)
+#              and scripts/board.sh build build-board         (the mps2-an385 firmware, label board)
 #   netns-lib  tests/interop/lib/selftest.sh (namespaces, tap, nftables on this machine)
 #   test       ctest in build/: every test (labels unit, interop, fuzz, ...)
+#   aarch64    the unit tests and quasi-echo cross-built for AArch64 Linux (static, -DQUASI_JIT=OFF:
+#              LLVM's arm64 packages do not install beside the amd64 ones) in build-aarch64, run
+#              under qemu-aarch64: ctest -L unit, and interop_icmp_ping + interop_udp_echo (tap)
 #   asan       scripts/build.sh build-asan -DQUASI_SANITIZE=ON -DQUASI_JIT=OFF; ctest -L unit there
 #   fuzz       CC=clang-19 CXX=clang++-19 scripts/build.sh build-fuzz -DQUASI_FUZZ=ON -DQUASI_JIT=OFF;
 #              ctest -L fuzz there
@@ -18,10 +22,11 @@
 # Developer switches (the default runs everything; skipped phases are announced):
 #   QUASI_SKIP_ASAN=1      skip the asan phase
 #   QUASI_SKIP_FUZZ=1      skip the fuzz phase
+#   QUASI_SKIP_AARCH64=1   skip the aarch64 phase
 #   QUASI_SKIP_INTEROP=1   run without root: skip netns-lib and exclude label interop
 #   QUASI_TEST_JOBS=N      ctest parallelism (default 2)
 #   QUASI_TEST_TIMEOUT=S   per-test time limit for tests that set none (default 900)
-#   QUASI_BUILD_PREFIX=P   build directories P, P-asan, P-fuzz (default: build in the repo)
+#   QUASI_BUILD_PREFIX=P   build directories P, P-board, P-aarch64, P-asan, P-fuzz (default: build in the repo)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,6 +40,7 @@ esac
 
 SKIP_ASAN="${QUASI_SKIP_ASAN:-0}"
 SKIP_FUZZ="${QUASI_SKIP_FUZZ:-0}"
+SKIP_AARCH64="${QUASI_SKIP_AARCH64:-0}"
 SKIP_INTEROP="${QUASI_SKIP_INTEROP:-0}"
 JOBS="${QUASI_TEST_JOBS:-2}"
 TIMEOUT="${QUASI_TEST_TIMEOUT:-900}"
@@ -117,7 +123,10 @@ run_ctest() {
 
 do_setup() { "$ROOT/scripts/setup.sh" test; }
 
-do_build() { "$ROOT/scripts/build.sh" "$B"; }
+do_build() {
+  "$ROOT/scripts/build.sh" "$B"
+  "$ROOT/scripts/board.sh" build "$B-board"
+}
 
 do_netns_lib() { "$ROOT/tests/interop/lib/selftest.sh"; }
 
@@ -126,6 +135,21 @@ do_test() {
     run_ctest "$B" "non-interop" -LE interop
   else
     run_ctest "$B" "(all labels)"
+  fi
+}
+
+do_aarch64() {
+  local dir="$B-aarch64" targets
+  # -O2 as the host build (GCC 12 at -O3 warns falsely inside std::string), without
+  # debug info: the cross build is the slow part of this phase.
+  cmake -S "$ROOT" -B "$dir" -G Ninja -DQUASI_JIT=OFF -DQUASI_WERROR=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
+    -DCMAKE_TOOLCHAIN_FILE="$ROOT/ports/arm/toolchain-aarch64-linux-gnu.cmake" >/dev/null
+  # Each unit test is a target of its own name.
+  mapfile -t targets < <(ctest --test-dir "$dir" -N -L unit | sed -n 's/^ *Test *#[0-9]*: //p')
+  cmake --build "$dir" -j "$(nproc)" --target "${targets[@]}" quasi-echo
+  run_ctest "$dir" "unit (AArch64, qemu-aarch64)" -L unit
+  if [[ "$SKIP_INTEROP" != 1 ]]; then
+    run_ctest "$dir" "tap interop (AArch64 quasi-echo under qemu-aarch64)" -R '^interop_(icmp_ping|udp_echo)$'
   fi
 }
 
@@ -174,6 +198,12 @@ else
   phase netns-lib "tests/interop/lib/selftest.sh" do_netns_lib
 fi
 phase test "ctest --test-dir $B (all tests)" do_test
+if [[ "$SKIP_AARCH64" == 1 ]]; then
+  skip aarch64 "QUASI_SKIP_AARCH64=1"
+  warn "QUASI_SKIP_AARCH64=1: the AArch64 build and its tests were NOT run"
+else
+  phase aarch64 "$B-aarch64 (AArch64 Linux under qemu-aarch64), ctest -L unit + 2 interop" do_aarch64
+fi
 if [[ "$SKIP_ASAN" == 1 ]]; then
   skip asan "QUASI_SKIP_ASAN=1"
   warn "QUASI_SKIP_ASAN=1: ASan+UBSan unit tests were NOT run"

@@ -4,33 +4,73 @@
 
 #include <cerrno>
 #include <cstring>
+#include <new>
+
+// ESOCKTNOSUPPORT is not POSIX and newlib (the bare-metal build) lacks it; there
+// POSIX's code for a socket type the protocol does not support stands in.
+#ifdef ESOCKTNOSUPPORT
+#define QUASI_ESOCKTNOSUPPORT ESOCKTNOSUPPORT
+#else
+#define QUASI_ESOCKTNOSUPPORT EPROTOTYPE
+#endif
 
 namespace quasi {
 
-DescriptorTable::DescriptorTable(size_t size) : size_(size), entries_(new Entry[size]) {}
-
-namespace {
-template <class Fill>
-int allocate_entry(std::unique_ptr<DescriptorTable::Entry[]>& entries, size_t size, Fill fill) {
-    for (size_t fd = 0; fd < size; ++fd) {
-        if (entries[fd].kind != DescriptorTable::Kind::free) continue;
-        fill(entries[fd]);
-        return static_cast<int>(fd);
+DescriptorTable::DescriptorTable(size_t size, MemorySource& memory, bool grow)
+    : size_(size), memory_(memory), grow_(grow), chunk_count_((size + kChunk - 1) / kChunk) {
+    chunks_ = static_cast<Entry**>(memory_.allocate(chunk_count_ * sizeof(Entry*) + 1, alignof(Entry*)));
+    if (!chunks_) {
+        chunk_count_ = 0;
+        return;
     }
-    return -EMFILE;
-}
-}  // namespace
-
-int DescriptorTable::allocate(UdpSocket* s) {
-    return allocate_entry(entries_, size_, [s](Entry& e) { e = Entry{Kind::udp, s, nullptr}; });
+    if (!grow_)
+        while (taken_ < size_ && add_chunk()) {}
 }
 
-int DescriptorTable::allocate(TcpSocket* s) {
-    return allocate_entry(entries_, size_, [s](Entry& e) { e = Entry{Kind::tcp, nullptr, s}; });
+DescriptorTable::~DescriptorTable() {
+    if (!chunks_) return;
+    for (size_t i = 0; i * kChunk < taken_; ++i) memory_.deallocate(chunks_[i], kChunk * sizeof(Entry), alignof(Entry));
+    memory_.deallocate(chunks_, chunk_count_ * sizeof(Entry*) + 1, alignof(Entry*));
 }
+
+bool DescriptorTable::add_chunk() {
+    size_t index = taken_ / kChunk;
+    if (index >= chunk_count_) return false;
+    void* p = memory_.allocate(kChunk * sizeof(Entry), alignof(Entry));
+    if (!p) return false;
+    Entry* chunk = static_cast<Entry*>(p);
+    size_t n = size_ - taken_ < kChunk ? size_ - taken_ : kChunk;
+    // Pushed in reverse, so a fresh table hands out 0, 1, 2, ...
+    for (size_t i = kChunk; i-- > 0;) {
+        new (&chunk[i]) Entry();
+        if (i >= n) continue;
+        chunk[i].next_free = free_head_;
+        free_head_ = static_cast<int>(taken_ + i);
+    }
+    chunks_[index] = chunk;
+    taken_ += kChunk;
+    return true;
+}
+
+int DescriptorTable::take_entry(Entry value) {
+    if (free_head_ < 0 && !(grow_ && add_chunk())) return -EMFILE;
+    int fd = free_head_;
+    Entry& e = chunks_[size_t(fd) / kChunk][size_t(fd) % kChunk];
+    free_head_ = e.next_free;
+    e = value;
+    return fd;
+}
+
+int DescriptorTable::allocate(UdpSocket* s) { return take_entry(Entry{Kind::udp, -1, s, nullptr}); }
+
+int DescriptorTable::allocate(TcpSocket* s) { return take_entry(Entry{Kind::tcp, -1, nullptr, s}); }
 
 void DescriptorTable::release(int fd) {
-    if (get(fd)) entries_[fd] = Entry{};
+    Entry* e = get(fd);
+    if (!e) return;
+    *e = Entry{};
+    e->next_free = free_head_;
+    free_head_ = fd;
 }
 
 namespace {
@@ -143,7 +183,7 @@ int socket(Stack& stack, int domain, int type, int protocol) {
         s->fd = fd;
         return fd;
     }
-    return -ESOCKTNOSUPPORT;
+    return -QUASI_ESOCKTNOSUPPORT;
 }
 
 int bind(Stack& stack, int fd, SockAddr local) {

@@ -4,6 +4,7 @@
 // Linux kernel's own socket calls.
 #pragma once
 
+#include "stack/memory.hpp"
 #include "stack/udp.hpp"
 
 #include <cstddef>
@@ -87,20 +88,34 @@ int poll(Stack& stack, PollFd* fds, size_t count);
 int set_ready_callback(Stack& stack, int fd, ReadyCallback callback, void* user);
 
 // The descriptor table: descriptors are small integers naming sockets of any kind.
+// Entries come in chunks of kChunk from a MemorySource, taken as descriptors are
+// needed (up to `size`) or all at construction when `grow` is off; free ones form a
+// list, so allocate and release are O(1) at any size (the most recently released
+// descriptor is reused first, not the lowest as POSIX would).
 class DescriptorTable {
 public:
     enum class Kind : uint8_t { free, udp, tcp };
     struct Entry {
         Kind kind = Kind::free;
+        int next_free = -1;  // while free: the next free descriptor
         UdpSocket* udp = nullptr;
         TcpSocket* tcp = nullptr;
     };
+    static constexpr size_t kChunk = 1024;
 
-    explicit DescriptorTable(size_t size);
+    DescriptorTable(size_t size, MemorySource& memory, bool grow = true);
+    ~DescriptorTable();
+    DescriptorTable(const DescriptorTable&) = delete;
+    DescriptorTable& operator=(const DescriptorTable&) = delete;
+
     int allocate(UdpSocket* s);  // fd or -EMFILE
     int allocate(TcpSocket* s);
     void release(int fd);
-    Entry* get(int fd) { return fd >= 0 && static_cast<size_t>(fd) < size_ && entries_[fd].kind != Kind::free ? &entries_[fd] : nullptr; }
+    Entry* get(int fd) {
+        if (fd < 0 || static_cast<size_t>(fd) >= taken_) return nullptr;
+        Entry& e = chunks_[size_t(fd) / kChunk][size_t(fd) % kChunk];
+        return e.kind != Kind::free ? &e : nullptr;
+    }
     UdpSocket* udp(int fd) {
         Entry* e = get(fd);
         return e && e->kind == Kind::udp ? e->udp : nullptr;
@@ -109,10 +124,19 @@ public:
         Entry* e = get(fd);
         return e && e->kind == Kind::tcp ? e->tcp : nullptr;
     }
+    size_t bytes() const { return taken_ * sizeof(Entry) + chunk_count_ * sizeof(Entry*); }
 
 private:
+    int take_entry(Entry value);
+    bool add_chunk();
+
     size_t size_;
-    std::unique_ptr<Entry[]> entries_;
+    MemorySource& memory_;
+    bool grow_;
+    size_t chunk_count_;
+    Entry** chunks_;
+    size_t taken_ = 0;  // descriptors covered by the chunks held
+    int free_head_ = -1;
 };
 
 }  // namespace quasi

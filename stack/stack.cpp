@@ -92,7 +92,7 @@ Stack::Stack(const Config& config, const Clock& clock, BufferPool* shared_pool)
       housekeeping_timer_(&Stack::housekeeping, this),
       udp_(*this, config.max_udp_sockets),
       tcp_(*this, config.tcp),
-      descriptors_(config.max_descriptors) {
+      descriptors_(config.max_descriptors, config.tcp.memory ? *config.tcp.memory : heap_memory(), config.tcp.grow) {
     hash_key_ = SipKey{random_.next(), random_.next()};
     for (uint16_t& counter : ident_counters_) counter = static_cast<uint16_t>(random_.next());
     icmp_tokens_milli_ = uint64_t{config.icmp_error_burst} * 1000;
@@ -183,6 +183,7 @@ size_t Stack::poll() {
     }
     work += timers_.advance(clock_.now());
     flush_all();
+    tcp_.reap();
     return work;
 }
 

@@ -67,7 +67,7 @@ namespace quasi {
     X(tcp_ack_to_listener, "ACK to a listening socket without a valid SYN cookie") \
     X(tcp_accept_queue_full, "SYN dropped: accept queue full") \
     X(tcp_syn_queue_full, "SYN dropped: SYN queue full and SYN cookies off") \
-    X(tcp_no_memory, "TCP connection refused: sockets or buffer memory exhausted") \
+    X(tcp_no_memory, "TCP segment or connection dropped: sockets or ring memory exhausted") \
     X(tcp_bad_ack, "ACK that does not acknowledge our SYN") \
     X(tcp_bad_rst, "RST in SYN-SENT without an acceptable ACK") \
     X(tcp_no_ack, "segment without ACK in a synchronized state") \
@@ -116,6 +116,9 @@ namespace quasi {
     X(tcp_active_opens, "tcp active opens") \
     X(tcp_established, "tcp established") \
     X(tcp_time_wait_reused, "tcp time wait reused") \
+    X(tcp_time_wait_entered, "connections that left a TIME-WAIT record (their socket freed)") \
+    X(tcp_time_wait_retired_early, "TIME-WAIT records retired before 2*MSL: the table was full") \
+    X(tcp_time_wait_fin_acked, "retransmitted FINs ACKed from a TIME-WAIT record (2*MSL restarted)") \
     X(tcp_keepalive_probes, "tcp keepalive probes") \
     X(tcp_window_probes, "tcp window probes") \
     X(tcp_out_of_order, "tcp out of order") \

@@ -24,22 +24,55 @@ size_t TcpTupleHash::operator()(const TcpTuple& t) const {
     return static_cast<size_t>(h ^ (h >> 31));
 }
 
+namespace {
+SlabPool<TcpSocket>::Config socket_pool_config(const TcpLayer::Config& c) {
+    return {.max_objects = c.max_sockets, .preallocate = c.grow ? 0 : c.max_sockets, .grow = c.grow};
+}
+TimeWaitTable::Config time_wait_config(const TcpLayer::Config& c) {
+    return {.max_records = c.max_time_wait, .initial_buckets = 256, .grow = c.grow};
+}
+}  // namespace
+
 TcpLayer::TcpLayer(Stack& stack, const Config& config)
     : stack_(stack),
       config_(config),
-      sockets_(new TcpSocket[config.max_sockets]),
-      buckets_(new ConnTable::bucket_type[kBuckets]),
-      connections_(ConnTable::bucket_traits(buckets_.get(), kBuckets)) {
+      memory_(config.memory ? *config.memory : heap_memory()),
+      sockets_(socket_pool_config(config), memory_),
+      connections_(memory_, config.grow ? 256 : config.max_sockets, config.max_sockets, config.grow),
+      time_wait_(time_wait_config(config), memory_),
+      rings_{.source = &memory_, .limit = config.max_buffer_memory},
+      time_wait_timer_(&TcpLayer::on_time_wait_expiry, this) {
     isn_key_ = SipKey{uint64_t{stack.random_u32()} << 32 | stack.random_u32(),
                       uint64_t{stack.random_u32()} << 32 | stack.random_u32()};
     cookie_key_ = SipKey{uint64_t{stack.random_u32()} << 32 | stack.random_u32(),
                          uint64_t{stack.random_u32()} << 32 | stack.random_u32()};
+    port_key_ = SipKey{uint64_t{stack.random_u32()} << 32 | stack.random_u32(),
+                       uint64_t{stack.random_u32()} << 32 | stack.random_u32()};
+    ts_key_ = SipKey{uint64_t{stack.random_u32()} << 32 | stack.random_u32(),
+                     uint64_t{stack.random_u32()} << 32 | stack.random_u32()};
 }
 
 TcpLayer::~TcpLayer() {
     connections_.clear();
     listeners_.clear();
-    for (size_t i = 0; i < config_.max_sockets; ++i) release_buffers(sockets_[i]);
+    sockets_.for_each([this](TcpSocket& s) {
+        if (!s.in_use) return;
+        s.listen_hook.unlink();
+        free_socket(s);
+    });
+    reap();
+}
+
+size_t TcpLayer::memory_in_use() const {
+    return sockets_.bytes() + connections_.bytes() + time_wait_.bytes() + rings_.used;
+}
+
+void TcpLayer::reap() {
+    while (!dead_.empty()) {
+        TcpSocket& s = dead_.front();
+        dead_.pop_front();
+        sockets_.free(&s);
+    }
 }
 
 TcpSocket* TcpLayer::find(const TcpTuple& t) {
@@ -68,26 +101,22 @@ uint32_t TcpLayer::ts_now(const TcpSocket& s) const {
 }
 
 TcpSocket* TcpLayer::alloc_socket() {
-    for (size_t i = 0; i < config_.max_sockets; ++i) {
-        TcpSocket& s = sockets_[i];
-        if (s.in_use) continue;
-        // A fresh object: quasi-invariants of the previous user notify their
-        // watchers as they go, and every field starts from its default.
-        s.~TcpSocket();
-        new (&s) TcpSocket();
-        s.in_use = true;
-        init_timers(s);
-        s.ttl.guarded_write(stack_.config().default_ttl);
-        s.send_buffer_size = config_.send_buffer;
-        s.receive_buffer_size = config_.receive_buffer;
-        ++open_count_;
-        return &s;
-    }
-    return nullptr;
+    TcpSocket* s = sockets_.allocate();
+    if (!s) return nullptr;
+    s->in_use = true;
+    init_timers(*s);
+    s->ttl.guarded_write(stack_.config().default_ttl);
+    s->send_buffer_size = config_.send_buffer;
+    s->receive_buffer_size = config_.receive_buffer;
+    ++open_count_;
+    return s;
 }
 
+// The socket leaves every table now and goes back to the pool at the next reap():
+// the caller (segment processing, a timer, close) may still be holding it.
 void TcpLayer::free_socket(TcpSocket& s) {
-    if (s.is_linked()) connections_.erase(connections_.iterator_to(s));
+    if (!s.in_use) return;
+    if (s.is_linked()) connections_.erase(s);
     s.listen_hook.unlink();
     s.retransmit_timer.cancel();
     s.delayed_ack_timer.cancel();
@@ -97,37 +126,33 @@ void TcpLayer::free_socket(TcpSocket& s) {
     s.in_use = false;
     s.state = TcpState::closed;
     --open_count_;
+    dead_.push_back(s);
 }
 
+// The rings get their limits (the window is computed from them); memory comes as
+// bytes do, within max_buffer_memory for all rings together.
 bool TcpLayer::alloc_buffers(TcpSocket& s) {
     if (s.send_buffer.capacity()) return true;
-    size_t need = s.send_buffer_size + s.receive_buffer_size;
-    if (buffer_memory_ + need > config_.max_buffer_memory) return false;
-    if (!s.send_buffer.init(s.send_buffer_size) || !s.receive_buffer.init(s.receive_buffer_size)) {
+    if (!s.send_buffer.init(s.send_buffer_size, &rings_) || !s.receive_buffer.init(s.receive_buffer_size, &rings_)) {
         s.send_buffer.release();
         return false;
     }
-    buffer_memory_ += s.send_buffer.capacity() + s.receive_buffer.capacity();
     return true;
 }
 
 void TcpLayer::release_buffers(TcpSocket& s) {
     release_send_buffer(s);
-    buffer_memory_ -= s.receive_buffer.capacity();
     s.receive_buffer.release();
 }
 
-void TcpLayer::release_send_buffer(TcpSocket& s) {
-    buffer_memory_ -= s.send_buffer.capacity();
-    s.send_buffer.release();
-}
+void TcpLayer::release_send_buffer(TcpSocket& s) { s.send_buffer.release(); }
 
 TcpSocket* TcpLayer::open() { return alloc_socket(); }
 
 namespace {
 bool port_taken_by(const TcpSocket& s, Ipv4Addr addr, uint16_t port) {
+    // TIME-WAIT records hold no port: SO_REUSEADDR-like, servers restart at once.
     if (!s.in_use || s.local_port != port) return false;
-    if (s.state == TcpState::time_wait) return false;  // SO_REUSEADDR-like: servers restart at once
     return s.local_addr.get().is_unspecified() || addr.is_unspecified() || s.local_addr == addr;
 }
 }  // namespace
@@ -139,35 +164,74 @@ int TcpLayer::bind(TcpSocket& s, SockAddr local) {
     if (port == 0) {
         if (int rc = pick_ephemeral_port(local.addr, Ipv4Addr{}, 0, port); rc != 0) return rc;
     } else {
-        for (size_t i = 0; i < config_.max_sockets; ++i)
-            if (&sockets_[i] != &s && port_taken_by(sockets_[i], local.addr, port)) return -EADDRINUSE;
+        bool taken = false;
+        sockets_.for_each([&](const TcpSocket& o) { taken = taken || (&o != &s && port_taken_by(o, local.addr, port)); });
+        if (taken) return -EADDRINUSE;
     }
     s.local_addr.guarded_write(local.addr);
     s.local_port.guarded_write(port);
     return 0;
 }
 
-// RFC 6056 3.3.3 (algorithm 3): a keyed hash of the destination picks where the
-// search starts, so ports are unpredictable yet spread per destination.
+// RFC 6056 3.3.3 (algorithm 3) with 3.3.5's random increments (algorithm 5): the
+// search starts at a keyed hash of the destination plus a counter that advances by
+// a random step (1 to kPortIncrement) per candidate, so successive ports to one
+// server are neither sequential nor guessable, and a client churning connections
+// to one server walks the whole range before it comes back to a port. A tuple is
+// free when no socket has it and a TIME-WAIT record, if any, may give it up
+// (tuple_free_for_connect).
 int TcpLayer::pick_ephemeral_port(Ipv4Addr local, Ipv4Addr remote, uint16_t remote_port, uint16_t& port) {
     constexpr uint32_t first = UdpLayer::kEphemeralFirst;
     constexpr uint32_t range = UdpLayer::kEphemeralLast - first + 1;
-    uint32_t start = stack_.random_u32();
-    for (uint32_t i = 0; i < range; ++i) {
-        uint16_t candidate = static_cast<uint16_t>(first + (start + i) % range);
-        bool taken = false;
-        if (remote_port != 0) {
-            taken = find(TcpTuple{local, candidate, remote, remote_port}) != nullptr || find_listener(local, candidate);
-        } else {
-            for (size_t k = 0; k < config_.max_sockets && !taken; ++k)
-                taken = port_taken_by(sockets_[k], local, candidate);
+    if (remote_port == 0) {  // bind() to port 0: no destination yet, any port no socket holds
+        uint32_t start = stack_.random_u32();
+        for (uint32_t i = 0; i < range; ++i) {
+            uint16_t candidate = static_cast<uint16_t>(first + (start + i) % range);
+            bool taken = false;
+            sockets_.for_each([&](const TcpSocket& s) { taken = taken || port_taken_by(s, local, candidate); });
+            if (!taken) {
+                port = candidate;
+                return 0;
+            }
         }
-        if (!taken) {
+        return -EADDRNOTAVAIL;
+    }
+    const uint64_t words[2] = {uint64_t{local.value} << 32 | remote.value, remote_port};
+    uint32_t offset = static_cast<uint32_t>(siphash(port_key_, words, 2));
+    constexpr uint32_t kPortIncrement = 500;  // RFC 6056 3.3.5's suggested N
+    for (uint32_t i = 0; i < range; ++i) {
+        next_ephemeral_ += 1 + stack_.random_u32() % kPortIncrement;
+        uint16_t candidate = static_cast<uint16_t>(first + (offset + next_ephemeral_) % range);
+        if (find_listener(local, candidate)) continue;
+        if (tuple_free_for_connect(TcpTuple{local, candidate, remote, remote_port})) {
+            port = candidate;
+            return 0;
+        }
+    }
+    // Random steps may miss the last free ports of a nearly full range: walk it once.
+    for (uint32_t i = 0; i < range; ++i) {
+        uint16_t candidate = static_cast<uint16_t>(first + (offset + i) % range);
+        if (!find_listener(local, candidate) && tuple_free_for_connect(TcpTuple{local, candidate, remote, remote_port})) {
             port = candidate;
             return 0;
         }
     }
     return -EADDRNOTAVAIL;
+}
+
+// A tuple in TIME-WAIT may start a new connection when the new incarnation is above
+// the old one in both clocks the peer may judge it by (RFC 6191 2, the conditions a
+// peer still in TIME-WAIT applies; RFC 9293 3.6.1): our new ISN beyond the old
+// SND.NXT, and (the connection reusing the old TSval offset, see connect) our
+// timestamps beyond the old ones, which the clock guarantees once a millisecond has
+// passed. RFC 6528 ISNs grow 250,000 a second per tuple, so only a connection that
+// sent more than that much in its last second has to wait out its record.
+bool TcpLayer::tuple_free_for_connect(const TcpTuple& t) {
+    if (find(t)) return false;
+    TimeWaitRecord* r = time_wait_.find(t);
+    if (!r) return true;
+    TimeNs since = stack_.now() - (r->expires - 2 * config_.msl);
+    return seq_gt(isn_for(t), r->snd_nxt) && (!r->ts_ok || since >= kMillisecond);
 }
 
 int TcpLayer::listen(TcpSocket& s, int backlog) {
@@ -189,7 +253,12 @@ void TcpLayer::init_connection(TcpSocket& s) {
     s.rcv_wscale = 0;
     if (config_.window_scaling)
         while (s.rcv_wscale < 14 && (s.receive_buffer_size >> s.rcv_wscale) > 0xFFFF) ++s.rcv_wscale;
-    s.ts_offset = stack_.random_u32();
+    // RFC 7323 5.4 randomizes the TSval clock; per pair of addresses (as Linux's
+    // secure_tcp_ts_off), not per connection, so a host's TSvals only grow from one
+    // connection to the next, which is what lets a peer holding a TIME-WAIT record
+    // take our next SYN on the same ports (RFC 6191).
+    const uint64_t words[1] = {uint64_t{s.local_addr.get().value} << 32 | s.remote_addr.get().value};
+    s.ts_offset = static_cast<uint32_t>(siphash(ts_key_, words, 1));
     s.snd_mss.guarded_write(536);
     s.cc.init(config_.congestion, 536, stack_.now());
     s.last_receive_time = stack_.now();
@@ -212,10 +281,12 @@ int TcpLayer::connect(TcpSocket& s, SockAddr remote) {
     uint16_t port = s.local_port;
     if (port == 0) {
         if (int rc = pick_ephemeral_port(local, remote.addr, remote.port, port); rc != 0) return rc;
-    } else if (find(TcpTuple{local, port, remote.addr, remote.port})) {
+    } else if (!tuple_free_for_connect(TcpTuple{local, port, remote.addr, remote.port})) {
         return -EADDRINUSE;
     }
     if (!alloc_buffers(s)) return -ENOBUFS;
+    TcpTuple tuple{local, port, remote.addr, remote.port};
+    TimeWaitRecord* old = time_wait_.find(tuple);
     s.was_connected = true;
     s.local_addr.guarded_write(local);
     s.local_port.guarded_write(port);
@@ -223,6 +294,13 @@ int TcpLayer::connect(TcpSocket& s, SockAddr remote) {
     s.remote_port.guarded_write(remote.port);
     connections_.insert(s);
     init_connection(s);
+    if (old) {
+        // The tuple's TIME-WAIT ends here; the new incarnation's timestamps continue
+        // the old clock, so the peer sees them rise (RFC 6191, RFC 7323 5.4).
+        s.ts_offset = old->ts_offset;
+        time_wait_.remove(*old);
+        stack_.stats().count(Counter::tcp_time_wait_reused);
+    }
     s.iss = isn_for(s.tuple());
     s.snd_una = s.iss;
     s.snd_nxt = s.iss + 1;
@@ -297,6 +375,7 @@ ssize_t TcpLayer::receive(TcpSocket& s, uint8_t* data, size_t len, bool peek) {
     if (len == 0) return 0;
     uint32_t window_before = s.receive_window();
     size_t n = peek ? s.receive_buffer.peek(0, data, len) : s.receive_buffer.read(data, len);
+    if (s.out_of_order.empty()) s.receive_buffer.shrink_if_empty(kRingKeepBytes);
     // Receiver SWS avoidance (RFC 9293 3.8.6.2.2): announce the larger window only
     // once it grew by a full segment or half the buffer.
     uint32_t grown = s.receive_window() - window_before;
@@ -331,14 +410,13 @@ void TcpLayer::close(TcpSocket& s) {
     switch (s.state) {
     case TcpState::listen: {
         // Children nobody will accept are reset (as Linux does on close of a listener).
-        for (size_t i = 0; i < config_.max_sockets; ++i) {
-            TcpSocket& c = sockets_[i];
-            if (!c.in_use || c.listener != &s) continue;
+        sockets_.for_each([&](TcpSocket& c) {
+            if (!c.in_use || c.listener != &s) return;
             c.listener = nullptr;
             c.in_accept_queue = false;
             send_reset(c);
             abort(c, ECONNRESET);
-        }
+        });
         free_socket(s);
         return;
     }
@@ -353,7 +431,6 @@ void TcpLayer::close(TcpSocket& s) {
         send_reset(s);
         return abort(s, 0);
     }
-    if (s.state == TcpState::time_wait) return;
     shutdown(s, true, true);
     // An orphan in FIN-WAIT-2 waits at most 2*MSL for the peer's FIN (Linux's tcp_fin_timeout).
     stack_.timers().schedule(s.time_wait_timer, stack_.now() + 2 * config_.msl);
@@ -388,7 +465,7 @@ void TcpLayer::abort(TcpSocket& s, int error) {
     s.delayed_ack_timer.cancel();
     s.keepalive_timer.cancel();
     s.time_wait_timer.cancel();
-    if (s.is_linked()) connections_.erase(connections_.iterator_to(s));
+    if (s.is_linked()) connections_.erase(s);
     if (s.listener && !was_queued && s.state == TcpState::syn_received) --s.listener->syn_queue_len;
     set_state(s, TcpState::closed);
     if (error) s.pending_error = error;

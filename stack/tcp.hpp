@@ -13,6 +13,8 @@
 #include "context/quasi_invariant.hpp"
 #include "stack/buffer.hpp"
 #include "stack/clock.hpp"
+#include "stack/hash_table.hpp"
+#include "stack/memory.hpp"
 #include "stack/random.hpp"
 #include "stack/route.hpp"
 #include "stack/tcp_buffers.hpp"
@@ -20,6 +22,8 @@
 #include "stack/tcp_rto.hpp"
 #include "stack/tcp_sack.hpp"
 #include "stack/tcp_seq.hpp"
+#include "stack/tcp_time_wait.hpp"
+#include "stack/tcp_tuple.hpp"
 #include "stack/timer.hpp"
 #include "stack/udp.hpp"
 #include "stack/wire/ipv4.hpp"
@@ -49,19 +53,6 @@ enum class TcpState : uint8_t {
     time_wait,
 };
 const char* name(TcpState state);
-
-// The 4-tuple that names a connection.
-struct TcpTuple {
-    Ipv4Addr local_addr;
-    uint16_t local_port = 0;
-    Ipv4Addr remote_addr;
-    uint16_t remote_port = 0;
-    friend bool operator==(const TcpTuple&, const TcpTuple&) = default;
-};
-
-struct TcpTupleHash {
-    size_t operator()(const TcpTuple& t) const;
-};
 
 using TcpListHook = boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
@@ -224,7 +215,14 @@ struct TcpTupleKey {
 class TcpLayer {
 public:
     struct Config {
-        size_t max_sockets = 2048;
+        // Sockets come from a SlabPool that grows a chunk at a time up to max_sockets;
+        // TIME-WAIT records from their own table (stack/tcp_time_wait.hpp).
+        size_t max_sockets = 65536;
+        size_t max_time_wait = 65536;  // Linux: tcp_max_tw_buckets
+        // false: every socket, record and table is taken at construction and nothing
+        // after (a board with no heap after start-up); max_* then size the memory.
+        bool grow = true;
+        MemorySource* memory = nullptr;  // nullptr: the heap
         size_t send_buffer = 256 * 1024;
         size_t receive_buffer = 256 * 1024;
         size_t max_buffer_memory = 256 * 1024 * 1024;  // all sockets' rings together
@@ -264,8 +262,14 @@ public:
     const Config& config() const { return config_; }
     Stack& stack() { return stack_; }
     size_t open_sockets() const { return open_count_; }
-    size_t buffer_memory() const { return buffer_memory_; }  // bytes of all send and receive rings
+    size_t buffer_memory() const { return rings_.used; }  // bytes of all send and receive rings
+    // Everything the layer holds for connections: socket chunks, rings, tables, records.
+    size_t memory_in_use() const;
     TcpSocket* find(const TcpTuple& t);
+    TimeWaitTable& time_wait() { return time_wait_; }
+    // Frees the sockets closed since the last call (Stack::poll calls it once per pass:
+    // code still holding a reference while a segment or timer is processed stays safe).
+    void reap();
     uint32_t isn_for(const TcpTuple& t);
 
     // Output (tcp_output.cpp).
@@ -299,7 +303,13 @@ public:
         if (s.snd_wnd == 0 && s.snd_una == s.snd_max && s.send_buffer.size() > 0 && !s.retransmit_timer.armed())
             arm_retransmit(s);
     }
+    // The socket's connection becomes a TimeWaitRecord; the socket is freed (or, if the
+    // user still holds it, left CLOSED with its unread data).
     void enter_time_wait(TcpSocket& s);
+    // Rings up to this size are given back whenever they empty, so an idle connection
+    // holds none; bigger ones (a bulk flow's) are kept until the connection ends,
+    // sparing a bulk transfer a free and a page-faulting allocation per window.
+    static constexpr size_t kRingKeepBytes = 64 * 1024;
 
 private:
     friend struct TcpInput;
@@ -309,6 +319,10 @@ private:
     void release_buffers(TcpSocket& s);
     void release_send_buffer(TcpSocket& s);
     int pick_ephemeral_port(Ipv4Addr local, Ipv4Addr remote, uint16_t remote_port, uint16_t& port);
+    bool tuple_free_for_connect(const TcpTuple& t);
+    void send_time_wait_ack(const TimeWaitRecord& r);
+    bool send_bare_segment(Ipv4Addr src, Ipv4Addr dst, const TcpRepr& seg, uint8_t ttl, PacketPtr packet);
+    static void on_time_wait_expiry(Timer& t, TimeNs now);
     TcpSocket* find_listener(Ipv4Addr addr, uint16_t port);
     void init_timers(TcpSocket& s);
     void init_connection(TcpSocket& s);
@@ -326,16 +340,24 @@ private:
     using ConnTable = boost::intrusive::unordered_set<TcpSocket, boost::intrusive::key_of_value<TcpTupleKey>,
                                                       boost::intrusive::hash<TcpTupleHash>,
                                                       boost::intrusive::power_2_buckets<true>>;
-    static constexpr size_t kBuckets = 4096;
+    using DeadList = boost::intrusive::list<
+        TcpSocket, boost::intrusive::member_hook<TcpSocket, TcpListHook, &TcpSocket::listen_hook>,
+        boost::intrusive::constant_time_size<false>>;
 
     Stack& stack_;
     Config config_;
-    std::unique_ptr<TcpSocket[]> sockets_;
-    std::unique_ptr<ConnTable::bucket_type[]> buckets_;
-    ConnTable connections_;  // every socket with a full 4-tuple (not listeners)
+    MemorySource& memory_;
+    SlabPool<TcpSocket> sockets_;
+    HashTable<ConnTable> connections_;  // every socket with a full 4-tuple (not listeners)
     ListenerList listeners_;
+    DeadList dead_;  // freed, not yet reaped (listen_hook is free by then)
+    TimeWaitTable time_wait_;
+    RingBudget rings_;
+    Timer time_wait_timer_;
+    uint32_t next_ephemeral_ = 0;  // RFC 6056 algorithm 3's counter
+    SipKey port_key_;
+    SipKey ts_key_;  // TSval offsets per address pair (init_connection)
     size_t open_count_ = 0;
-    size_t buffer_memory_ = 0;
     SipKey isn_key_;
     SipKey cookie_key_;
 

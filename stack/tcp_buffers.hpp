@@ -1,11 +1,15 @@
-// TCP connection buffers: a fixed byte ring for send and receive data, and a bounded
-// set of sequence ranges for out-of-order bookkeeping and the SACK scoreboard.
+// TCP connection buffers: a byte ring for send and receive data, and a bounded set of
+// sequence ranges for out-of-order bookkeeping and the SACK scoreboard.
 //
-// Both allocate at most once, in init()/construction (STYLE.md 11): ByteRing takes its
-// storage with new (std::nothrow) in init(), SeqRangeSet holds a std::array. Neither
-// throws nor uses RTTI, so they build for the bare-metal core.
+// A ByteRing's capacity (the socket buffer size, what windows are computed from) is
+// only a limit: its storage is taken when bytes arrive, starting small and doubling up
+// to that limit, from a RingBudget (a MemorySource and a cap on all rings together),
+// and can be given back when it empties (shrink_if_empty), so an idle connection holds
+// no ring memory. SeqRangeSet holds a std::array. Neither throws nor uses RTTI, so
+// they build for the bare-metal core.
 #pragma once
 
+#include "stack/memory.hpp"
 #include "stack/wire/tcp.hpp"
 
 #include <array>
@@ -16,6 +20,13 @@
 #include <utility>
 
 namespace quasi {
+
+// The memory every ring of a TCP layer draws from, and how much they hold together.
+struct RingBudget {
+    MemorySource* source = nullptr;  // nullptr: the heap
+    size_t limit = ~size_t{0};
+    size_t used = 0;
+};
 
 // A byte ring of power-of-two capacity. The readable bytes run from the head for
 // size(); the free space past them (the tail) can also hold bytes that are written
@@ -38,21 +49,33 @@ public:
     ByteRing(ByteRing&& other) noexcept { *this = std::move(other); }
     ByteRing& operator=(ByteRing&& other) noexcept;
 
-    // Allocates capacity rounded up to a power of two (so indices wrap by masking);
-    // drops any previous storage and contents. False when capacity is 0, too large,
-    // or the allocation fails; the ring is then empty with capacity 0.
-    bool init(size_t capacity);
+    ~ByteRing() { release(); }
+
+    // Sets the capacity, rounded up to a power of two (so indices wrap by masking);
+    // drops any previous storage and contents. Storage is taken later, as bytes come
+    // (from `budget`, or the heap without one). False when capacity is 0 or too large;
+    // the ring is then empty with capacity 0.
+    bool init(size_t capacity, RingBudget* budget = nullptr);
     void release();
+    // Makes sure storage holds `bytes` from the head (growing it, up to the capacity);
+    // false when the capacity, the budget or the memory does not allow it.
+    bool reserve(size_t bytes) { return bytes <= allocated_ || grow(bytes); }
+    // Gives the storage back if the ring is empty, nothing lies past its tail, and the
+    // storage is at most `threshold` bytes; the capacity stays.
+    void shrink_if_empty(size_t threshold);
 
     size_t capacity() const { return capacity_; }
+    size_t allocated() const { return allocated_; }  // bytes of storage held now
     size_t size() const { return size_; }  // bytes readable from the head
     size_t free_space() const { return capacity() - size_; }
     bool empty() const { return size_ == 0; }
 
-    // Copies at the tail and makes the bytes readable; returns min(len, free_space()).
+    // Copies at the tail and makes the bytes readable; returns min(len, free_space()),
+    // or less when storage cannot grow that far.
     size_t append(const uint8_t* data, size_t len);
     // Copies at offset_from_tail bytes past the tail without making them readable;
-    // clipped to the free space, returns bytes written (0 when offset is past it).
+    // clipped to the free space (and the storage it can get), returns bytes written
+    // (0 when offset is past it).
     size_t write_at(size_t offset_from_tail, const uint8_t* data, size_t len);
     // Makes len more bytes past the tail readable (clipped to the free space).
     void commit(size_t len);
@@ -74,10 +97,17 @@ private:
     Spans raw_spans(size_t pos, size_t len) const;
     void copy_in(size_t pos, const uint8_t* data, size_t len);
 
-    std::unique_ptr<uint8_t[]> storage_;
-    size_t capacity_ = 0;  // a power of two, or 0 without storage
+    bool grow(size_t bytes);  // tcp_ring_memory.cpp, like the two below
+    void free_storage();
+
+    static constexpr size_t kFirstAllocation = 2048;
+    uint8_t* storage_ = nullptr;
+    RingBudget* budget_ = nullptr;
+    size_t capacity_ = 0;   // a power of two, or 0 before init
+    size_t allocated_ = 0;  // storage bytes: 0 or a power of two up to capacity_
     size_t head_ = 0;  // masked index of the first readable byte
     size_t size_ = 0;
+    size_t written_past_tail_ = 0;  // extent of write_at data beyond the tail
 };
 
 // A sorted set of disjoint, non-adjacent half-open ranges [left, right) of sequence
@@ -101,6 +131,9 @@ public:
 
     // max_ranges is clamped to [1, kMaxRanges].
     explicit SeqRangeSet(size_t max_ranges = 16) { init(max_ranges); }
+    SeqRangeSet(const SeqRangeSet&) = delete;
+    SeqRangeSet& operator=(const SeqRangeSet&) = delete;
+    ~SeqRangeSet() { give_back_storage(); }
     // Empties the set and sets a new cap (clamped as above).
     void init(size_t max_ranges);
     void clear();
@@ -123,7 +156,7 @@ public:
     bool full() const { return count_ == max_ranges_; }
     size_t max_ranges() const { return max_ranges_; }
     // Ranges in ascending sequence order; index < count().
-    const Range& operator[](size_t index) const { return ranges_[index]; }
+    const Range& operator[](size_t index) const { return slots_[index].range; }
 
     // Up to max ranges as SACK blocks, most recently inserted-into first (RFC 2018 4:
     // the first block holds the segment that triggered the ACK, the others repeat
@@ -134,9 +167,17 @@ private:
     // First index whose range ends at or after seq (the first that seq can touch).
     size_t first_ending_at_or_after(uint32_t seq) const;
 
-    std::array<Range, kMaxRanges> ranges_{};
-    // Insertion stamp per range, for most_recent(); 64 bits never wrap.
-    std::array<uint64_t, kMaxRanges> stamps_{};
+    // The ranges live in storage taken at the first insert and given back when the
+    // set empties (tcp_ring_memory.cpp): a connection without loss or reordering,
+    // idle ones above all, holds none.
+    struct Slot {
+        Range range;
+        uint64_t stamp = 0;  // insertion stamp, for most_recent(); 64 bits never wrap
+    };
+    bool take_storage();
+    void give_back_storage();
+
+    Slot* slots_ = nullptr;
     uint64_t clock_ = 0;
     size_t count_ = 0;
     size_t max_ranges_ = 0;

@@ -62,7 +62,7 @@ uint32_t integer_cbrt(uint64_t a) {
 
 uint32_t CongestionControl::initial_window() const {
     // RFC 6928 section 2.
-    return std::min(10 * smss_, std::max(2 * smss_, 14600u));
+    return std::min(10 * smss_, std::max(2 * smss_, uint32_t{14600}));
 }
 
 void CongestionControl::init(CongestionAlgorithm algo, uint32_t smss, TimeNs now) {
@@ -196,7 +196,7 @@ void CongestionControl::cubic_avoidance(uint32_t acked_bytes, TimeNs now, TimeNs
     if (!cubic_.epoch_running) cubic_start_epoch(now);
     Cubic& c = cubic_;
     c.last_ack = now;
-    const uint64_t window = std::max(cwnd_, 1u);  // cwnd >= SMSS always; a divisor needs it said
+    const uint64_t window = std::max(cwnd_, uint32_t{1});  // cwnd >= SMSS always; a divisor needs it said
     const TimeNs elapsed = std::min(now > c.epoch_start ? now - c.epoch_start : 0, kCubicTimeCap);
     const TimeNs ahead = std::min(elapsed + std::min(rtt, kCubicTimeCap), kCubicTimeCap);
 

@@ -33,6 +33,7 @@ struct TcpInput {
 
     void listen(TcpSocket& listener);
     void syn_sent(TcpSocket& s);
+    void time_wait(TimeWaitRecord& r);
     void synchronized(TcpSocket& s);
 
     // Steps of 3.10.7.4.
@@ -89,6 +90,7 @@ void TcpLayer::input(Interface& iface, const Ipv4Repr& ip, size_t header_len, Pa
         if (s->state == TcpState::syn_sent) return in.syn_sent(*s);
         return in.synchronized(*s);
     }
+    if (TimeWaitRecord* r = time_wait_.find(tuple)) return in.time_wait(*r);
     if (TcpSocket* listener = find_listener(ip.dst, in.h.dst_port)) return in.listen(*listener);
     // 3.10.7.1 CLOSED: answer with a RST, so the peer learns at once.
     stats.drop(Drop::tcp_no_socket);
@@ -212,6 +214,44 @@ void TcpInput::negotiate_options(TcpSocket& s) {
     s.cc.set_sack_recovery(s.sack_ok);
 }
 
+// ---- 3.10.7.4 TIME-WAIT, answered by the record that replaced the socket ----
+
+void TcpInput::time_wait(TimeWaitRecord& r) {
+    TcpLayer& l = layer;
+    // RFC 1337 (TIME-WAIT assassination): a RST must not end TIME-WAIT early.
+    if (has(tcp_flags::rst)) return stats().drop(Drop::tcp_rst_in_time_wait);
+    bool timestamps = r.ts_ok && h.options.has_timestamps;
+    if (has(tcp_flags::syn) && !has(tcp_flags::ack)) {
+        // RFC 6191 2: a new incarnation may take the tuple when its SYN is newer than
+        // anything of the old one: by timestamp when both carry them, else by SEQ.
+        bool newer = timestamps && l.config_.timestamps ? seq_gt(h.options.ts_val, r.ts_recent)
+                                                        : seq_gt(h.seq, r.rcv_nxt);
+        TcpSocket* listener = newer ? l.find_listener(ip.dst, h.dst_port) : nullptr;
+        if (listener) {
+            l.time_wait_.remove(r);
+            stats().count(Counter::tcp_time_wait_reused);
+            return listen(*listener);
+        }
+        stats().drop(Drop::tcp_challenged);  // an old duplicate, or nobody to take it
+        return l.send_time_wait_ack(r);
+    }
+    // PAWS (RFC 7323 5.3): an old duplicate is answered with an ACK and dropped.
+    if (timestamps && seq_lt(h.options.ts_val, r.ts_recent)) {
+        stats().drop(Drop::tcp_paws);
+        return l.send_time_wait_ack(r);
+    }
+    if (timestamps) r.ts_recent = h.options.ts_val;
+    if (has(tcp_flags::fin)) {
+        // The peer's FIN again: our last ACK was lost. ACK it, and 2*MSL starts over.
+        stats().count(Counter::tcp_time_wait_fin_acked);
+        l.time_wait_.restart(r, now() + 2 * l.config_.msl);
+        return l.send_time_wait_ack(r);
+    }
+    if (h.seq == r.rcv_nxt && payload_len == 0) return;  // an ACK of our FIN again: nothing to say
+    stats().drop(payload_len && h.seq == r.rcv_nxt ? Drop::tcp_data_after_fin : Drop::tcp_out_of_window);
+    l.send_time_wait_ack(r);
+}
+
 // ---- 3.10.7.3 SYN-SENT ----
 
 void TcpInput::syn_sent(TcpSocket& s) {
@@ -304,13 +344,7 @@ bool TcpInput::sequence_acceptable(TcpSocket& s) {
     if (!ok && wnd == 0 && seq == s.rcv_nxt) ok = true;
     if (!ok) {
         stats().drop(Drop::tcp_out_of_window);
-        if (!has(tcp_flags::rst)) {
-            if (s.state == TcpState::time_wait && has(tcp_flags::fin)) {
-                // A retransmitted FIN: our ACK was lost; ACK again, restart 2*MSL.
-                layer.stack_.timers().schedule(s.time_wait_timer, now() + 2 * layer.config_.msl);
-            }
-            layer.send_ack(s);
-        }
+        if (!has(tcp_flags::rst)) layer.send_ack(s);
         return false;
     }
     // RFC 7323 4.3: TS.Recent from segments that cover Last.ACK.sent.
@@ -324,10 +358,6 @@ bool TcpInput::sequence_acceptable(TcpSocket& s) {
 
 bool TcpInput::check_rst(TcpSocket& s) {
     if (!has(tcp_flags::rst)) return true;
-    if (s.state == TcpState::time_wait) {  // RFC 1337: TIME-WAIT assassination
-        stats().drop(Drop::tcp_rst_in_time_wait);
-        return false;
-    }
     if (h.seq != s.rcv_nxt) {  // RFC 5961 3.2: in window but not exact
         stats().drop(Drop::tcp_challenged);
         challenge_ack(s);
@@ -343,8 +373,8 @@ bool TcpInput::check_rst(TcpSocket& s) {
 }
 
 // SYNs the sequence test would refuse although they are expected: the peer's SYN
-// again (just below RCV.NXT) in SYN-RECEIVED, and a new incarnation's SYN (anywhere
-// above RCV.NXT) in TIME-WAIT. True when the segment was dealt with.
+// again (just below RCV.NXT) in SYN-RECEIVED. (TIME-WAIT's new incarnations meet the
+// record, TcpInput::time_wait.) True when the segment was dealt with.
 bool TcpInput::expected_syn(TcpSocket& s) {
     if (!has(tcp_flags::syn)) return false;
     if (s.state == TcpState::syn_received && h.seq == s.irs) {
@@ -360,18 +390,6 @@ bool TcpInput::expected_syn(TcpSocket& s) {
             h.seq += 1;
         }
         return false;
-    }
-    if (s.state == TcpState::time_wait && !has(tcp_flags::ack) && seq_gt(h.seq, s.rcv_nxt) &&
-        s.listener == nullptr) {
-        // RFC 6191 / RFC 9293 3.6.1: a new incarnation may reuse a TIME-WAIT pair
-        // when its SYN is beyond the old sequence space, in the window or not.
-        TcpSocket* listener = layer.find_listener(ip.dst, h.dst_port);
-        if (listener) {
-            layer.abort(s, 0);
-            stats().count(Counter::tcp_time_wait_reused);
-            listen(*listener);
-            return true;
-        }
     }
     return false;
 }
@@ -469,12 +487,6 @@ bool TcpInput::process_ack(TcpSocket& s) {
             return false;
         }
         break;
-    case TcpState::time_wait:
-        if (has(tcp_flags::fin)) {
-            layer.send_ack(s);
-            layer.stack_.timers().schedule(s.time_wait_timer, now() + 2 * layer.config_.msl);
-        }
-        return false;
     default: break;
     }
     return true;
@@ -486,6 +498,7 @@ void TcpInput::new_data_acked(TcpSocket& s, uint32_t ack) {
     if (s.fin_sent && seq_gt(ack, s.fin_seq)) --data_acked;  // the FIN takes a sequence number
     if (data_acked > s.send_buffer.size()) data_acked = static_cast<uint32_t>(s.send_buffer.size());
     s.send_buffer.consume(data_acked);
+    s.send_buffer.shrink_if_empty(TcpLayer::kRingKeepBytes);
     uint32_t flight_before = s.flight_size();
     s.snd_una = ack;
     s.limited_transmit = 0;
@@ -682,6 +695,10 @@ void TcpInput::process_text(TcpSocket& s) {
         return;
     }
     if (len > window - offset) len = window - offset;
+    if (!s.receive_buffer.reserve(s.receive_buffer.size() + offset + len)) {
+        stats().drop(Drop::tcp_no_memory);  // ring memory exhausted: the peer sends it again
+        return;
+    }
     if (offset == 0) return deliver_in_order(s, skip, len);
     // Out of order: place it in the ring past the readable end and remember the range.
     if (!s.out_of_order.insert(seq, seq + len)) {

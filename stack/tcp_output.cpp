@@ -85,15 +85,41 @@ void TcpLayer::reset_for_segment(const Ipv4Repr& ip, const TcpRepr& seg, size_t 
         rst.ack = seg.seq + seg_len;
         rst.flags = tcp_flags::rst | tcp_flags::ack;
     }
-    uint8_t* p = packet->append(rst.header_len());
-    rst.emit(p);
+    if (send_bare_segment(ip.dst, ip.src, rst, stack_.config().default_ttl, std::move(packet)))
+        stack_.stats().count(Counter::tcp_resets_sent);
+}
+
+// A header-only segment from no socket (a RST, or a TIME-WAIT record's ACK).
+bool TcpLayer::send_bare_segment(Ipv4Addr src, Ipv4Addr dst, const TcpRepr& seg, uint8_t ttl, PacketPtr packet) {
+    uint8_t* p = packet->append(seg.header_len());
+    seg.emit(p);
     ChecksumAccumulator acc;
-    add_pseudo_header(acc, ip.dst, ip.src, uint8_t(IpProtocol::tcp), static_cast<uint16_t>(rst.header_len()));
-    acc.add(p, rst.header_len());
+    add_pseudo_header(acc, src, dst, uint8_t(IpProtocol::tcp), static_cast<uint16_t>(seg.header_len()));
+    acc.add(p, seg.header_len());
     store_be16(p + 16, acc.finish());
-    Stack::Ipv4Send send{.src = ip.dst, .dst = ip.src, .protocol = uint8_t(IpProtocol::tcp),
-                         .ttl = stack_.config().default_ttl, .dont_fragment = true};
-    if (stack_.ipv4_output(send, std::move(packet)) == 0) stack_.stats().count(Counter::tcp_resets_sent);
+    Stack::Ipv4Send send{.src = src, .dst = dst, .protocol = uint8_t(IpProtocol::tcp), .ttl = ttl, .dont_fragment = true};
+    return stack_.ipv4_output(send, std::move(packet)) == 0;
+}
+
+// The ACK a TIME-WAIT record answers with (RFC 9293 3.10.7.4): our SND.NXT after the
+// FIN, the peer's FIN acknowledged, timestamps as the connection had them.
+void TcpLayer::send_time_wait_ack(const TimeWaitRecord& r) {
+    PacketPtr packet = stack_.pool().alloc();
+    if (!packet) return stack_.stats().drop(Drop::tx_no_buffer);
+    TcpRepr ack;
+    ack.src_port = r.tuple.local_port;
+    ack.dst_port = r.tuple.remote_port;
+    ack.seq = r.snd_nxt;
+    ack.ack = r.rcv_nxt;
+    ack.flags = tcp_flags::ack;
+    ack.window = r.window;
+    if (r.ts_ok) {
+        ack.options.has_timestamps = true;
+        ack.options.ts_val = static_cast<uint32_t>(stack_.now() / kMillisecond) + r.ts_offset;
+        ack.options.ts_ecr = r.ts_recent;
+    }
+    if (send_bare_segment(r.tuple.local_addr, r.tuple.remote_addr, ack, r.ttl, std::move(packet)))
+        stack_.stats().count(Counter::tcp_segments_tx);
 }
 
 }  // namespace quasi

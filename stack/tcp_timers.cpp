@@ -56,10 +56,20 @@ void TcpLayer::on_keepalive_timer(Timer& t, TimeNs now) {
 void TcpLayer::on_time_wait_timer(Timer& t, TimeNs) {
     TcpSocket& s = *static_cast<TcpSocket*>(t.context);
     TcpLayer& layer = *s.owner;
-    if (s.state == TcpState::time_wait || s.state == TcpState::fin_wait_2 || s.fd < 0) {
-        // TIME-WAIT over, or an orphan that waited 2*MSL for the peer's FIN.
-        if (s.state != TcpState::time_wait && s.state != TcpState::closed) layer.send_reset(s);
+    if (s.state == TcpState::fin_wait_2 || s.fd < 0) {
+        // An orphan that waited 2*MSL for the peer's FIN.
+        if (s.state != TcpState::closed) layer.send_reset(s);
         layer.abort(s, 0);
+    }
+}
+
+// The FIFO's head is the first record to expire: retire every one that is due, then
+// wait for the next.
+void TcpLayer::on_time_wait_expiry(Timer& t, TimeNs now) {
+    TcpLayer& layer = *static_cast<TcpLayer*>(t.context);
+    while (TimeWaitRecord* r = layer.time_wait_.oldest()) {
+        if (r->expires > now) return layer.stack_.timers().schedule(t, r->expires);
+        layer.time_wait_.remove(*r);
     }
 }
 
@@ -132,16 +142,36 @@ void TcpLayer::zero_window_probe(TcpSocket& s) {
 }
 
 void TcpLayer::enter_time_wait(TcpSocket& s) {
-    set_state(s, TcpState::time_wait);
+    TimeWaitRecord values;
+    values.tuple = s.tuple();
+    values.snd_nxt = s.ack_seq();
+    values.rcv_nxt = s.rcv_nxt;
+    values.ts_ok = s.ts_ok;
+    values.ts_recent = s.ts_recent;
+    values.ts_offset = s.ts_offset;
+    // Our ACKs keep offering the window last offered (it never shrinks, RFC 9293 3.8.6.2.2).
+    uint32_t window = seq_gt(s.rcv_adv, s.rcv_nxt) ? (s.rcv_adv - s.rcv_nxt) >> s.rcv_wscale : 0;
+    values.window = static_cast<uint16_t>(window > 0xFFFF ? 0xFFFF : window);
+    values.ttl = s.ttl;
+    values.expires = stack_.now() + 2 * config_.msl;
+    bool retired_early = false;
+    if (time_wait_.insert(values, retired_early)) stack_.stats().count(Counter::tcp_time_wait_entered);
+    if (retired_early) stack_.stats().count(Counter::tcp_time_wait_retired_early);
+    if (!time_wait_timer_.armed() && time_wait_.oldest())
+        stack_.timers().schedule(time_wait_timer_, time_wait_.oldest()->expires);
+    // The socket is done with the network. An orphan goes back to the pool with its
+    // rings now; one the user still holds (after shutdown(SHUT_WR) it may be reading)
+    // stays CLOSED with what was received and not yet read, then EOF.
     s.retransmit_timer.cancel();
     s.keepalive_timer.cancel();
     s.delayed_ack_timer.cancel();
-    // Nothing is sent from here on; what was received but not yet read (after a
-    // shutdown(SHUT_WR) the application may still be reading) stays readable.
+    s.time_wait_timer.cancel();
+    if (s.is_linked()) connections_.erase(s);
+    set_state(s, TcpState::closed);
     if (s.receive_buffer.size() == 0) release_buffers(s);
     else release_send_buffer(s);
-    stack_.timers().schedule(s.time_wait_timer, stack_.now() + 2 * config_.msl);
     notify(s);
+    maybe_recycle(s);
 }
 
 }  // namespace quasi

@@ -19,6 +19,9 @@ void TcpLayer::arm_retransmit(TcpSocket& s) {
 uint16_t TcpLayer::local_mss(const TcpSocket& s) const {
     return quasi_tcp_local_mss(this, &s);
 }
+bool ByteRing::grow(size_t bytes) {
+    return quasi_byte_ring_reserve(this, bytes);
+}
 
 template ssize_t tcp_send_frozen<const FrozenTcpContext>(const FrozenTcpContext&, const uint8_t*, size_t);
 

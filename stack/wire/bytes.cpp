@@ -5,8 +5,10 @@
 namespace quasi {
 
 const char* format(Ipv4Addr a, char* buf, size_t len) {
-    std::snprintf(buf, len, "%u.%u.%u.%u", a.value >> 24, (a.value >> 16) & 0xFF,
-                  (a.value >> 8) & 0xFF, a.value & 0xFF);
+    // uint32_t is unsigned int on Linux but unsigned long on arm-none-eabi: cast for %u.
+    std::snprintf(buf, len, "%u.%u.%u.%u", static_cast<unsigned>(a.value >> 24),
+                  static_cast<unsigned>((a.value >> 16) & 0xFF), static_cast<unsigned>((a.value >> 8) & 0xFF),
+                  static_cast<unsigned>(a.value & 0xFF));
     return buf;
 }
 

@@ -99,7 +99,7 @@ private:
     MemLink link_{MemLink::Config{.queue_frames = kTcpPoolBuffers}};
     Stack stack_;
     std::array<Slot, kSlots> slots_{};
-    std::array<AppView, kTcpMaxSockets> apps_{};
+    std::map<const TcpSocket*, AppView> apps_;  // by socket (a freed socket's slot is reused)
     std::bitset<65536> connected_from_;  // local ports of the application's connect() calls
     // The right edge of the window the stack offered, per connection (key: slot << 16 |
     // the stack's port): an active slot's earlier connections may still be sending.
@@ -246,11 +246,14 @@ inline void TcpHarness::finish() {
 // The earliest deadline of any TCP timer (the stack's own housekeeping excluded), or 0.
 inline TimeNs TcpHarness::next_tcp_deadline() {
     TimeNs next = 0;
-    for (const TcpSocket& s : TcpTestPeer::sockets(stack_.tcp())) {
+    for (const TcpSocket* p : TcpTestPeer::sockets(stack_.tcp())) {
+        const TcpSocket& s = *p;
         if (!s.in_use) continue;
         for (const Timer* t : {&s.retransmit_timer, &s.delayed_ack_timer, &s.keepalive_timer, &s.time_wait_timer})
             if (t->armed() && (next == 0 || t->deadline < next)) next = t->deadline;
     }
+    const Timer& records = TcpTestPeer::time_wait_timer(stack_.tcp());  // TIME-WAIT records expire
+    if (records.armed() && (next == 0 || records.deadline < next)) next = records.deadline;
     return next;
 }
 
@@ -440,7 +443,7 @@ inline void TcpHarness::check_window(TcpSocket* s, const SentSegment& seg) {
 // ---- the application ----
 
 inline AppView& TcpHarness::app_view(TcpSocket& s) {
-    return apps_[static_cast<size_t>(&s - TcpTestPeer::sockets(stack_.tcp()).data())];
+    return apps_[&s];
 }
 
 // A descriptor the application just got: its counters start at zero.

@@ -18,14 +18,22 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <span>
+#include <vector>
 
 namespace quasi {
 
 // Read-only access to what TcpLayer keeps private.
 class TcpTestPeer {
 public:
-    static std::span<TcpSocket> sockets(TcpLayer& layer) { return {layer.sockets_.get(), layer.config_.max_sockets}; }
+    // Every socket the pool holds, in use or freed and not yet reaped.
+    static std::vector<TcpSocket*> sockets(TcpLayer& layer) {
+        std::vector<TcpSocket*> all;
+        layer.sockets_.for_each([&](TcpSocket& s) { all.push_back(&s); });
+        return all;
+    }
+    static const Timer& time_wait_timer(TcpLayer& layer) { return layer.time_wait_timer_; }
     static bool listed_as_listener(TcpLayer& layer, const TcpSocket& s) {
         for (const TcpSocket& l : layer.listeners_)
             if (&l == &s) return true;
@@ -228,7 +236,7 @@ inline void check_delivery(const TcpSocket& s, const AppView& app) {
     TCP_CHECK(app.read + s.receive_buffer.size() == delivered);
 }
 
-inline void check_listener(TcpLayer& layer, TcpSocket& l, std::span<TcpSocket> all) {
+inline void check_listener(TcpLayer& layer, TcpSocket& l, const std::vector<TcpSocket*>& all) {
     TCP_CHECK(TcpTestPeer::listed_as_listener(layer, l));
     TCP_CHECK(!l.is_linked());
     size_t queued = 0;
@@ -239,12 +247,12 @@ inline void check_listener(TcpLayer& layer, TcpSocket& l, std::span<TcpSocket> a
     }
     TCP_CHECK(queued == l.accept_queue_len);
     size_t half_open = 0;
-    for (const TcpSocket& c : all)
-        if (c.in_use && c.listener == &l && !c.in_accept_queue && c.state == TcpState::syn_received) ++half_open;
+    for (const TcpSocket* c : all)
+        if (c->in_use && c->listener == &l && !c->in_accept_queue && c->state == TcpState::syn_received) ++half_open;
     TCP_CHECK(half_open == l.syn_queue_len);
 }
 
-inline void check_socket(TcpLayer& layer, TcpSocket& s, std::span<TcpSocket> all, AppView& app) {
+inline void check_socket(TcpLayer& layer, TcpSocket& s, const std::vector<TcpSocket*>& all, AppView& app) {
     g_checked_socket = &s;
     TCP_CHECK(uint8_t(s.state) <= uint8_t(TcpState::time_wait));
     switch (s.state) {
@@ -270,19 +278,19 @@ inline void check_socket(TcpLayer& layer, TcpSocket& s, std::span<TcpSocket> all
 }
 
 // Every socket, the socket count and the ring memory the layer accounts for.
-inline void check_tcp_layer(TcpLayer& layer, std::span<AppView> apps) {
-    std::span<TcpSocket> all = TcpTestPeer::sockets(layer);
+inline void check_tcp_layer(TcpLayer& layer, std::map<const TcpSocket*, AppView>& apps) {
+    std::vector<TcpSocket*> all = TcpTestPeer::sockets(layer);
     size_t in_use = 0;
     size_t ring_bytes = 0;
-    for (size_t i = 0; i < all.size(); ++i) {
-        TcpSocket& s = all[i];
-        ring_bytes += s.send_buffer.capacity() + s.receive_buffer.capacity();
+    for (TcpSocket* p : all) {
+        TcpSocket& s = *p;
+        ring_bytes += s.send_buffer.allocated() + s.receive_buffer.allocated();
         if (!s.in_use) {
             TCP_CHECK(s.send_buffer.capacity() == 0 && s.receive_buffer.capacity() == 0);
             continue;
         }
         ++in_use;
-        check_socket(layer, s, all, apps[i]);
+        check_socket(layer, s, all, apps[p]);
     }
     TCP_CHECK(in_use == layer.open_sockets());
     TCP_CHECK(ring_bytes == layer.buffer_memory());

@@ -112,7 +112,9 @@ qi_start_echo() {
   qi_step "starting quasi-echo in $ns: --tap $tap --ip $cidr ${extra[*]}"
   _qnetns_check_ns "$ns" || qi_die "bad namespace $ns"
   # `ip netns exec` execs the program, so $! is quasi-echo itself.
-  ip netns exec "$ns" "$QI_ECHO" --tap "$tap" --ip "$cidr" "${extra[@]}" >"$QI_ECHO_LOG" 2>&1 &
+  # QUASI_EMULATOR: a cross build's binaries run under it (qemu-aarch64; ctest sets it).
+  # shellcheck disable=SC2086  # empty or one word
+  ip netns exec "$ns" ${QUASI_EMULATOR:-} "$QI_ECHO" --tap "$tap" --ip "$cidr" "${extra[@]}" >"$QI_ECHO_LOG" 2>&1 &
   QI_ECHO_PID=$!
   QI_ECHO_STOPPED=0
   if ! qwait_for "grep -q 'UDP echo on port' '$QI_ECHO_LOG' || ! kill -0 $QI_ECHO_PID" 10; then

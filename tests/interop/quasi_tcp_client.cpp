@@ -5,6 +5,7 @@
 //                    [--congestion cubic|newreno] [--shutdown after-send|after-echo]
 //                    [--hold-reads-ms MS] [--mac 02:00:00:00:00:01] [--wait-link-ms 5000]
 //                    [--linger-ms 300]
+//   quasi_tcp_client ... --churn N [--concurrency C]
 //
 // Opens the tap (inside the test's network namespace; attach only), connects to an echo
 // server on the kernel side (tests/interop/tcp_peer.py echo-server), sends `bytes`
@@ -20,6 +21,13 @@
 // generator as it arrives (the first mismatch offset is reported), and SHA-256 digests
 // of the sent and the received stream are printed: the script compares the sent digest
 // with the one the server logs for what it received.
+//
+// --churn N: instead of one long transfer, N short connections, C at a time: each
+// connects, sends 32 bytes, reads their echo and closes first (so TIME-WAIT records
+// pile up on quasi's side and, beyond the 16,384 ephemeral ports, tuples come back
+// only as RFC 6191 allows). Summary line:
+//   quasi_tcp_client: churn PASS|FAIL: connections=N completed=K refused=R reset=S
+//     other_errors=E time_wait_reused=T elapsed_s=... per_second=...
 //
 // Data: byte i is byte (i mod 8) (little-endian) of splitmix64(seed * 2^32 + i / 8)
 // (app::stream_bytes).
@@ -71,6 +79,8 @@ struct Options {
     int congestion = -1;  // -1: the stack's default
     bool shutdown_after_send = true;
     uint64_t hold_reads_ms = 0;
+    uint64_t churn = 0;  // short connections instead of one transfer
+    uint64_t concurrency = 16;
     MacAddr mac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
     app::LinkImpairment impair;
 };
@@ -80,7 +90,8 @@ void usage() {
                  "usage: quasi_tcp_client --tap IFNAME --ip ADDR/LEN --server ADDR:PORT [--bytes N[k|M|G]]\n"
                  "                        [--seed K] [--seconds S] [--impair SPEC] [--congestion cubic|newreno]\n"
                  "                        [--shutdown after-send|after-echo] [--mac MAC] [--wait-link-ms MS]\n"
-                 "                        [--linger-ms MS] [--hold-reads-ms MS]\n");
+                 "                        [--linger-ms MS] [--hold-reads-ms MS]\n"
+                 "       quasi_tcp_client ... --churn N [--concurrency C]\n");
 }
 
 bool parse_options(int argc, char** argv, Options& o) {
@@ -99,6 +110,8 @@ bool parse_options(int argc, char** argv, Options& o) {
         else if (!std::strcmp(arg, "--linger-ms")) ok = app::parse_size(value, o.linger_ms) && o.linger_ms <= 60000;
         else if (!std::strcmp(arg, "--hold-reads-ms")) ok = app::parse_size(value, o.hold_reads_ms) && o.hold_reads_ms <= 60000;
         else if (!std::strcmp(arg, "--mac")) ok = parse_mac(value, o.mac);
+        else if (!std::strcmp(arg, "--churn")) ok = app::parse_size(value, o.churn) && o.churn <= 10'000'000;
+        else if (!std::strcmp(arg, "--concurrency")) ok = app::parse_size(value, o.concurrency) && o.concurrency >= 1 && o.concurrency <= 4096;
         else if (!std::strcmp(arg, "--impair")) ok = o.impair.parse(value);
         else if (!std::strcmp(arg, "--shutdown")) {
             if (!std::strcmp(value, "after-send")) o.shutdown_after_send = true;
@@ -136,6 +149,88 @@ bool parse_options(int argc, char** argv, Options& o) {
 
 double mb_per_s(uint64_t bytes, TimeNs ns) { return ns ? double(bytes) / 1e6 / (double(ns) / double(kSecond)) : 0.0; }
 
+// --churn: N short connections, C at a time (see the top of the file).
+template <class Pump>
+int run_churn(Stack& stack, const Options& o, const Clock& clock, Pump pump) {
+    constexpr size_t kRequest = 32;
+    struct Slot {
+        int fd = -1;
+        bool sent = false;
+        size_t got = 0;
+    };
+    std::vector<Slot> slots(o.concurrency);
+    uint64_t started = 0, completed = 0, refused = 0, reset = 0, other = 0;
+    uint8_t request[kRequest], echo[kRequest];
+    const TimeNs start = clock.now(), end = start + o.seconds * kSecond;
+    auto fail = [&](Slot& sl, int err) {
+        if (err == ECONNREFUSED) ++refused;
+        else if (err == ECONNRESET) ++reset;
+        else ++other;
+        if (other + refused + reset <= 10)
+            std::printf("quasi_tcp_client: connection failed: %s\n", std::strerror(err));
+        close(stack, sl.fd);
+        sl.fd = -1;
+    };
+    while (completed + refused + reset + other < o.churn && clock.now() < end && !app::stop_requested()) {
+        for (Slot& sl : slots) {
+            if (sl.fd < 0) {
+                if (started == o.churn) continue;
+                sl = Slot{socket(stack, kAfInet, kSockStream)};
+                int rc = sl.fd < 0 ? sl.fd : connect(stack, sl.fd, o.server);
+                ++started;
+                if (rc != -EINPROGRESS) {
+                    if (sl.fd < 0) {
+                        ++other;
+                        continue;
+                    }
+                    fail(sl, -rc);
+                }
+                continue;
+            }
+            PollFd p{sl.fd, uint16_t(events::in | events::out), 0};
+            poll(stack, &p, 1);
+            if (p.revents & events::err) {
+                int err = 0;
+                size_t len = sizeof err;
+                getsockopt(stack, sl.fd, kSolSocket, kSoError, &err, &len);
+                fail(sl, err ? err : EIO);
+                continue;
+            }
+            if (!sl.sent && (p.revents & events::out)) {
+                app::stream_bytes(o.seed, started, request, kRequest);
+                if (send(stack, sl.fd, request, kRequest) != ssize_t(kRequest)) {
+                    fail(sl, EIO);
+                    continue;
+                }
+                sl.sent = true;
+            }
+            ssize_t n;
+            while (sl.sent && (n = recv(stack, sl.fd, echo, kRequest)) > 0) sl.got += size_t(n);
+            if (sl.got >= kRequest) {
+                close(stack, sl.fd);  // we close first: the TIME-WAIT record is ours
+                sl.fd = -1;
+                ++completed;
+            } else if (p.revents & events::hup) {
+                fail(sl, ECONNRESET);
+            }
+        }
+        pump(kMillisecond);
+    }
+    for (Slot& sl : slots)
+        if (sl.fd >= 0) close(stack, sl.fd);
+    double secs = double(clock.now() - start) / double(kSecond);
+    bool pass = completed == o.churn;
+    std::printf("quasi_tcp_client: churn %s: connections=%llu completed=%llu refused=%llu reset=%llu other_errors=%llu "
+                "time_wait_reused=%llu time_wait_retired_early=%llu elapsed_s=%.2f per_second=%.0f\n",
+                pass ? "PASS" : "FAIL", (unsigned long long)o.churn, (unsigned long long)completed,
+                (unsigned long long)refused, (unsigned long long)reset, (unsigned long long)other,
+                (unsigned long long)stack.stats()[Counter::tcp_time_wait_reused],
+                (unsigned long long)stack.stats()[Counter::tcp_time_wait_retired_early], secs,
+                secs > 0 ? double(completed) / secs : 0.0);
+    app::print_stats(stdout, "stack statistics:", stack.stats());
+    return pass ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -161,6 +256,14 @@ int main(int argc, char** argv) {
     }
     if (o.impair.requested()) std::printf("quasi_tcp_client: impairment %s\n", o.impair.describe());
 
+    if (o.churn) {
+        app::install_stop_handlers();
+        return run_churn(stack, o, clock, [&](TimeNs max_wait) {
+            size_t work = stack.poll();
+            o.impair.flush_due();
+            if (work == 0) o.impair.idle_wait(tap->fd(), clock, max_wait);
+        });
+    }
     int fd = socket(stack, kAfInet, kSockStream);
     if (fd < 0) {
         std::fprintf(stderr, "quasi_tcp_client: socket: %s\n", std::strerror(-fd));

@@ -31,4 +31,7 @@ foreach(_i RANGE 0 ${_last} 2)
     LABELS interop
     TIMEOUT ${_ctest_secs}
     SKIP_RETURN_CODE 77)
+  if(CMAKE_CROSSCOMPILING_EMULATOR)  # AArch64: quasi-echo runs under qemu-aarch64
+    set_tests_properties(interop_${_name} PROPERTIES ENVIRONMENT "QUASI_EMULATOR=${CMAKE_CROSSCOMPILING_EMULATOR}")
+  endif()
 endforeach()

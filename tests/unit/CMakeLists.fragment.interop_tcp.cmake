@@ -1,7 +1,8 @@
 # TCP interop tests against the Linux kernel's own stack across a tap in a network
 # namespace (tests/interop/tcp_*.sh; need root, create and delete their own namespaces,
 # addresses from 198.18.0.0/15 only: tcp_bulk 198.18.20.0/24, tcp_faults 198.18.21.0/24,
-# tcp_many 198.18.22.0/24, tcp_http 198.18.23.0/24, tcp_halfclose 198.18.24.0/24, so they
+# tcp_many 198.18.22.0/24, tcp_http 198.18.23.0/24, tcp_halfclose 198.18.24.0/24, tcp_churn
+# 198.18.29.0/24, so they
 # run in parallel). Each script
 # takes the build directory and runs under timeout(1) and a ctest TIMEOUT. Not root: the
 # scripts exit 77, which ctest reports as skipped. Label: interop.
@@ -19,6 +20,7 @@ set(QUASI_INTEROP_TCP_TESTS
   tcp_many 120       # ~3 s: 1000 concurrent connections
   tcp_http 120       # ~15 s: curl 32 MiB, wrk 10 s
   tcp_halfclose 90   # ~2 s: half-close with the reply unread
+  tcp_churn 240      # ~60 s: ab 100,000 non-keep-alive requests; quasi client 20,000 short connections
 )
 list(LENGTH QUASI_INTEROP_TCP_TESTS _n)
 math(EXPR _last "${_n} - 1")

@@ -426,9 +426,11 @@ public:
     // ---- looking at the stack ----
 
     TcpSocket* socket_of(const Conn& c) { return stack.tcp().find(c.tuple()); }
-    // The connection's state; CLOSED once the stack has let go of the 4-tuple.
+    // The connection's state; TIME-WAIT while a record holds the 4-tuple, CLOSED once
+    // the stack has let go of it.
     TcpState state(const Conn& c) {
         TcpSocket* s = socket_of(c);
+        if (!s && stack.tcp().time_wait().find(c.tuple())) return TcpState::time_wait;
         return s ? s->state : TcpState::closed;
     }
     int so_error(int fd) {
