@@ -1,312 +1,226 @@
-// quasi-perf: netperf-like streams between two stacks.
+// quasi-perf: netperf's tests between two quasi stacks, generic and specialized send
+// paths side by side, optionally the Linux kernel beside them.
 //
-//   quasi-perf [--link mem] [--proto udp|tcp] [--size 64,1472] [--seconds 2] [--count N] [--compare]
+//   quasi-perf --test UDP_STREAM,TCP_RR --mode both --sizes 64,1472 --duration 3 --repeat 3 [--json]
 //
-// --compare: runs each size through send() and through a send handle specialized for
-// the socket (jit/specialize.hpp), and prints the rows and the ratio. UDP: one
-// handle with the size declared (when one frame carries it). TCP: two handles, one
-// with the size declared as the ADU (whole segments sent straight while the windows
-// allow) and one with nothing declared (the general loop over the frozen frame).
-//
-// UDP: datagrams of each size. TCP: one connection, send() calls of each size
-// (MSS 1448 with timestamps), bytes counted as the receiver reads them.
-//
-// On the in-memory link both stacks run in this process, polled alternately on one
-// thread, so a figure measures the whole path: socket send, UDP, IPv4, ARP, Ethernet,
-// link, and the same on receive up to recvfrom.
-#include "apps/app_common.hpp"
+// Tests (netperf's meanings): UDP_STREAM and TCP_STREAM (one way, the receiver counts),
+// TCP_MAERTS (TCP_STREAM from the far end), UDP_RR and TCP_RR (SIZE bytes each way per
+// transaction; transactions/s and latency percentiles from a histogram).
+// --mode both runs generic and specialized back to back, run by run, and gives their
+// ratio pair by pair, so load swings on a shared machine cancel out within a pair.
+// --baseline kernel adds the same test over Linux sockets across a veth pair between two
+// namespaces quasi-perf creates (root), with offloads on and capped to 1500 B segments.
+#include "apps/perf_kernel.hpp"
+#include "apps/perf_report.hpp"
 #include "jit/specialize.hpp"
-#include "ports/x86/mem_link.hpp"
-#include "ports/x86/steady_clock.hpp"
-#include "stack/socket.hpp"
-#include "stack/stack.hpp"
 
-#include <cerrno>
+#include <unistd.h>
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <vector>
+#include <iostream>
+#include <map>
 
-using namespace quasi;
+using namespace quasi::perf;
 
 namespace {
 
 struct Options {
-    bool tcp = false;
-    std::vector<size_t> sizes{64, 1472};
-    double seconds = 2.0;
-    uint64_t count = 0;  // 0: run for `seconds`
-    bool compare = false;  // generic and specialized side by side
+    std::vector<std::string> tests{"UDP_STREAM"};
+    std::string link = "mem";
+    std::string mode = "both";
+    std::string baseline = "none";
+    std::vector<size_t> sizes;  // empty: each test's default
+    double duration_s = 3;
+    double warmup_s = 0.5;
+    uint64_t count = 0;
+    unsigned repeat = 1;
+    bool json = false;
+    bool progress = true;
 };
 
-constexpr Ipv4Addr kAddrA = Ipv4Addr::from_octets(198, 18, 0, 1);
-constexpr Ipv4Addr kAddrB = Ipv4Addr::from_octets(198, 18, 0, 2);
-constexpr uint16_t kPortA = 5001;
-constexpr uint16_t kPortB = 5002;
-constexpr size_t kBurst = 32;
+const std::map<std::string, Test> kTests{{"UDP_STREAM", Test::udp_stream},
+                                         {"TCP_STREAM", Test::tcp_stream},
+                                         {"TCP_MAERTS", Test::tcp_maerts},
+                                         {"UDP_RR", Test::udp_rr},
+                                         {"TCP_RR", Test::tcp_rr}};
 
-struct StreamResult {
-    uint64_t sent = 0;
-    uint64_t received = 0;
-    uint64_t send_errors = 0;
-    double seconds = 0;
-    uint64_t specialized_sends = 0;  // a handle's calls that ran its code
-    uint64_t generic_sends = 0;      // ... and that fell back to the generic path
+std::vector<size_t> default_sizes(Test t) {
+    if (is_rr(t)) return {64};
+    if (is_tcp(t)) return {1448};
+    return {64, 1472};
+}
+
+std::vector<Path> paths_of(const Options& o) {
+    std::vector<Path> paths;
+    if (o.mode != "specialized") paths.push_back(Path::generic);
+    if (o.mode != "generic") paths.push_back(Path::specialized);
+    if (o.baseline == "kernel") {
+        paths.push_back(Path::kernel);
+        paths.push_back(Path::kernel_capped);
+    }
+    return paths;
+}
+
+// One line, rewritten in place on a terminal: what runs, how far, the current rate.
+struct ProgressLine {
+    bool on = false;
+    void show(const RunSpec& s, unsigned run, unsigned runs, double elapsed, double rate) const {
+        if (!on) return;
+        std::printf("\r\033[K  %-10s %6zu B %-13s run %u/%u %6.1f s  %s %s", test_name(s.test), s.size,
+                    path_name(s.path), run, runs, elapsed, main_unit(s.test), format_rate(s.test, rate).c_str());
+        std::fflush(stdout);
+    }
+    void clear() const {
+        if (on) std::printf("\r\033[K"), std::fflush(stdout);
+    }
+    static std::string format_rate(Test t, double v) {
+        char buf[32];
+        if (is_tcp(t) && !is_rr(t))
+            std::snprintf(buf, sizeof buf, "%.2f", v);
+        else
+            std::snprintf(buf, sizeof buf, "%.0f", v);
+        return buf;
+    }
 };
 
-bool parse_sizes(const char* text, std::vector<size_t>& sizes) {
-    sizes.clear();
-    while (*text) {
-        char* end = nullptr;
-        unsigned long v = std::strtoul(text, &end, 10);
-        if (end == text || v > (16ul << 20)) return false;
-        sizes.push_back(v);
-        text = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',') return false;
+int parse(int argc, char** argv, Options& o) {
+    CLI::App app{
+        "quasi-perf: netperf's tests between two quasi stacks (generic and specialized send paths), "
+        "optionally beside the Linux kernel"};
+    // A repeated option takes its last value (scripts/demo.sh appends the caller's);
+    // the lists (--test, --sizes) gather every value given.
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    app.add_option("-t,--test", o.tests, "tests, comma-separated: UDP_STREAM, TCP_STREAM, TCP_MAERTS, UDP_RR, TCP_RR")
+        ->delimiter(',')
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->check(CLI::IsMember(kTests))
+        ->capture_default_str();
+    app.add_option("--link", o.link, "the link between the two quasi stacks (mem: both in this process, no root)")
+        ->check(CLI::IsMember({"mem"}))
+        ->capture_default_str();
+    app.add_option("--mode", o.mode, "quasi's send path: generic (send()), specialized (a JIT send handle), both")
+        ->check(CLI::IsMember({"generic", "specialized", "both"}))
+        ->capture_default_str();
+    app.add_option("--baseline", o.baseline,
+                   "kernel: the same test over Linux sockets across a veth pair in two namespaces (root)")
+        ->check(CLI::IsMember({"none", "kernel"}))
+        ->capture_default_str();
+    app.add_option("-s,--sizes", o.sizes,
+                   "message sizes in bytes, comma-separated (default: 64,1472 UDP_STREAM; 1448 TCP streams; 64 RR)")
+        ->delimiter(',')
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->check(CLI::Range(size_t(1), size_t(1) << 20));
+    app.add_option("-l,--duration", o.duration_s, "seconds measured per run, after the warm-up")
+        ->check(CLI::Range(0.01, 3600.0))
+        ->capture_default_str();
+    app.add_option("--warmup", o.warmup_s, "seconds run before each measurement and left out of it")
+        ->check(CLI::Range(0.0, 60.0))
+        ->capture_default_str();
+    app.add_option("-n,--count", o.count, "messages (STREAM) or transactions (RR) per run instead of a duration");
+    app.add_option("-r,--repeat", o.repeat, "runs of each test, size and path (reported as min/median/max)")
+        ->check(CLI::Range(1u, 1000u))
+        ->capture_default_str();
+    app.add_flag("--json", o.json, "print every figure and the machine as JSON instead of the table");
+    app.add_flag("!--no-progress", o.progress, "no live progress line (it is shown only when stdout is a terminal)");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
     }
-    return !sizes.empty();
+    return -1;
 }
 
-bool parse_options(int argc, char** argv, Options& o) {
-    for (int i = 1; i < argc; ++i) {
-        const char* arg = argv[i];
-        if (!std::strcmp(arg, "--compare")) {
-            o.compare = true;
-            continue;
+// Every test and size, `repeat` runs of every path; run by run, every path in turn, so a
+// load swing hits neighbours alike. False when a run failed.
+bool run_all(const Options& o, const std::vector<Test>& tests, KernelPair* kernel, std::vector<Cell>& cells) {
+    std::vector<Path> paths = paths_of(o);
+    ProgressLine line{o.progress && !o.json && isatty(STDOUT_FILENO)};
+    bool ok = true;
+    for (Test t : tests) {
+        for (size_t size : o.sizes.empty() ? default_sizes(t) : o.sizes) {
+            size_t first = cells.size();
+            for (Path p : paths) cells.push_back({t, size, p, {}});
+            for (unsigned run = 1; run <= o.repeat; ++run) {
+                for (size_t i = 0; i < paths.size(); ++i) {
+                    RunSpec spec{t, size, paths[i], o.duration_s, o.warmup_s, o.count};
+                    Progress progress = [&](double elapsed, double rate) {
+                        line.show(spec, run, o.repeat, elapsed, rate);
+                    };
+                    bool on_kernel = paths[i] == Path::kernel || paths[i] == Path::kernel_capped;
+                    RunResult r = on_kernel ? kernel->run(spec, progress) : run_mem(spec, progress);
+                    line.clear();
+                    if (r.error.empty()) r.error = count_mismatch(t, paths[i], r);
+                    ok &= r.error.empty();
+                    cells[first + i].runs.push_back(std::move(r));
+                }
+            }
         }
-        const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
-        bool ok = value != nullptr;
-        if (!std::strcmp(arg, "--link") && ok) ok = !std::strcmp(value, "mem");
-        else if (!std::strcmp(arg, "--size") && ok) ok = parse_sizes(value, o.sizes);
-        else if (!std::strcmp(arg, "--proto") && ok) o.tcp = !std::strcmp(value, "tcp"), ok = o.tcp || !std::strcmp(value, "udp");
-        else if (!std::strcmp(arg, "--seconds") && ok) o.seconds = std::atof(value), ok = o.seconds > 0 && o.seconds <= 3600;
-        else if (!std::strcmp(arg, "--count") && ok) ok = app::parse_size(value, o.count);
-        else {
-            std::fprintf(stderr, "quasi-perf: unknown or incomplete option '%s'\n", arg);
-            return false;
-        }
-        if (!ok) {
-            std::fprintf(stderr, "quasi-perf: bad value for %s: '%s'\n", arg, value ? value : "");
-            return false;
-        }
-        i += 1;  // past the option's value
     }
-    return true;
+    return ok;
 }
 
-// Drives stack b until its link is drained, receiving everything queued for fd.
-uint64_t drain(Stack& b, int fd, std::vector<uint8_t>& buf) {
-    uint64_t got = 0;
-    for (int round = 0; round < 64; ++round) {
-        size_t work = b.poll();
-        while (recv(b, fd, buf.data(), buf.size()) >= 0) ++got;
-        if (work == 0) break;
-    }
-    return got;
+void print_header(const Options& o) {
+    char window[64];
+    if (o.count)
+        std::snprintf(window, sizeof window, "%llu messages or transactions", (unsigned long long)o.count);
+    else
+        std::snprintf(window, sizeof window, "%g s", o.duration_s);
+    std::printf("quasi-perf: link %s, mode %s%s; each run: %g s warm-up, then %s; %u run(s) of each\n", o.link.c_str(),
+                o.mode.c_str(), o.baseline == "kernel" ? ", kernel across a veth pair" : "", o.warmup_s, window,
+                o.repeat);
 }
 
-StreamResult run_udp_stream(size_t size, const Options& o, bool specialized = false) {
-    SteadyClock clock;
-    BufferPool pool{BufferPool::Config{.count = 8192}};
-    MemLink link;
-    Stack::Config config;
-    config.seed = app::random_seed();
-    Stack a(config, clock, &pool);
-    config.seed = app::random_seed();
-    Stack b(config, clock, &pool);
-    a.add_interface(link.a(), kAddrA, 24);
-    b.add_interface(link.b(), kAddrB, 24);
-    int fa = socket(a, kAfInet, kSockDgram);
-    int fb = socket(b, kAfInet, kSockDgram);
-    bind(a, fa, SockAddr{kAddrA, kPortA});
-    bind(b, fb, SockAddr{kAddrB, kPortB});
-    connect(a, fa, SockAddr{kAddrB, kPortB});
-
-    std::vector<uint8_t> payload(size, 0x5A), buf(65536);
-    // Warm-up: resolve ARP both ways before the clock starts.
-    send(a, fa, payload.data(), size);
-    for (int i = 0; i < 16; ++i) a.poll(), drain(b, fb, buf);
-    // The specialized run: a handle compiled for this socket (and this size, when one
-    // frame carries it), sending exactly as send() does.
-    SendHandle handle;
-    if (specialized) {
-        SpecOptions spec;
-        if (size <= 1472) spec.message_size = static_cast<uint32_t>(size);
-        auto h = specialize_send(a, fa, spec);
-        if (!h) {
-            std::fprintf(stderr, "quasi-perf: specialization failed: %s\n", h.error().message.c_str());
-            std::exit(1);
-        }
-        handle = std::move(*h);
-    }
-
-    StreamResult r;
-    TimeNs start = clock.now();
-    TimeNs deadline = start + static_cast<TimeNs>(o.seconds * kSecond);
-    TimeNs next_progress = start + 10 * kSecond;
-    while (true) {
-        for (size_t i = 0; i < kBurst; ++i) {
-            ssize_t rc = specialized ? handle.send(payload.data(), size) : send(a, fa, payload.data(), size);
-            if (rc == ssize_t(size)) ++r.sent;
-            else ++r.send_errors;
-        }
-        a.poll();
-        r.received += drain(b, fb, buf);
-        if (o.count ? r.sent >= o.count : clock.now() >= deadline) break;
-        if (clock.now() >= next_progress) {  // long runs say they are alive
-            std::fprintf(stderr, "  ... %zu B: %llu datagrams so far\n", size, (unsigned long long)r.sent);
-            next_progress += 10 * kSecond;
-        }
-    }
-    r.seconds = double(clock.now() - start) / kSecond;
-    r.received += drain(b, fb, buf);
-    return r;
-}
-
-enum class TcpPath { generic, adu, any };
-const char* name(TcpPath p) { return p == TcpPath::generic ? "generic" : p == TcpPath::adu ? "spec-adu" : "spec-any"; }
-
-// One TCP connection from a to b; `size` bytes per send() call, through send() or a
-// specialized handle.
-StreamResult run_tcp_stream(size_t size, const Options& o, TcpPath path = TcpPath::generic) {
-    SteadyClock clock;
-    BufferPool pool{BufferPool::Config{.count = 8192}};
-    MemLink link;
-    Stack::Config config;
-    config.seed = app::random_seed();
-    Stack a(config, clock, &pool);
-    config.seed = app::random_seed();
-    Stack b(config, clock, &pool);
-    a.add_interface(link.a(), kAddrA, 24);
-    b.add_interface(link.b(), kAddrB, 24);
-    int l = socket(b, kAfInet, kSockStream);
-    bind(b, l, SockAddr{kAddrB, kPortB});
-    listen(b, l, 1);
-    int fa = socket(a, kAfInet, kSockStream);
-    connect(a, fa, SockAddr{kAddrB, kPortB});
-    int fb = -1;
-    for (int i = 0; i < 1000 && fb < 0; ++i) {
-        a.poll();
-        b.poll();
-        fb = accept(b, l, nullptr);
-    }
-    StreamResult r;
-    if (fb < 0) {
-        std::fprintf(stderr, "quasi-perf: TCP connection did not establish\n");
-        return r;
-    }
-    SendHandle handle;
-    if (path != TcpPath::generic) {
-        SpecOptions spec;
-        if (path == TcpPath::adu) spec.message_size = static_cast<uint32_t>(size);
-        auto h = specialize_send(a, fa, spec);
-        if (!h) {
-            std::fprintf(stderr, "quasi-perf: specialization failed: %s\n", h.error().message.c_str());
-            std::exit(1);
-        }
-        handle = std::move(*h);
-    }
-    std::vector<uint8_t> payload(size, 0x5A), buf(256 * 1024);
-    TimeNs start = clock.now();
-    TimeNs deadline = start + static_cast<TimeNs>(o.seconds * kSecond);
-    uint64_t bytes_target = o.count * size;
-    while (true) {
-        for (size_t i = 0; i < kBurst; ++i) {
-            ssize_t n = path == TcpPath::generic ? send(a, fa, payload.data(), size) : handle.send(payload.data(), size);
-            if (n <= 0) break;
-            r.sent += uint64_t(n);
-        }
-        a.poll();
-        b.poll();
-        ssize_t n;
-        while ((n = recv(b, fb, buf.data(), buf.size())) > 0) r.received += uint64_t(n);
-        if (o.count ? r.received >= bytes_target : clock.now() >= deadline) break;
-    }
-    r.seconds = double(clock.now() - start) / kSecond;
-    if (handle.valid()) {
-        SendHandleInfo info = handle.info();
-        r.specialized_sends = info.specialized_sends;
-        r.generic_sends = info.generic_sends;
-    }
-    return r;
+void print_json(const Options& o, const nlohmann::json& load_start, const std::vector<Cell>& cells) {
+    nlohmann::json doc = {{"tool", "quasi-perf"},
+                          {"link", o.link},
+                          {"mode", o.mode},
+                          {"baseline", o.baseline},
+                          {"duration_s", o.duration_s},
+                          {"warmup_s", o.warmup_s},
+                          {"count", o.count},
+                          {"repeat", o.repeat},
+                          {"machine", machine_info()},
+                          {"load_average_start", load_start},
+                          {"load_average_end", load_average()},
+                          {"results", to_json(cells)}};
+    std::cout << doc.dump(2) << "\n";
 }
 
 }  // namespace
 
-// --compare: each size through send() and through a specialized handle.
-static int compare_udp(const Options& o) {
-    std::printf("%8s %-12s %12s %12s %10s %10s %8s\n", "size(B)", "path", "sent", "received", "Mpps", "Gbit/s", "lost");
-    for (size_t size : o.sizes) {
-        double mpps[2];
-        for (int specialized = 0; specialized < 2; ++specialized) {
-            StreamResult r = run_udp_stream(size, o, specialized);
-            mpps[specialized] = double(r.received) / r.seconds / 1e6;
-            double gbps = double(r.received) * double(size) * 8 / r.seconds / 1e9;
-            std::printf("%8zu %-12s %12llu %12llu %10.3f %10.3f %8llu\n", size, specialized ? "specialized" : "generic",
-                        (unsigned long long)r.sent, (unsigned long long)r.received, mpps[specialized], gbps,
-                        (unsigned long long)(r.sent - r.received));
-        }
-        std::printf("%8zu %-12s %12s %12s %10.3f\n", size, "ratio", "", "", mpps[1] / mpps[0]);
-    }
-    return 0;
-}
-
-// --compare --proto tcp: each size through send() and through two handles.
-static int compare_tcp(const Options& o) {
-    std::printf("%8s %-10s %14s %10s %8s %22s\n", "send(B)", "path", "received(B)", "Gbit/s", "ratio",
-                "handle sends spec/gen");
-    for (size_t size : o.sizes) {
-        double generic = 0;
-        for (TcpPath path : {TcpPath::generic, TcpPath::adu, TcpPath::any}) {
-            StreamResult r = run_tcp_stream(size, o, path);
-            double gbps = r.seconds > 0 ? double(r.received) * 8 / r.seconds / 1e9 : 0;
-            if (path == TcpPath::generic) generic = gbps;
-            char counts[64] = "";
-            if (path != TcpPath::generic)
-                std::snprintf(counts, sizeof counts, "%llu/%llu", (unsigned long long)r.specialized_sends,
-                              (unsigned long long)r.generic_sends);
-            std::printf("%8zu %-10s %14llu %10.3f %8.3f %22s\n", size, name(path), (unsigned long long)r.received, gbps,
-                        generic > 0 ? gbps / generic : 0.0, counts);
-        }
-    }
-    return 0;
-}
-
 int main(int argc, char** argv) {
     Options o;
-    if (!parse_options(argc, argv, o)) {
-        std::fprintf(stderr, "usage: quasi-perf [--link mem] [--proto udp|tcp] [--size N[,N...]] [--seconds S] [--count N] [--compare]\n");
-        return 2;
-    }
-    // The JIT readies itself in the background while the stacks come up.
-    if (o.compare) prewarm_specializer();
-    if (o.tcp) {
-        std::printf("quasi-perf: TCP stream, two stacks on the in-memory link, one thread\n");
-        if (o.compare) return compare_tcp(o);
-        std::printf("%8s %14s %10s\n", "send(B)", "received(B)", "Gbit/s");
-        for (size_t size : o.sizes) {
-            StreamResult r = run_tcp_stream(size, o);
-            double gbps = r.seconds > 0 ? double(r.received) * 8 / r.seconds / 1e9 : 0;
-            std::printf("%8zu %14llu %10.3f\n", size, (unsigned long long)r.received, gbps);
-        }
-        return 0;
-    }
-    for (size_t size : o.sizes) {
-        if (size > 65507) {
-            std::fprintf(stderr, "quasi-perf: a UDP datagram carries at most 65507 bytes (got %zu)\n", size);
-            return 2;
+    if (int rc = parse(argc, argv, o); rc >= 0) return rc;
+    std::vector<Test> tests;
+    for (const std::string& name : o.tests) tests.push_back(kTests.at(name));
+    for (Test t : tests)
+        for (size_t size : o.sizes.empty() ? default_sizes(t) : o.sizes)
+            if (size > max_size(t)) {
+                std::fprintf(stderr, "quasi-perf: %s carries at most %zu bytes per message (got %zu)\n", test_name(t),
+                             max_size(t), size);
+                return 2;
+            }
+    if (o.mode != "generic") quasi::prewarm_specializer();  // the JIT readies itself while the stacks come up
+    std::unique_ptr<KernelPair> kernel;
+    if (o.baseline == "kernel") {
+        std::string error;
+        kernel = KernelPair::create(error);
+        if (!kernel) {
+            std::fprintf(stderr, "quasi-perf: --baseline kernel: %s\n", error.c_str());
+            return 1;
         }
     }
-    std::printf("quasi-perf: UDP stream, two stacks on the in-memory link, one thread\n");
-    if (o.compare) return compare_udp(o);
-    std::printf("%8s %12s %12s %10s %10s %8s\n", "size(B)", "sent", "received", "Mpps", "Gbit/s", "lost");
-    for (size_t size : o.sizes) {
-        StreamResult r = run_udp_stream(size, o);
-        double mpps = double(r.received) / r.seconds / 1e6;
-        double gbps = double(r.received) * double(size) * 8 / r.seconds / 1e9;
-        std::printf("%8zu %12llu %12llu %10.3f %10.3f %8llu\n", size, (unsigned long long)r.sent,
-                    (unsigned long long)r.received, mpps, gbps, (unsigned long long)(r.sent - r.received));
-        if (r.send_errors) std::printf("         (%llu sends failed)\n", (unsigned long long)r.send_errors);
+    nlohmann::json load_start = load_average();
+    if (!o.json) print_header(o);
+    std::vector<Cell> cells;
+    bool ok = run_all(o, tests, kernel.get(), cells);
+    if (o.json) {
+        print_json(o, load_start, cells);
+    } else {
+        print_table(stdout, cells);
+        std::printf("load average (1 min): %.2f at start, %.2f at end\n", load_start["1min"].get<double>(),
+                    load_average()["1min"].get<double>());
     }
-    return 0;
+    return ok ? 0 : 1;
 }

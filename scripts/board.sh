@@ -39,7 +39,7 @@ do_build() {
     "$ROOT/scripts/setup.sh" board
   fi
   command -v cmake >/dev/null && command -v ninja >/dev/null || "$ROOT/scripts/setup.sh" core
-  cmake -S "$ROOT" -B "$dir" -G Ninja -DQUASI_BOARD="$BOARD" \
+  cmake -S "$ROOT" -B "$dir" -G Ninja -DQUASI_BOARD="$BOARD" -DQUASI_WERROR=ON \
     -DCMAKE_TOOLCHAIN_FILE="$ROOT/ports/arm/toolchain-arm-none-eabi.cmake" >/dev/null
   cmake --build "$dir" -j "${QUASI_JOBS:-$(nproc)}"
   echo "board.sh: firmware $dir/ports/arm/$BOARD/quasi-board-echo.elf (and the board's unit tests, board_*_test.elf)"

@@ -47,6 +47,7 @@ fi
 
 jobs="${QUASI_JOBS:-$(nproc)}"
 echo "build.sh: configuring $build_dir (Ninja, ${CMAKE_BUILD_TYPE:-RelWithDebInfo}${*:+, $*})"
-cmake -S "$ROOT" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" "$@"
+# -Werror here (developers and CI); a plain cmake build leaves it off.
+cmake -S "$ROOT" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" -DQUASI_WERROR=ON "$@"
 echo "build.sh: building $build_dir with -j$jobs"
 cmake --build "$build_dir" -j "$jobs"

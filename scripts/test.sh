@@ -149,7 +149,7 @@ do_aarch64() {
   local dir="$B-aarch64" targets
   # -O2 as the host build (GCC 12 at -O3 warns falsely inside std::string), without
   # debug info: the cross build is the slow part of this phase.
-  cmake -S "$ROOT" -B "$dir" -G Ninja -DQUASI_JIT=OFF -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
+  cmake -S "$ROOT" -B "$dir" -G Ninja -DQUASI_JIT=OFF -DQUASI_WERROR=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
     -DCMAKE_TOOLCHAIN_FILE="$ROOT/ports/arm/toolchain-aarch64-linux-gnu.cmake" >/dev/null
   # Each unit test is a target of its own name.
   mapfile -t targets < <(ctest --test-dir "$dir" -N -L unit | sed -n 's/^ *Test *#[0-9]*: //p')

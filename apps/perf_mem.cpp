@@ -1,0 +1,228 @@
+// quasi-perf on the in-memory link: both stacks in this process, polled alternately on
+// one thread, so a figure measures the whole path: socket send, TCP or UDP, IPv4, ARP,
+// Ethernet, link, and the same on receive up to recv().
+#include "apps/app_common.hpp"
+#include "apps/perf_run.hpp"
+#include "jit/specialize.hpp"
+#include "ports/x86/mem_link.hpp"
+#include "ports/x86/steady_clock.hpp"
+#include "stack/socket.hpp"
+#include "stack/stack.hpp"
+
+#include <memory>
+#include <vector>
+
+namespace quasi::perf {
+namespace {
+
+constexpr Ipv4Addr kAddrA = Ipv4Addr::from_octets(198, 18, 0, 1);
+constexpr Ipv4Addr kAddrB = Ipv4Addr::from_octets(198, 18, 0, 2);
+constexpr uint16_t kPortA = 5001;
+constexpr uint16_t kPortB = 5002;
+constexpr size_t kBurst = 32;
+constexpr int kMaxIdlePolls = 10000;  // a message not delivered after this many rounds is lost
+
+struct MemPair {
+    SteadyClock clock;
+    BufferPool pool{BufferPool::Config{.count = 8192}};
+    MemLink link;
+    std::unique_ptr<Stack> a, b;
+    int fa = -1, fb = -1;
+
+    MemPair() {
+        Stack::Config config;
+        config.seed = app::random_seed();
+        a = std::make_unique<Stack>(config, clock, &pool);
+        config.seed = app::random_seed();
+        b = std::make_unique<Stack>(config, clock, &pool);
+        a->add_interface(link.a(), kAddrA, 24);
+        b->add_interface(link.b(), kAddrB, 24);
+    }
+    void poll_both() {
+        a->poll();
+        b->poll();
+    }
+    // UDP: a bound and connected to b. TCP: a connected to b, accepted.
+    bool open(bool tcp, std::string& error) {
+        if (!tcp) {
+            fa = socket(*a, kAfInet, kSockDgram);
+            fb = socket(*b, kAfInet, kSockDgram);
+            bind(*a, fa, SockAddr{kAddrA, kPortA});
+            bind(*b, fb, SockAddr{kAddrB, kPortB});
+            connect(*a, fa, SockAddr{kAddrB, kPortB});
+            connect(*b, fb, SockAddr{kAddrA, kPortA});
+            // Resolve ARP both ways before anything is timed.
+            uint8_t probe = 0, buf[16];
+            send(*a, fa, &probe, 1);
+            send(*b, fb, &probe, 1);
+            for (int i = 0; i < 64; ++i) poll_both();
+            while (recv(*a, fa, buf, sizeof buf) >= 0) {
+            }
+            while (recv(*b, fb, buf, sizeof buf) >= 0) {
+            }
+            return true;
+        }
+        int l = socket(*b, kAfInet, kSockStream);
+        bind(*b, l, SockAddr{kAddrB, kPortB});
+        listen(*b, l, 1);
+        fa = socket(*a, kAfInet, kSockStream);
+        connect(*a, fa, SockAddr{kAddrB, kPortB});
+        for (int i = 0; i < 1000 && fb < 0; ++i) {
+            poll_both();
+            fb = accept(*b, l, nullptr);
+        }
+        if (fb < 0) error = "the TCP connection did not establish on the in-memory link";
+        return fb >= 0;
+    }
+};
+
+// send() or a handle specialized for the socket and the size.
+struct Sender {
+    Stack* stack = nullptr;
+    int fd = -1;
+    SendHandle handle;
+
+    bool init(Stack& s, int f, Path path, size_t size, bool tcp, std::string& error) {
+        stack = &s;
+        fd = f;
+        if (path != Path::specialized) return true;
+        SpecOptions spec;
+        // UDP: the size is declared when one frame carries it; TCP: as the ADU.
+        if (tcp || size <= 1472) spec.message_size = static_cast<uint32_t>(size);
+        auto h = specialize_send(s, f, spec);
+        if (!h) {
+            error = "specialization failed: " + h.error().message;
+            return false;
+        }
+        handle = std::move(*h);
+        return true;
+    }
+    ssize_t send(const uint8_t* p, size_t n) {
+        return handle.valid() ? handle.send(p, n) : quasi::send(*stack, fd, p, n);
+    }
+    void add_counts(RunResult& r) const {
+        if (!handle.valid()) return;
+        SendHandleInfo info = handle.info();
+        r.specialized_sends += info.specialized_sends;
+        r.generic_fallbacks += info.generic_sends;
+    }
+};
+
+// Receives whatever is queued for fd, counting it; UDP counts datagrams, TCP bytes.
+void receive_all(Stack& s, int fd, std::vector<uint8_t>& buf, Counters& c) {
+    ssize_t n;
+    while ((n = recv(s, fd, buf.data(), buf.size())) > 0) {
+        ++c.msgs_received;
+        c.bytes_received += uint64_t(n);
+    }
+}
+
+RunResult run_stream(MemPair& m, const RunSpec& spec, const Progress& progress) {
+    RunResult r;
+    bool tcp = is_tcp(spec.test);
+    if (!m.open(tcp, r.error)) return r;
+    // MAERTS: the far end sends, this end receives.
+    bool reverse = spec.test == Test::tcp_maerts;
+    Stack& tx = reverse ? *m.b : *m.a;
+    Stack& rx = reverse ? *m.a : *m.b;
+    int ftx = reverse ? m.fb : m.fa, frx = reverse ? m.fa : m.fb;
+    Sender sender;
+    if (!sender.init(tx, ftx, spec.path, spec.size, tcp, r.error)) return r;
+    std::vector<uint8_t> payload(spec.size, 0x5A), buf(256 * 1024);
+    Counters c;
+    auto step = [&] {
+        for (size_t i = 0; i < kBurst; ++i) {
+            ssize_t n = sender.send(payload.data(), spec.size);
+            if (n <= 0) break;  // TCP: the send buffer is full until the peer reads
+            ++c.msgs_sent;
+            c.bytes_sent += uint64_t(n);
+        }
+        tx.poll();
+        rx.poll();
+        receive_all(rx, frx, buf, c);
+        return true;
+    };
+    measure(spec, progress, r, step, [&] { return c; });
+    // Drain what is still in flight so the totals can be compared end to end.
+    uint64_t unit_sent = tcp ? c.bytes_sent : c.msgs_sent;
+    for (int i = 0; i < kMaxIdlePolls && (tcp ? c.bytes_received : c.msgs_received) < unit_sent; ++i) {
+        tx.poll();
+        rx.poll();
+        receive_all(rx, frx, buf, c);
+    }
+    r.total = c;
+    sender.add_counts(r);
+    return r;
+}
+
+// Reads exactly `size` bytes (TCP) or one datagram (UDP) from fd, polling both stacks.
+bool receive_message(MemPair& m, Stack& s, int fd, bool tcp, size_t size, std::vector<uint8_t>& buf, Counters& c) {
+    size_t got = 0;
+    for (int idle = 0; idle < kMaxIdlePolls; ++idle) {
+        ssize_t n = recv(s, fd, buf.data(), tcp ? size - got : buf.size());
+        if (n > 0) {
+            got += size_t(n);
+            c.bytes_received += uint64_t(n);
+            if (!tcp || got == size) {
+                ++c.msgs_received;
+                return true;
+            }
+            idle = 0;
+            continue;
+        }
+        m.poll_both();
+    }
+    return false;
+}
+
+RunResult run_rr(MemPair& m, const RunSpec& spec, const Progress& progress) {
+    RunResult r;
+    bool tcp = is_tcp(spec.test);
+    if (!m.open(tcp, r.error)) return r;
+    Sender client, server;
+    if (!client.init(*m.a, m.fa, spec.path, spec.size, tcp, r.error) ||
+        !server.init(*m.b, m.fb, spec.path, spec.size, tcp, r.error))
+        return r;
+    std::vector<uint8_t> payload(spec.size, 0x5A), buf(std::max<size_t>(spec.size, 2048));
+    Counters c;
+    auto send_message = [&](Sender& s) {
+        size_t off = 0;
+        for (int tries = 0; off < spec.size && tries < kMaxIdlePolls; ++tries) {
+            ssize_t n = s.send(payload.data() + off, spec.size - off);
+            if (n > 0)
+                off += size_t(n);
+            else
+                m.poll_both();
+        }
+        if (off < spec.size) return false;
+        ++c.msgs_sent;
+        c.bytes_sent += spec.size;
+        return true;
+    };
+    auto step = [&] {
+        auto t0 = std::chrono::steady_clock::now();
+        if (!send_message(client) || !receive_message(m, *m.b, m.fb, tcp, spec.size, buf, c) || !send_message(server) ||
+            !receive_message(m, *m.a, m.fa, tcp, spec.size, buf, c)) {
+            r.error = "a request or response was not delivered";
+            return false;
+        }
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
+        r.latency_ns.record(uint64_t(ns.count()));
+        ++c.transactions;
+        return true;
+    };
+    measure(spec, progress, r, step, [&] { return c; });
+    r.total = c;
+    client.add_counts(r);
+    server.add_counts(r);
+    return r;
+}
+
+}  // namespace
+
+RunResult run_mem(const RunSpec& spec, const Progress& progress) {
+    MemPair m;
+    return is_rr(spec.test) ? run_rr(m, spec, progress) : run_stream(m, spec, progress);
+}
+
+}  // namespace quasi::perf

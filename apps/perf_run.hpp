@@ -1,0 +1,114 @@
+// quasi-perf's tests and paths (netperf's names and meanings), one run's result, and the
+// measuring loop every path shares: a warm-up that is left out of the figures, then a
+// window bounded by a duration or a count, with a progress callback.
+#pragma once
+
+#include "apps/perf_stats.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace quasi::perf {
+
+// STREAM: one way, the receiver counts. MAERTS: TCP_STREAM the other way (the remote
+// sends). RR: `size` bytes out, `size` bytes back, one transaction, timed.
+enum class Test { udp_stream, tcp_stream, tcp_maerts, udp_rr, tcp_rr };
+// generic: send(); specialized: a send handle compiled for the socket and the size
+// (jit/specialize.hpp); kernel / kernel_capped: Linux sockets across a veth pair, with
+// segmentation offloads on / capped to 1500-byte segments.
+enum class Path { generic, specialized, kernel, kernel_capped };
+
+const char* test_name(Test t);
+const char* path_name(Path p);
+bool is_rr(Test t);
+bool is_tcp(Test t);
+// The largest message a test carries: a UDP datagram's payload, or any TCP send().
+size_t max_size(Test t);
+
+struct RunSpec {
+    Test test = Test::udp_stream;
+    size_t size = 64;
+    Path path = Path::generic;
+    double duration_s = 3;
+    double warmup_s = 0.5;
+    uint64_t count = 0;  // messages (STREAM) or transactions (RR) in the window; 0: duration
+};
+
+struct Counters {
+    uint64_t msgs_sent = 0, bytes_sent = 0;
+    uint64_t msgs_received = 0, bytes_received = 0;
+    uint64_t transactions = 0;
+};
+
+struct RunResult {
+    std::string error;  // empty: the run completed
+    Counters total;     // warm-up included: what the sender counted and the receiver got
+    Counters window;    // the measured window only
+    double window_s = 0;
+    LatencyHistogram latency_ns;                            // RR only, window only
+    uint64_t specialized_sends = 0, generic_fallbacks = 0;  // a handle's own counts
+
+    double pps() const { return window_s > 0 ? double(window.msgs_received) / window_s : 0; }
+    double gbps() const { return window_s > 0 ? double(window.bytes_received) * 8 / window_s / 1e9 : 0; }
+    double tps() const { return window_s > 0 ? double(window.transactions) / window_s : 0; }
+};
+
+// Called about every 250 ms during a run: seconds into the window (negative during the
+// warm-up) and the current rate in the test's main unit (pps, Gb/s or tps).
+using Progress = std::function<void(double elapsed_s, double rate)>;
+
+double main_figure(Test t, const RunResult& r);  // pps for UDP_STREAM, gbps for TCP streams, tps for RR
+const char* main_unit(Test t);
+
+// Runs `step` (one burst or one transaction, updating the counters `read` returns)
+// through the warm-up and the window. `step` returns false to abort (error set).
+template <class Step, class Read>
+void measure(const RunSpec& spec, const Progress& progress, RunResult& r, Step step, Read read) {
+    using clock = std::chrono::steady_clock;
+    auto seconds_since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };
+    clock::time_point start = clock::now(), window_start = start, last_progress = start;
+    Counters at_window_start{}, at_last_progress{};
+    bool in_window = spec.warmup_s <= 0;
+    while (true) {
+        if (!step()) return;
+        double elapsed = seconds_since(window_start);
+        if (!in_window && elapsed >= spec.warmup_s) {
+            in_window = true;
+            window_start = clock::now();
+            at_window_start = read();
+            r.latency_ns.clear();
+            elapsed = 0;
+        }
+        if (in_window) {
+            Counters now = read();
+            bool done = spec.count ? (is_rr(spec.test) ? now.transactions - at_window_start.transactions
+                                                       : now.msgs_sent - at_window_start.msgs_sent) >= spec.count
+                                   : elapsed >= spec.duration_s;
+            if (done) break;
+        }
+        if (progress && seconds_since(last_progress) >= 0.25) {
+            Counters now = read();
+            RunResult delta;
+            delta.window_s = seconds_since(last_progress);
+            delta.window = {0, 0, now.msgs_received - at_last_progress.msgs_received,
+                            now.bytes_received - at_last_progress.bytes_received,
+                            now.transactions - at_last_progress.transactions};
+            progress(in_window ? elapsed : elapsed - spec.warmup_s, main_figure(spec.test, delta));
+            last_progress = clock::now();
+            at_last_progress = now;
+        }
+    }
+    r.window_s = seconds_since(window_start);
+    Counters end = read();
+    r.window = {end.msgs_sent - at_window_start.msgs_sent, end.bytes_sent - at_window_start.bytes_sent,
+                end.msgs_received - at_window_start.msgs_received, end.bytes_received - at_window_start.bytes_received,
+                end.transactions - at_window_start.transactions};
+}
+
+// Two quasi stacks in this process on the in-memory link, polled alternately on one
+// thread (ports/x86/mem_link.hpp). Path generic or specialized.
+RunResult run_mem(const RunSpec& spec, const Progress& progress);
+
+}  // namespace quasi::perf

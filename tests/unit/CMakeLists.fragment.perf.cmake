@@ -1,0 +1,25 @@
+# quasi-perf: its statistics, a counted run of every test on the in-memory link
+# (sender's count == receiver's), and its command line (--help, a bad option, --json).
+if(TARGET quasi_perf_lib)
+  add_executable(perf_test ${CMAKE_CURRENT_LIST_DIR}/perf_test.cpp)
+  target_link_libraries(perf_test PRIVATE quasi_perf_lib GTest::gtest_main)
+  add_test(NAME perf_test COMMAND perf_test)
+  add_test(NAME perf_cli_help COMMAND quasi-perf --help)
+  add_test(NAME perf_cli_bad_test COMMAND quasi-perf --test NO_SUCH_TEST)
+  add_test(NAME perf_cli_json COMMAND quasi-perf --test UDP_STREAM,TCP_RR --sizes 64 --count 2000 --warmup 0 --json)
+  set_tests_properties(perf_cli_bad_test PROPERTIES WILL_FAIL TRUE)
+  # (A pass expression makes ctest ignore the exit status: a failed run shows as "errors".)
+  set_tests_properties(perf_cli_json PROPERTIES PASS_REGULAR_EXPRESSION "\"specialized/generic_tps\""
+                       FAIL_REGULAR_EXPRESSION "\"errors\"")
+  # The kernel baseline (root: namespaces and a veth pair; not root: skipped), every
+  # test for a few thousand messages; quasi-perf fails a run whose sender and receiver
+  # counts disagree (TCP on every path).
+  add_test(NAME perf_kernel_baseline
+    COMMAND sh -c "[ \"$(id -u)\" = 0 ] || exit 77; exec timeout --kill-after=5 100 \"$0\" \"$@\""
+            $<TARGET_FILE:quasi-perf> --test UDP_STREAM,TCP_STREAM,TCP_MAERTS,UDP_RR,TCP_RR --sizes 100
+            --mode generic --baseline kernel --count 3000 --warmup 0 --json)
+  set_tests_properties(perf_kernel_baseline PROPERTIES LABELS interop TIMEOUT 120 SKIP_RETURN_CODE 77
+                       PASS_REGULAR_EXPRESSION "\"kernel-capped\""
+                       FAIL_REGULAR_EXPRESSION "\"errors\"")
+  set_tests_properties(perf_test perf_cli_help perf_cli_bad_test perf_cli_json PROPERTIES LABELS unit TIMEOUT 120)
+endif()
