@@ -104,6 +104,9 @@ TcpSocket* TcpLayer::alloc_socket() {
     TcpSocket* s = sockets_.allocate();
     if (!s) return nullptr;
     s->in_use = true;
+    // The range sets' slots come from the layer's memory too: a board's arena, not the heap.
+    s->out_of_order.set_source(&memory_);
+    s->scoreboard.set_source(&memory_);
     init_timers(*s);
     s->ttl.guarded_write(stack_.config().default_ttl);
     s->send_buffer_size = config_.send_buffer;

@@ -45,6 +45,7 @@ public:
     // Forgets all SACK state (RFC 6675 5.1: after an RTO, the receiver may renege,
     // RFC 2018 8); snd_una is kept.
     void clear() { sacked_.clear(); }
+    void set_source(MemorySource* source) { sacked_.set_source(source); }
 
     bool is_sacked(uint32_t seq) const { return sacked_.contains(seq); }
 
