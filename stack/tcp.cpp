@@ -26,7 +26,10 @@ size_t TcpTupleHash::operator()(const TcpTuple& t) const {
 
 namespace {
 SlabPool<TcpSocket>::Config socket_pool_config(const TcpLayer::Config& c) {
-    return {.max_objects = c.max_sockets, .preallocate = c.grow ? 0 : c.max_sockets, .grow = c.grow};
+    return {.max_objects = c.max_sockets,
+            .preallocate = c.grow ? 0 : c.max_sockets,
+            .grow = c.grow,
+            .chunk_bytes = c.grow ? 16 * 1024 : SlabPool<TcpSocket>::chunk_bytes_for(c.max_sockets)};
 }
 TimeWaitTable::Config time_wait_config(const TcpLayer::Config& c) {
     return {.max_records = c.max_time_wait, .initial_buckets = 256, .grow = c.grow};

@@ -50,10 +50,12 @@ constexpr size_t kTcpRingMemory = kTcpSockets * (kTcpSendRing + kTcpReceiveRing)
 // rings' budget, plus one largest ring of slack: a ring that doubles holds its old
 // storage while it takes the new. The firmware checks at boot that start-up was served.
 constexpr size_t kArenaMaxBlock = 16 * 1024;
-constexpr size_t slab_chunks(size_t objects, size_t object_bytes) {
-    // SlabPool's chunk: a header and a bitmap (<= 64 B here), then the slots.
-    const size_t per_chunk = (kArenaMaxBlock - 64) / object_bytes;
-    return (objects + per_chunk - 1) / per_chunk;
+// A pool that never grows takes the smallest chunk that holds it all, or 16 KiB ones.
+template <class T>
+constexpr size_t slab_bytes(size_t objects) {
+    const size_t chunk = SlabPool<T>::chunk_bytes_for(objects, kArenaMaxBlock);
+    const size_t per_chunk = (chunk - 64) / sizeof(T);  // a header and a bitmap (<= 64 B here), the slots
+    return (objects + per_chunk - 1) / per_chunk * chunk;
 }
 constexpr size_t block(size_t bytes) {
     return BuddyArena::block_for(bytes, alignof(std::max_align_t));
@@ -66,8 +68,8 @@ constexpr size_t round_to_max_block(size_t bytes) {
     return (bytes + kArenaMaxBlock - 1) / kArenaMaxBlock * kArenaMaxBlock;
 }
 constexpr size_t kArenaBytes =
-    (slab_chunks(kTcpSockets, sizeof(TcpSocket)) + slab_chunks(kTcpTimeWait, sizeof(TimeWaitRecord))) * kArenaMaxBlock +
-    round_to_max_block(kArenaTables + kTcpRingMemory + kTcpSendRing);
+    round_to_max_block(slab_bytes<TcpSocket>(kTcpSockets) + slab_bytes<TimeWaitRecord>(kTcpTimeWait) + kArenaTables +
+                       kTcpRingMemory + kTcpSendRing);
 static_assert(kArenaBytes % kArenaMaxBlock == 0 && kTcpSendRing <= kArenaMaxBlock && kTcpReceiveRing <= kArenaMaxBlock);
 
 // --- the device ---
