@@ -21,7 +21,7 @@ LAYERS = [
     ("Ethernet, buffers, Stack, timers, wire formats, stats", r"[/(](ethernet|buffer|stack|timer|random|stats|bytes|checksum|checksum_kernel)\.cpp"),
     ("specialization contexts (context/)", r"[/(](extraction|udp_context|tcp_context)\.cpp"),
     ("board: startup, UART, SysTick, syscalls, LAN9118", r"quasi_board_mps2"),
-    ("firmware: echo, HTTP, heap audit", r"[/(](board_echo|services|heap_audit)\.cpp"),
+    ("firmware: echo, HTTP, heap audit, TCP arena", r"[/(](board_echo|services|heap_audit|buddy_arena)\.cpp"),
     ("newlib-nano, libstdc++, libgcc", r"\.a\(|/usr/lib"),
 ]
 KINDS = ("text", "rodata", "data", "bss")

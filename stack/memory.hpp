@@ -99,6 +99,14 @@ public:
         }
     }
 
+    // The smallest chunk (a power of two, up to `largest`) that holds `objects`: what a
+    // pool that never grows uses, so a board's 16 records take 2 KiB, not 16.
+    static constexpr size_t chunk_bytes_for(size_t objects, size_t largest = 16 * 1024) {
+        size_t bytes = 512;
+        while (bytes < largest && slots_offset(objects) + objects * sizeof(Slot) > bytes) bytes <<= 1;
+        return bytes;
+    }
+
     size_t in_use() const { return in_use_; }
     size_t capacity() const { return capacity_; }  // objects the chunks held now can take
     size_t bytes() const { return chunks_ * config_.chunk_bytes; }  // memory held from the source
@@ -129,7 +137,7 @@ private:
             else bitmap()[i / 64] &= ~(uint64_t{1} << (i % 64));
         }
     };
-    static size_t slots_offset(size_t slots) {
+    static constexpr size_t slots_offset(size_t slots) {
         size_t end = sizeof(Chunk) + (slots + 63) / 64 * sizeof(uint64_t);
         return (end + alignof(Slot) - 1) / alignof(Slot) * alignof(Slot);
     }

@@ -17,7 +17,11 @@
 namespace quasi {
 
 DescriptorTable::DescriptorTable(size_t size, MemorySource& memory, bool grow)
-    : size_(size), memory_(memory), grow_(grow), chunk_count_((size + kChunk - 1) / kChunk) {
+    : size_(size),
+      memory_(memory),
+      grow_(grow),
+      chunk_entries_(size < kChunk ? size : kChunk),
+      chunk_count_((size + kChunk - 1) / kChunk) {
     chunks_ = static_cast<Entry**>(memory_.allocate(chunk_count_ * sizeof(Entry*) + 1, alignof(Entry*)));
     if (!chunks_) {
         chunk_count_ = 0;
@@ -29,26 +33,26 @@ DescriptorTable::DescriptorTable(size_t size, MemorySource& memory, bool grow)
 
 DescriptorTable::~DescriptorTable() {
     if (!chunks_) return;
-    for (size_t i = 0; i * kChunk < taken_; ++i) memory_.deallocate(chunks_[i], kChunk * sizeof(Entry), alignof(Entry));
+    for (size_t i = 0; i * kChunk < taken_; ++i) memory_.deallocate(chunks_[i], chunk_entries_ * sizeof(Entry), alignof(Entry));
     memory_.deallocate(chunks_, chunk_count_ * sizeof(Entry*) + 1, alignof(Entry*));
 }
 
 bool DescriptorTable::add_chunk() {
     size_t index = taken_ / kChunk;
-    if (index >= chunk_count_) return false;
-    void* p = memory_.allocate(kChunk * sizeof(Entry), alignof(Entry));
+    if (index >= chunk_count_ || taken_ >= size_) return false;
+    void* p = memory_.allocate(chunk_entries_ * sizeof(Entry), alignof(Entry));
     if (!p) return false;
     Entry* chunk = static_cast<Entry*>(p);
-    size_t n = size_ - taken_ < kChunk ? size_ - taken_ : kChunk;
+    size_t n = size_ - taken_ < chunk_entries_ ? size_ - taken_ : chunk_entries_;
     // Pushed in reverse, so a fresh table hands out 0, 1, 2, ...
-    for (size_t i = kChunk; i-- > 0;) {
+    for (size_t i = chunk_entries_; i-- > 0;) {
         new (&chunk[i]) Entry();
         if (i >= n) continue;
         chunk[i].next_free = free_head_;
         free_head_ = static_cast<int>(taken_ + i);
     }
     chunks_[index] = chunk;
-    taken_ += kChunk;
+    taken_ += chunk_entries_;
     return true;
 }
 

@@ -99,7 +99,8 @@ int set_ready_callback(Stack& stack, int fd, ReadyCallback callback, void* user)
 // Entries come in chunks of kChunk from a MemorySource, taken as descriptors are
 // needed (up to `size`) or all at construction when `grow` is off; free ones form a
 // list, so allocate and release are O(1) at any size (the most recently released
-// descriptor is reused first, not the lowest as POSIX would).
+// descriptor is reused first, not the lowest as POSIX would). A table smaller than a
+// chunk takes only its size (a board's 32 descriptors are 32 entries, not 1024).
 class DescriptorTable {
 public:
     enum class Kind : uint8_t { free, udp, tcp };
@@ -141,6 +142,7 @@ private:
     size_t size_;
     MemorySource& memory_;
     bool grow_;
+    size_t chunk_entries_;  // entries per chunk: kChunk, or size when smaller
     size_t chunk_count_;
     Entry** chunks_;
     size_t taken_ = 0;  // descriptors covered by the chunks held

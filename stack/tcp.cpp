@@ -26,7 +26,10 @@ size_t TcpTupleHash::operator()(const TcpTuple& t) const {
 
 namespace {
 SlabPool<TcpSocket>::Config socket_pool_config(const TcpLayer::Config& c) {
-    return {.max_objects = c.max_sockets, .preallocate = c.grow ? 0 : c.max_sockets, .grow = c.grow};
+    return {.max_objects = c.max_sockets,
+            .preallocate = c.grow ? 0 : c.max_sockets,
+            .grow = c.grow,
+            .chunk_bytes = c.grow ? 16 * 1024 : SlabPool<TcpSocket>::chunk_bytes_for(c.max_sockets)};
 }
 TimeWaitTable::Config time_wait_config(const TcpLayer::Config& c) {
     return {.max_records = c.max_time_wait, .initial_buckets = 256, .grow = c.grow};
@@ -104,6 +107,9 @@ TcpSocket* TcpLayer::alloc_socket() {
     TcpSocket* s = sockets_.allocate();
     if (!s) return nullptr;
     s->in_use = true;
+    // The range sets' slots come from the layer's memory too: a board's arena, not the heap.
+    s->out_of_order.set_source(&memory_);
+    s->scoreboard.set_source(&memory_);
     init_timers(*s);
     s->ttl.guarded_write(stack_.config().default_ttl);
     s->send_buffer_size = config_.send_buffer;

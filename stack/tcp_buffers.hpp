@@ -5,7 +5,7 @@
 // only a limit: its storage is taken when bytes arrive, starting small and doubling up
 // to that limit, from a RingBudget (a MemorySource and a cap on all rings together),
 // and can be given back when it empties (shrink_if_empty), so an idle connection holds
-// no ring memory. SeqRangeSet holds a std::array. Neither throws nor uses RTTI, so
+// no ring memory. SeqRangeSet takes its slots from a MemorySource while not empty. Neither throws nor uses RTTI, so
 // they build for the bare-metal core.
 #pragma once
 
@@ -136,6 +136,8 @@ public:
     ~SeqRangeSet() { give_back_storage(); }
     // Empties the set and sets a new cap (clamped as above).
     void init(size_t max_ranges);
+    // Where the ranges' storage comes from (nullptr: the heap); set while empty.
+    void set_source(MemorySource* source) { source_ = source; }
     void clear();
 
     // Adds [left, right), merging with every range it overlaps or touches. An empty
@@ -178,6 +180,7 @@ private:
     void give_back_storage();
 
     Slot* slots_ = nullptr;
+    MemorySource* source_ = nullptr;
     uint64_t clock_ = 0;
     size_t count_ = 0;
     size_t max_ranges_ = 0;

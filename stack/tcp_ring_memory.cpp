@@ -1,5 +1,5 @@
 // ByteRing's storage: taken, grown and given back through the ring's budget; and
-// SeqRangeSet's, taken from the heap source while the set is not empty. Apart
+// SeqRangeSet's, taken from its source while the set is not empty. Apart
 // from tcp_buffers.cpp because the specializer's bitcode links that file: in the
 // bitcode, growing a ring calls the host (jit/bitcode/tcp_frozen.cpp), so a handle's
 // code and the stack share one allocator.
@@ -58,7 +58,7 @@ bool ByteRing::grow(size_t bytes) {
 }
 
 bool SeqRangeSet::take_storage() {
-    void* p = heap_memory().allocate(max_ranges_ * sizeof(Slot), alignof(Slot));
+    void* p = (source_ ? *source_ : heap_memory()).allocate(max_ranges_ * sizeof(Slot), alignof(Slot));
     if (!p) return false;
     slots_ = static_cast<Slot*>(p);
     for (size_t i = 0; i < max_ranges_; ++i) new (&slots_[i]) Slot();
@@ -67,7 +67,7 @@ bool SeqRangeSet::take_storage() {
 
 void SeqRangeSet::give_back_storage() {
     if (!slots_) return;
-    heap_memory().deallocate(slots_, max_ranges_ * sizeof(Slot), alignof(Slot));
+    (source_ ? *source_ : heap_memory()).deallocate(slots_, max_ranges_ * sizeof(Slot), alignof(Slot));
     slots_ = nullptr;
 }
 

@@ -65,6 +65,7 @@ public:
     void forget_lost() { lost_marked_ = false; }
     // The lost mark, or the last snd_una seen when there is none.
     uint32_t lost_below() const { return lost_marked_ ? lost_below_ : snd_una_; }
+    void set_source(MemorySource* source) { sacked_.set_source(source); }
 
     bool is_sacked(uint32_t seq) const { return sacked_.contains(seq); }
 

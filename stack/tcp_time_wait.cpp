@@ -7,7 +7,7 @@ TimeWaitTable::TimeWaitTable(const Config& config, MemorySource& source)
       records_({.max_objects = config.max_records,
                 .preallocate = config.grow ? 0 : config.max_records,
                 .grow = config.grow,
-                .chunk_bytes = 16 * 1024},
+                .chunk_bytes = config.grow ? 16 * 1024 : SlabPool<TimeWaitRecord>::chunk_bytes_for(config.max_records)},
                source),
       table_(source, config.grow ? config.initial_buckets : config.max_records, config.max_records, config.grow) {}
 

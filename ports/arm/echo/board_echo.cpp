@@ -13,7 +13,9 @@
 // to the LAN9118's FIFO. Under QEMU's -icount shift=0 (scripts/board.sh run --icount)
 // one nanosecond of the clock is one instruction, so the time is an instruction count.
 //
-// Every buffer here is static; after start-up nothing is allocated (heap_audit.hpp).
+// Every buffer here is static; after start-up nothing is allocated (heap_audit.hpp):
+// TCP takes its memory from a static arena sized by config.hpp (buddy_arena.hpp).
+#include "ports/arm/echo/buddy_arena.hpp"
 #include "ports/arm/echo/heap_audit.hpp"
 #include "ports/arm/echo/services.hpp"
 #include "ports/arm/mps2-an385/board.hpp"
@@ -29,6 +31,12 @@ using namespace quasi;
 using namespace quasi::board;
 
 namespace {
+
+// The TCP layer's memory: everything it takes, at start-up and as connections come.
+alignas(kArenaMaxBlock) uint8_t g_arena_region[kArenaBytes];
+uint8_t g_arena_map[BuddyArena::map_bytes(kArenaBytes)];
+BuddyArena g_arena(g_arena_region, kArenaBytes, kArenaMaxBlock, g_arena_map);
+size_t g_arena_startup_bytes = 0;  // the tables: what the arena holds when start-up ends
 
 struct Address {
     Ipv4Addr ip{(198u << 24) | (18u << 16) | 2u};
@@ -91,7 +99,7 @@ void put_line(const char* key, uint64_t value, const char* note = nullptr) {
 }
 
 bool heap_flat() {
-    return heap_audit().data_path_allocations == 0 && heap_audit().ring_refused == 0;
+    return heap_audit().data_path_allocations == 0 && g_arena.stats().refusals == 0;
 }
 
 void print_stats(const Stack& stack, const Lan9118& nic, const Services& services, const SysTickClock& clock) {
@@ -117,10 +125,14 @@ void print_stats(const Stack& stack, const Lan9118& nic, const Services& service
     put_line("heap data_path_bytes", h.data_path_bytes);
     put_line("heap sbrk_calls", sbrk_stats().calls);
     put_line("heap sbrk_top", sbrk_stats().top);
-    put_line("heap ring_takes", h.ring_takes, "TCP rings from the fixed pool");
-    put_line("heap ring_refused", h.ring_refused);
-    put_line("heap rings_high_water", h.rings_high_water);
-    console_put(heap_flat() ? "quasi-board: heap flat\n" : "quasi-board: HEAP GREW ON THE DATA PATH\n");
+    const BuddyArena::Stats& a = g_arena.stats();
+    put_line("arena bytes", g_arena.size());
+    put_line("arena startup_bytes", g_arena_startup_bytes, "TCP's sockets, records and tables");
+    put_line("arena allocations", a.allocations, "TCP sockets, tables, rings, range sets");
+    put_line("arena refusals", a.refusals, "requests the arena could not meet: must be 0");
+    put_line("arena bytes_in_use", a.bytes_in_use);
+    put_line("arena high_water", a.high_water);
+    console_put(heap_flat() ? "quasi-board: heap flat\n" : "quasi-board: HEAP GREW ON THE DATA PATH OR THE ARENA REFUSED\n");
     console_put("quasi-board: stats end\n");
 }
 
@@ -158,16 +170,18 @@ int main() {
     // The pool is the board's, so the NIC comes up (and its free-running counter,
     // whose value at this point varies with host timing under QEMU, seeds the
     // stack's hashes; a real board would read a TRNG) before the Stack.
-    const Stack::Config config = stack_config(0);
+    const Stack::Config config = stack_config(0, &g_arena);
     static BufferPool pool(config.pool);
     static Lan9118 nic(Lan9118::kMps2Base, pool);
     if (!nic.init()) {
         console_put("quasi-board: no LAN9118 answers at 0x40200000 (QEMU: -nic tap,...,model=lan9118)\n");
         return 2;
     }
-    reserve_ring_pool(kTcpSendRing, kTcpRings);
-    static_assert(kTcpSendRing == kTcpReceiveRing, "one ring pool serves both directions");
-    static Stack stack(stack_config((uint64_t{nic.free_running()} << 32) ^ clock.now()), clock, &pool);
+    static Stack stack(stack_config((uint64_t{nic.free_running()} << 32) ^ clock.now(), &g_arena), clock, &pool);
+    if (g_arena.stats().refusals) {
+        console_put("quasi-board: the TCP arena is too small for config.hpp's tables (kArenaBytes)\n");
+        return 2;
+    }
     if (int rc = stack.add_interface(nic, address.ip, address.prefix_len); rc < 0) {
         console_put("quasi-board: cannot add the interface\n");
         return 2;
@@ -184,6 +198,17 @@ int main() {
     if (bench_fd < 0 || connect(stack, bench_fd, SockAddr{address.gateway, 9}) < 0)
         console_put("quasi-board: no benchmark socket (no gateway?)\n");
     end_startup();
+    g_arena_startup_bytes = g_arena.stats().bytes_in_use;
+
+    // What start-up took: the heap (sbrk) and the arena's tables (the rest of the
+    // arena is the rings' budget).
+    console_put("quasi-board: start-up RAM: heap ");
+    console_put_u64(sbrk_stats().top);
+    console_put(" B, TCP arena ");
+    console_put_u64(g_arena.stats().bytes_in_use);
+    console_put(" B of ");
+    console_put_u64(g_arena.size());
+    console_put(" B\n");
 
     char ip[16];
     console_put("quasi-board: ");

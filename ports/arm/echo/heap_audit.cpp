@@ -2,6 +2,8 @@
 
 #include "ports/arm/mps2-an385/board.hpp"
 
+#include <malloc.h>
+
 #include <cstdlib>
 #include <new>
 
@@ -18,20 +20,6 @@ namespace {
 HeapAudit g_audit;
 bool g_started = false;
 
-// The ring pool: one block of storage, blocks on a free list threaded through them.
-struct RingPool {
-    uint8_t* base = nullptr;
-    size_t block_size = 0;
-    size_t count = 0;
-    void* free_list = nullptr;
-
-    bool owns(const void* p) const {
-        const uint8_t* b = static_cast<const uint8_t*>(p);
-        return base && b >= base && b < base + block_size * count;
-    }
-};
-RingPool g_rings;
-
 void count_malloc(size_t size) {
     if (g_started) {
         ++g_audit.data_path_allocations;
@@ -42,26 +30,7 @@ void count_malloc(size_t size) {
     }
 }
 
-void* ring_take() {
-    void* block = g_rings.free_list;
-    if (!block) {
-        ++g_audit.ring_refused;
-        return nullptr;
-    }
-    g_rings.free_list = *static_cast<void**>(block);
-    ++g_audit.ring_takes;
-    if (++g_audit.rings_in_use > g_audit.rings_high_water) g_audit.rings_high_water = g_audit.rings_in_use;
-    return block;
-}
-
-void ring_give(void* block) {
-    *static_cast<void**>(block) = g_rings.free_list;
-    g_rings.free_list = block;
-    --g_audit.rings_in_use;
-}
-
 void* allocate(size_t size) {
-    if (g_started && size == g_rings.block_size) return ring_take();
     return std::malloc(size);  // wrapped: counted below
 }
 
@@ -77,24 +46,17 @@ void* allocate_or_halt(size_t size) {
 }
 
 void release(void* p) {
-    if (!p) return;
-    if (g_rings.owns(p)) return ring_give(p);
     std::free(p);
 }
 
-}  // namespace
-
-void reserve_ring_pool(size_t block_size, size_t count) {
-    g_rings.base = static_cast<uint8_t*>(std::malloc(block_size * count));
-    if (!g_rings.base) return;
-    g_rings.block_size = block_size;
-    g_rings.count = count;
-    for (size_t i = 0; i < count; ++i) {
-        void* block = g_rings.base + i * block_size;
-        *static_cast<void**>(block) = g_rings.free_list;
-        g_rings.free_list = block;
-    }
+// newlib's memalign takes its block from the allocator without calling malloc, so
+// the aligned forms are counted here (heap_memory() uses them above 8-byte alignment).
+void* allocate_aligned(size_t size, std::align_val_t align) {
+    count_malloc(size);
+    return memalign(static_cast<size_t>(align), size);
 }
+
+}  // namespace
 
 void end_startup() {
     g_started = true;
@@ -123,8 +85,8 @@ void* __wrap_realloc(void* p, size_t size) {
 }
 }
 
-// The core's allocations after start-up (the TCP rings) use new (std::nothrow) and
-// handle nullptr; its start-up tables use the plain forms.
+// The core's start-up tables use the plain forms; heap_memory() (the MemorySource of
+// whatever is not given the arena) uses new (std::nothrow) and handles nullptr.
 void* operator new(size_t size) {
     return quasi::board::allocate_or_halt(size);
 }
@@ -147,5 +109,22 @@ void operator delete(void* p, size_t) noexcept {
     quasi::board::release(p);
 }
 void operator delete[](void* p, size_t) noexcept {
+    quasi::board::release(p);
+}
+void* operator new(size_t size, std::align_val_t align) {
+    void* p = quasi::board::allocate_aligned(size, align);
+    if (!p) {
+        quasi::board::console_put("quasi-board: out of memory in operator new\n");
+        quasi::board::semihosting_exit(4);
+    }
+    return p;
+}
+void* operator new(size_t size, std::align_val_t align, const std::nothrow_t&) noexcept {
+    return quasi::board::allocate_aligned(size, align);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+    quasi::board::release(p);
+}
+void operator delete(void* p, size_t, std::align_val_t) noexcept {
     quasi::board::release(p);
 }

@@ -5,13 +5,16 @@
 //
 // Memory (data SSRAM2/3, 4 MB at 0x20000000) after these, at start-up:
 //   packet buffers      kPacketBuffers * kPacketDataRoom     = 64 * 1664 B = 104 KiB
-//   TCP rings           kTcpSockets * (send + receive ring)  = 16 * 16 KiB = 256 KiB
-//   TCP/UDP/ARP tables  taken by the Stack's constructor (see the firmware's boot line)
-// The TCP rings come from a fixed pool the firmware carves at start-up (ports/arm/
-// echo/heap.cpp) until the core takes ring memory through its own seam.
+//   TCP arena           kArenaBytes (static): TCP's sockets, TIME-WAIT records, tables,
+//                       descriptors and range sets, and the rings' budget (16 x 16 KiB)
+//   UDP/ARP tables      taken from the heap by the Stack's constructor
+// The TCP layer takes everything from the arena (ports/arm/echo/buddy_arena.hpp) and
+// does not grow after start-up: its sockets and records are all preallocated there.
 #pragma once
 
+#include "ports/arm/echo/buddy_arena.hpp"
 #include "stack/stack.hpp"
+#include "stack/tcp_time_wait.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -38,12 +41,42 @@ constexpr size_t kTcpSockets = 16;            // listeners, connections, childre
 constexpr size_t kTcpSynBacklog = 8;          // half-open children per listener, then SYN cookies
 constexpr size_t kTcpSendRing = 8 * 1024;     // a power of two: the ring's size exactly
 constexpr size_t kTcpReceiveRing = 8 * 1024;  // also the largest window offered (no scaling needed)
-constexpr size_t kTcpRings = 2 * kTcpSockets;
+constexpr size_t kTcpTimeWait = 16;           // then the oldest record retires early
+constexpr size_t kTcpRingMemory = kTcpSockets * (kTcpSendRing + kTcpReceiveRing);
+
+// --- the TCP arena: a buddy allocator over one static region ---
+// Its largest block is SlabPool's chunk (16 KiB, aligned to its size); every request
+// is rounded up to a power of two. The sum below is what start-up takes plus the
+// rings' budget, plus one largest ring of slack: a ring that doubles holds its old
+// storage while it takes the new. The firmware checks at boot that start-up was served.
+constexpr size_t kArenaMaxBlock = 16 * 1024;
+// A pool that never grows takes the smallest chunk that holds it all, or 16 KiB ones.
+template <class T>
+constexpr size_t slab_bytes(size_t objects) {
+    const size_t chunk = SlabPool<T>::chunk_bytes_for(objects, kArenaMaxBlock);
+    const size_t per_chunk = (chunk - 64) / sizeof(T);  // a header and a bitmap (<= 64 B here), the slots
+    return (objects + per_chunk - 1) / per_chunk * chunk;
+}
+constexpr size_t block(size_t bytes) {
+    return BuddyArena::block_for(bytes, alignof(std::max_align_t));
+}
+constexpr size_t kArenaTables =
+    block(kTcpSockets * sizeof(void*)) + block(kTcpTimeWait * sizeof(void*)) +  // the two hashes' buckets
+    block(kDescriptors * sizeof(DescriptorTable::Entry)) + block(sizeof(void*) + 1) +
+    kTcpSockets * (block(16 * 16) + block(SeqRangeSet::kMaxRanges * 16));  // out-of-order, SACK slots
+constexpr size_t round_to_max_block(size_t bytes) {
+    return (bytes + kArenaMaxBlock - 1) / kArenaMaxBlock * kArenaMaxBlock;
+}
+constexpr size_t kArenaBytes =
+    round_to_max_block(slab_bytes<TcpSocket>(kTcpSockets) + slab_bytes<TimeWaitRecord>(kTcpTimeWait) + kArenaTables +
+                       kTcpRingMemory + kTcpSendRing);
+static_assert(kArenaBytes % kArenaMaxBlock == 0 && kTcpSendRing <= kArenaMaxBlock && kTcpReceiveRing <= kArenaMaxBlock);
 
 // --- the device ---
 constexpr size_t kNicRxBurst = 8;  // frames moved from the LAN9118's RX FIFO per rx_burst call
 
-inline Stack::Config stack_config(uint64_t seed) {
+// `tcp_memory`: the arena (nullptr: the heap, for a host check of these sizes).
+inline Stack::Config stack_config(uint64_t seed, MemorySource* tcp_memory) {
     Stack::Config c;
     c.seed = seed;
     c.pool.count = kPacketBuffers;
@@ -60,7 +93,10 @@ inline Stack::Config stack_config(uint64_t seed) {
     c.tcp.max_syn_backlog = kTcpSynBacklog;
     c.tcp.send_buffer = kTcpSendRing;
     c.tcp.receive_buffer = kTcpReceiveRing;
-    c.tcp.max_buffer_memory = kTcpSockets * (kTcpSendRing + kTcpReceiveRing);
+    c.tcp.max_buffer_memory = kTcpRingMemory;
+    c.tcp.max_time_wait = kTcpTimeWait;
+    c.tcp.grow = false;
+    c.tcp.memory = tcp_memory;
     return c;
 }
 
