@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # tests/board/unit_on_board.sh BOARD_BUILD_DIR: the unit tests built for the board
-# (board_wire_test.elf, board_core_test.elf: ports/arm/mps2-an385/CMakeLists.txt) run
-# in qemu-system-arm -M mps2-an385 with semihosting, each bounded to 120 s. Passes
-# when every image exits 0 (RUN_ALL_TESTS's status, through semihosting) and its UART
-# report says "[  PASSED  ] N tests." with N > 0 and nothing FAILED.
+# (board_wire_test.elf, board_core_test.elf, board_tcp_state_test.elf:
+# ports/arm/mps2-an385/CMakeLists.txt) run in qemu-system-arm -M mps2-an385 with
+# semihosting, each bounded to 120 s. Passes when every image exits 0 (RUN_ALL_TESTS's
+# status, through semihosting) and its UART report says "[  PASSED  ] N tests." with
+# N > 0 and nothing FAILED.
 set -uo pipefail
 dir="${1:?usage: unit_on_board.sh BOARD_BUILD_DIR}/ports/arm/mps2-an385"
 command -v qemu-system-arm >/dev/null || { echo "unit_on_board: qemu-system-arm missing (scripts/setup.sh board)" >&2; exit 2; }
 fails=0
 total=0
-for t in wire_test core_test; do
+for t in wire_test core_test tcp_state_test; do
   elf="$dir/board_$t.elf"
   [[ -f "$elf" ]] || { echo "unit_on_board: $elf is not built (scripts/board.sh build)"; fails=$((fails + 1)); continue; }
   log="$(mktemp)"

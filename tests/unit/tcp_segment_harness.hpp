@@ -25,6 +25,14 @@
 
 namespace quasi::test {
 
+// Packet buffers in the harness's pool (2 KiB each). The host keeps 4096; the board
+// build (ports/arm/mps2-an385/CMakeLists.txt) defines QUASI_TEST_HARNESS_BUFFERS
+// smaller, to fit its 4 MB of RAM: the tests hold a few hundred at most.
+#ifndef QUASI_TEST_HARNESS_BUFFERS
+#define QUASI_TEST_HARNESS_BUFFERS 4096
+#endif
+constexpr size_t kHarnessBuffers = QUASI_TEST_HARNESS_BUFFERS;
+
 constexpr uint16_t kServerPort = 80;    // where the stack listens
 constexpr uint16_t kPeerPort = 40000;   // the peer's port (its listener for active opens)
 constexpr uint32_t kPeerIss = 0x10000000;
@@ -451,7 +459,7 @@ public:
     const Stats& stats() const { return stack.stats(); }
 
     ManualClock clock;
-    BufferPool pool{BufferPool::Config{.count = 4096}};
+    BufferPool pool{BufferPool::Config{.count = kHarnessBuffers}};
     MemLink link;
     Stack stack;
     std::deque<Rx> rx;          // TCP segments the stack sent, not yet looked at
