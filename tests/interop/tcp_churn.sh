@@ -35,33 +35,7 @@ qnetns_tap "$NS" "$TAP" "$KIP/24" || qi_die "cannot create tap"
 qnetns_sysctl "$NS" net.ipv4.ip_local_port_range="10000 65000" 2>/dev/null || true
 
 # ---- 1. ab against quasi-httpd --max-sockets 512 ----
-HTTPD_LOG="$QI_TMP/quasi-httpd.log"
-qi_step "starting quasi-httpd in $NS: --tap $TAP --ip $QIP/24 --max-sockets 512"
-ip netns exec "$NS" "$QT_HTTPD" --tap "$TAP" --ip "$QIP/24" --port 80 --max-sockets 512 --seconds 150 \
-  >"$HTTPD_LOG" 2>&1 &
-HTTPD_PID=$!
-qwait_for "grep -q 'quasi-httpd: http://' '$HTTPD_LOG' || ! kill -0 $HTTPD_PID" 10 || qi_die "quasi-httpd did not start"
-kill -0 "$HTTPD_PID" 2>/dev/null || { cat "$HTTPD_LOG"; qi_die "quasi-httpd exited at start"; }
-qi_wait_link_up "$NS" "$TAP"
-
-# shellcheck disable=SC2317  # also run by the cleanup (qnetns_on_exit)
-stop_httpd() {
-  [[ -n "$HTTPD_PID" ]] || return 0
-  kill -TERM "$HTTPD_PID" 2>/dev/null
-  local i rc=0
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$HTTPD_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$HTTPD_PID" 2>/dev/null; then
-    kill -KILL "$HTTPD_PID" 2>/dev/null
-    rc=1
-  fi
-  wait "$HTTPD_PID" 2>/dev/null || rc=$?
-  HTTPD_PID=""
-  return "$rc"
-}
-qnetns_on_exit 'stop_httpd'
+qt_start_httpd "$NS" "$TAP" "$QIP/24" --max-sockets 512 --seconds 150
 
 ab_out="$QI_TMP/ab.txt"
 qi_step "ab -n $REQUESTS -c 50 http://$QIP/bytes/512 (no keep-alive)"
@@ -78,7 +52,7 @@ qi_expect_eq "ab: failed requests" "${failed:-1}" 0
 qi_expect_eq "ab: non-2xx responses" "${non2xx:-0}" 0
 
 qi_step "stopping quasi-httpd for its statistics"
-qi_check "quasi-httpd exits cleanly on SIGTERM" stop_httpd
+qi_check "quasi-httpd exits cleanly on SIGTERM" qt_stop_httpd
 stats="$QI_TMP/httpd-stats.txt"
 sed -n '/^quasi-httpd: [0-9]* connections accepted/,$p' "$HTTPD_LOG" >"$stats"
 sed 's/^/  /' "$stats" | grep -E 'accepted|tcp_time_wait|tcp_no_memory|tcp_resets|tcp_established|syn_cookies' || true

@@ -123,3 +123,38 @@ qt_capture_stop() {
   wait "$QT_CAPTURE_PID" 2>/dev/null
   QT_CAPTURE_PID=""
 }
+
+# qt_start_httpd NS TAP CIDR [EXTRA_ARGS...]: start quasi-httpd on port 80 inside NS,
+# its output in $HTTPD_LOG, its pid in $HTTPD_PID; the namespace cleanup stops it.
+qt_start_httpd() {
+  local ns="$1" tap="$2" cidr="$3"
+  shift 3
+  qnet_assert_safe_addr "$cidr"
+  HTTPD_LOG="$QI_TMP/quasi-httpd.log"
+  qi_step "starting quasi-httpd in $ns: --tap $tap --ip $cidr --port 80 $*"
+  ip netns exec "$ns" "$QT_HTTPD" --tap "$tap" --ip "$cidr" --port 80 "$@" >"$HTTPD_LOG" 2>&1 &
+  HTTPD_PID=$!
+  qwait_for "grep -q 'quasi-httpd: http://' '$HTTPD_LOG' || ! kill -0 $HTTPD_PID" 10 || qi_die "quasi-httpd did not start"
+  kill -0 "$HTTPD_PID" 2>/dev/null || { cat "$HTTPD_LOG"; qi_die "quasi-httpd exited at start"; }
+  qi_wait_link_up "$ns" "$tap"
+  qnetns_on_exit 'qt_stop_httpd'
+}
+
+# qt_stop_httpd: SIGTERM, then up to 5 s for it to print its statistics and exit;
+# non-zero when it had to be killed or exited with an error.
+qt_stop_httpd() {
+  [[ -n "${HTTPD_PID:-}" ]] || return 0
+  kill -TERM "$HTTPD_PID" 2>/dev/null
+  local i rc=0
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$HTTPD_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$HTTPD_PID" 2>/dev/null; then
+    kill -KILL "$HTTPD_PID" 2>/dev/null
+    rc=1
+  fi
+  wait "$HTTPD_PID" 2>/dev/null || rc=$?
+  HTTPD_PID=""
+  return "$rc"
+}

@@ -35,32 +35,7 @@ timeout 60 python3 "$QT_PEER" http-digest "$BIG" >"$digest_file" 2>&1 &
 digest_pid=$!
 qnetns_on_exit "kill $digest_pid 2>/dev/null"
 
-HTTPD_LOG="$QI_TMP/quasi-httpd.log"
-qi_step "starting quasi-httpd in $NS: --tap $TAP --ip $QIP/24 --port 80"
-ip netns exec "$NS" "$QT_HTTPD" --tap "$TAP" --ip "$QIP/24" --port 80 --seconds 100 >"$HTTPD_LOG" 2>&1 &
-HTTPD_PID=$!
-qwait_for "grep -q 'quasi-httpd: http://' '$HTTPD_LOG' || ! kill -0 $HTTPD_PID" 10 || qi_die "quasi-httpd did not start"
-kill -0 "$HTTPD_PID" 2>/dev/null || { cat "$HTTPD_LOG"; qi_die "quasi-httpd exited at start"; }
-qi_wait_link_up "$NS" "$TAP"
-
-# shellcheck disable=SC2317  # also run by the cleanup (qnetns_on_exit)
-stop_httpd() {
-  [[ -n "$HTTPD_PID" ]] || return 0
-  kill -TERM "$HTTPD_PID" 2>/dev/null
-  local i rc=0
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$HTTPD_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$HTTPD_PID" 2>/dev/null; then
-    kill -KILL "$HTTPD_PID" 2>/dev/null
-    rc=1
-  fi
-  wait "$HTTPD_PID" 2>/dev/null || rc=$?
-  HTTPD_PID=""
-  return "$rc"
-}
-qnetns_on_exit 'stop_httpd'
+qt_start_httpd "$NS" "$TAP" "$QIP/24" --seconds 100
 
 # ---- 1. GET / ----
 page="$QI_TMP/index.html"
@@ -109,7 +84,7 @@ qi_expect_ge "wrk: requests completed" "${requests:-0}" 1000
 qi_step "wrk: ${rps:-?} requests/s (${requests:-?} requests in 10 s, 64 connections, $WRK_PATH)"
 
 qi_step "stopping quasi-httpd for its statistics"
-qi_check "quasi-httpd exits cleanly on SIGTERM" stop_httpd
+qi_check "quasi-httpd exits cleanly on SIGTERM" qt_stop_httpd
 stats="$QI_TMP/httpd-stats.txt"
 sed -n '/^quasi-httpd: [0-9]* connections accepted/,$p' "$HTTPD_LOG" >"$stats"
 sed 's/^/  /' "$stats"
