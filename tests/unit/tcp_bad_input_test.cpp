@@ -888,13 +888,7 @@ TEST(TcpPaws, TsRecentUpdatedOnlyFromInWindowSegments) {
 TEST(TcpTimeWaitInput, RstIgnored) {
     TcpHarness h;
     Conn c = h.establish_passive();
-    ASSERT_EQ(quasi::close(h.stack, c.fd), 0);
-    h.expect_segment(c, kFin | kAck, c.rcv_nxt, c.snd_nxt);
-    c.rcv_nxt += 1;
-    h.send(h.seg(c, kFin | kAck));
-    c.snd_nxt += 1;
-    h.expect_ack(c);
-    ASSERT_EQ(h.state(c), TcpState::time_wait);
+    h.close_into_time_wait(c);
     Stats before = h.stats();
     h.send(h.seg(c, kRst));
     h.send(h.seg(c, kRst | kAck));

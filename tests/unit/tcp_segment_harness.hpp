@@ -371,6 +371,18 @@ public:
         return l;
     }
 
+    // Closes a connection from the stack's side into TIME-WAIT: our FIN out, the
+    // peer's FIN in, our ACK out.
+    void close_into_time_wait(Conn& c) {
+        ASSERT_EQ(quasi::close(stack, c.fd), 0);
+        expect_segment(c, kFin | kAck, c.rcv_nxt, c.snd_nxt);
+        c.rcv_nxt += 1;
+        send(seg(c, kFin | kAck));
+        c.snd_nxt += 1;
+        expect_ack(c);
+        ASSERT_EQ(state(c), TcpState::time_wait);
+    }
+
     // LISTEN -> SYN-RECEIVED -> ESTABLISHED: SYN in, SYN-ACK out, ACK in (after
     // `rtt` of virtual time), accept. `listener` < 0 makes a new listener.
     Conn establish_passive(const PeerOptions& o = {}, const ListenOptions& lo = {}, int listener = -1,

@@ -535,13 +535,7 @@ TEST(TcpClose, OrphanInFinWait2TimesOut) {
 
 Conn to_time_wait(TcpHarness& h, const PeerOptions& o = {}) {
     Conn c = h.establish_passive(o);
-    EXPECT_EQ(quasi::close(h.stack, c.fd), 0);
-    h.expect_segment(c, kFin | kAck, c.rcv_nxt, c.snd_nxt);
-    c.rcv_nxt += 1;
-    h.send(h.seg(c, kFin | kAck));
-    c.snd_nxt += 1;
-    h.expect_ack(c);
-    EXPECT_EQ(h.state(c), TcpState::time_wait);
+    h.close_into_time_wait(c);
     return c;
 }
 

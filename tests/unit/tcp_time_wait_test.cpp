@@ -10,17 +10,6 @@
 namespace quasi::test {
 namespace {
 
-// Closes a passively opened connection from the stack's side into TIME-WAIT.
-void close_into_time_wait(TcpHarness& h, Conn& c) {
-    ASSERT_EQ(quasi::close(h.stack, c.fd), 0);
-    h.expect_segment(c, kFin | kAck, c.rcv_nxt, c.snd_nxt);
-    c.rcv_nxt += 1;
-    h.send(h.seg(c, kFin | kAck));
-    c.snd_nxt += 1;
-    h.expect_ack(c);
-    ASSERT_EQ(h.state(c), TcpState::time_wait);
-}
-
 TEST(TcpTimeWaitRecord, SocketRingsAndDescriptorFreeTheMomentTimeWaitBegins) {
     TcpHarness h;
     Conn c = h.establish_passive();
@@ -36,7 +25,7 @@ TEST(TcpTimeWaitRecord, SocketRingsAndDescriptorFreeTheMomentTimeWaitBegins) {
     EXPECT_GT(h.stack.tcp().buffer_memory(), 0u);
     EXPECT_EQ(h.read_all(c.fd), in);
     h.ack(c, 1000);
-    close_into_time_wait(h, c);
+    h.close_into_time_wait(c);
     EXPECT_EQ(h.stack.tcp().open_sockets(), sockets_before_close - 1);  // the listener is left
     EXPECT_EQ(h.socket_of(c), nullptr);
     EXPECT_EQ(h.stack.tcp().buffer_memory(), 0u);
@@ -55,7 +44,7 @@ TEST(TcpTimeWaitRecord, RetransmittedFinAckedWithTimestampsAndTimerRestarted) {
     o.ts = true;
     Conn c = h.establish_passive(o);
     const uint32_t stack_ts_before = c.ts_ecr;
-    close_into_time_wait(h, c);
+    h.close_into_time_wait(c);
     const TimeNs msl = h.stack.tcp().config().msl;
     h.advance(msl, 100 * kMillisecond);
     Stats before = h.stats();
@@ -79,7 +68,7 @@ TEST(TcpTimeWaitRecord, RetransmittedFinAckedWithTimestampsAndTimerRestarted) {
 TEST(TcpTimeWaitRecord, RstsIgnoredAndCounted) {
     TcpHarness h;
     Conn c = h.establish_passive();
-    close_into_time_wait(h, c);
+    h.close_into_time_wait(c);
     Stats before = h.stats();
     h.send(h.seg(c, kRst));
     Seg far = h.seg(c, kRst | kAck);
@@ -96,7 +85,7 @@ TEST(TcpTimeWaitRecord, Rfc6191TimestampNewerReopensEvenWithLowerSeq) {
     PeerOptions o;
     o.ts = true;
     Conn c = h.establish_passive(o);
-    close_into_time_wait(h, c);
+    h.close_into_time_wait(c);
     h.advance(kSecond, 100 * kMillisecond);  // the peer's TSval clock moves on
     PeerOptions again = o;
     again.iss = c.snd_nxt - 5000;  // below the old RCV.NXT
@@ -110,7 +99,7 @@ TEST(TcpTimeWaitRecord, Rfc6191OlderTimestampRefusedEvenWithHigherSeq) {
     PeerOptions o;
     o.ts = true;
     Conn c = h.establish_passive(o);
-    close_into_time_wait(h, c);
+    h.close_into_time_wait(c);
     Stats before = h.stats();
     Seg syn = h.syn(o);
     syn.seq = c.snd_nxt + 100000;
@@ -134,7 +123,7 @@ TEST(TcpTimeWaitRecord, FullTableRetiresTheOldestEarly) {
         o.port = uint16_t(kPeerPort + i);
         Conn c = h.establish_passive(o, {}, listener);
         listener = c.listener;
-        close_into_time_wait(h, c);
+        h.close_into_time_wait(c);
         conns.push_back(c);
         h.advance(10 * kMillisecond);
     }
