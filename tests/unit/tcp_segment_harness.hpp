@@ -375,6 +375,11 @@ public:
     // peer's FIN in, our ACK out.
     void close_into_time_wait(Conn& c) {
         ASSERT_EQ(quasi::close(stack, c.fd), 0);
+        fins_into_time_wait(c);
+    }
+    // After the user closed or shut down writing: our FIN out, the peer's FIN in, our
+    // ACK out, TIME-WAIT.
+    void fins_into_time_wait(Conn& c) {
         expect_segment(c, kFin | kAck, c.rcv_nxt, c.snd_nxt);
         c.rcv_nxt += 1;
         send(seg(c, kFin | kAck));

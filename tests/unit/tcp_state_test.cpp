@@ -602,12 +602,7 @@ TEST(TcpTimeWait, NoListenerNoReuse) {
     TcpHarness h;
     Conn c = h.establish_active();
     ASSERT_EQ(quasi::shutdown(h.stack, c.fd, kShutWr), 0);
-    h.expect_segment(c, kFin | kAck, c.rcv_nxt, c.snd_nxt);
-    c.rcv_nxt += 1;
-    h.send(h.seg(c, kFin | kAck));
-    c.snd_nxt += 1;
-    h.expect_ack(c);
-    ASSERT_EQ(h.state(c), TcpState::time_wait);
+    h.fins_into_time_wait(c);
     Seg s = h.syn(c.opts, c.stack_port);
     s.seq = c.snd_nxt + 1000;
     h.send(s);

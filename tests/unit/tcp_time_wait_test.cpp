@@ -149,12 +149,7 @@ TEST(TcpTimeWaitRecord, ClientReusesItsTupleOnlyOnceTheNewIsnIsAboveTheOld) {
         while (std::optional<Rx> r = h.next()) h.ack(c, r->seg_len());
     }
     ASSERT_EQ(quasi::shutdown(h.stack, c.fd, kShutWr), 0);
-    h.expect_segment(c, kFin | kAck, c.rcv_nxt, c.snd_nxt);
-    c.rcv_nxt += 1;
-    h.send(h.seg(c, kFin | kAck));
-    c.snd_nxt += 1;
-    h.expect_ack(c);
-    ASSERT_EQ(h.state(c), TcpState::time_wait);
+    h.fins_into_time_wait(c);
     ASSERT_EQ(quasi::close(h.stack, c.fd), 0);
 
     auto reconnect = [&]() {
