@@ -53,6 +53,7 @@ struct Outcome {
     uint64_t specialized_in_window = 0;  // specialized sends between the change and the replug
     uint64_t generic_after_change = 0;
     double longest_gap_us = 0;      // wall clock between deliveries (reported, not asserted)
+    bool ready_after = false;       // new code specialized for the changed state, plugged
     GuardStats guards;
 };
 
@@ -138,6 +139,9 @@ Outcome tcp_stream(Change change, ViolationPolicy policy, size_t total) {
         w.poll_once();
         read_all();
     }
+    // The new code: once compiled it is plugged at the next send and the rule retired.
+    h->wait_ready();
+    out.ready_after = h->ready();
     SendHandleInfo info = h->info();
     out.generic_after_change = info.generic_sends - generic_at_change;
     out.guards = info.guards;
@@ -205,12 +209,9 @@ Outcome udp_stream(Change change, ViolationPolicy policy, size_t total, size_t s
         }
     }
     if (next_expected != count) out.intact = false;
-    if (std::getenv("QUASI_GUARDS_DEBUG")) {
-        SendHandleInfo i = h->info();
-        for (size_t k = 0; k < kViolationKindCount; ++k) std::printf("%s=%llu ", name(ViolationKind(k)), (unsigned long long)i.guards.violations[k]);
-        std::printf("slowchecks=%llu err=%d rewritten=%llu ", (unsigned long long)(i.guards.checks - i.specialized_sends), i.last_error, (unsigned long long)i.guards.reinforced_frames);
-        std::printf("replugs=%llu installs=%llu spec=%llu gen=%llu reinf=%llu unavailable=%llu\n", (unsigned long long)i.guards.replugs, (unsigned long long)i.installs, (unsigned long long)i.specialized_sends, (unsigned long long)i.generic_sends, (unsigned long long)i.guards.by_policy[2], (unsigned long long)w.a.stats()[Counter::guard_reinforce_unavailable]);
-    }
+    // The new code: once compiled it is plugged at the next send and the rule retired.
+    h->wait_ready();
+    out.ready_after = h->ready();
     SendHandleInfo info = h->info();
     out.generic_after_change = info.generic_sends - generic_at_change;
     out.guards = info.guards;
@@ -227,6 +228,7 @@ TEST_P(GuardsTcpStream, ReinforceKeepsTheSpecializedCodeSending) {
         EXPECT_TRUE(o->intact);
         EXPECT_EQ(o->delivered, total);
         EXPECT_GE(o->guards.total_violations(), 1u);
+        EXPECT_TRUE(o->ready_after);
     }
     // Under reinforce the stale code carried sends between the change and the replug;
     // under fallback none.
@@ -265,6 +267,7 @@ TEST_P(GuardsUdpStream, ReinforceKeepsTheSpecializedCodeSending) {
     for (const Outcome* o : {&reinforced, &fallback}) {
         EXPECT_TRUE(o->intact);
         EXPECT_EQ(o->delivered, total / size * size);
+        EXPECT_TRUE(o->ready_after);
     }
     // The gateway on link 0 has B's MAC: the context re-extracted is the old one, a
     // cache hit replugs at once, there is no window.
