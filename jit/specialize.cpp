@@ -2,6 +2,8 @@
 #include "jit/specialize.hpp"
 
 #include "guards/handle_guard.hpp"
+#include "guards/modes.hpp"
+#include "guards/verify.hpp"
 #include "jit/specializer.hpp"
 #include "stack/stack.hpp"
 #include "stack/wire/ipv4.hpp"
@@ -9,6 +11,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 
 namespace quasi {
@@ -36,7 +39,8 @@ struct HandleState {
 
     HandleState(Stack& s, int descriptor, Proto p, const SpecOptions& o)
         : stack(&s), fd(descriptor), proto(p), options(o), plug(Specializer::instance()),
-          guard(s, descriptor, p, o.on_violation, plug) {}
+          guard(s, descriptor, p, o.on_violation, plug), modes(guard_modes().any()),
+          random_state(guard_modes().seed * 0x9E3779B97F4A7C15ull + uint64_t(descriptor) + 1) {}
 
     // What one extraction gives, for either protocol.
     struct Frozen {
@@ -63,6 +67,8 @@ struct HandleState {
     ssize_t slow_send(const uint8_t* data, size_t len, bool code_declined);
     void respecialize_in_background(bool keep_running);
     ssize_t reinforced_send(const uint8_t* data, size_t len);
+    void apply_modes();
+    void verify();
 
     Stack* stack;
     int fd;
@@ -73,6 +79,11 @@ struct HandleState {
     StaleCode running_code;  // what the running version was made for (its rule's input)
     StaleCode pending_code;  // ... and the pending one
     uint64_t replugs_seen = 0;
+    Frozen running_frozen;  // the context the running version was compiled for (verify mode)
+    Frozen pending_frozen;
+    bool modes;             // a checking mode is on (guards/modes.hpp)
+    uint64_t mode_sends = 0;
+    uint64_t random_state;
     uint32_t retry_countdown = 0;
     int last_error = 0;
     uint64_t specialized_sends = 0;
@@ -100,7 +111,10 @@ void HandleState::poll() {
 // New code runs: the re-specialization's latency, from the violation it answers.
 void HandleState::replugged() {
     replugs_seen = plug.replugs();
-    if (plug.running()->serial == pending_code.version) running_code = pending_code;
+    if (plug.running()->serial == pending_code.version) {
+        running_code = pending_code;
+        running_frozen = pending_frozen;
+    }
     guard.retire_rule();  // no code of the old version can run any more
     GuardStats& st = guard.stats();
     ++st.replugs;
@@ -174,10 +188,13 @@ std::optional<Error> HandleState::install(Mode mode, bool keep_running) {
     // (through its rule) until the new one is ready under reinforcement.
     StaleCode made = describe(f, e->serial);
     plug.plug(e, keep_running);
-    if (plug.pending() == e)
+    if (plug.pending() == e) {
         pending_code = made;
-    else
+        pending_frozen = f;
+    } else {
         running_code = made;
+        running_frozen = f;
+    }
     if (plug.running() == e) guard.retire_rule();
     if (plug.replugs() != replugs_seen && !guard.violated()) replugged();  // a cache hit, plugged at once
     if (created) {
@@ -253,6 +270,37 @@ ssize_t HandleState::reinforced_send(const uint8_t* data, size_t len) {
     return generic_send(data, len);
 }
 
+// Verify and deopt stress (guards/modes.hpp), before the guard check at entry.
+void HandleState::apply_modes() {
+    const GuardModes& m = guard_modes();
+    ++mode_sends;
+    if (m.verify_every && mode_sends % m.verify_every == 0) verify();
+    if (m.stress_every && next_random(random_state) % m.stress_every == 0) guard.force();
+}
+
+// While the guards say the running code may run as it is, the live socket must
+// still be in the state it was compiled for.
+void HandleState::verify() {
+    if (!plug.function() || guard.violated() || guard.reinforce_wanted() || guard.rule() || !guard.arp_holds() ||
+        !plug.running()->guard.holds())
+        return;  // a guard fired: the code does not run as it is
+    ++guard.stats().verified;
+    Frozen live;
+    const char* field = nullptr;
+    if (auto error = freeze(live))
+        field = error->message.c_str();
+    else if (proto == Proto::udp)
+        field = first_difference(running_frozen.udp, live.udp);
+    else
+        field = first_difference(running_frozen.tcp, live.tcp);
+    if (!field) return;
+    std::fprintf(stderr,
+                 "quasi guards: verify mode: the %s handle on descriptor %d runs code version %llu for a context "
+                 "whose field '%s' changed while no guard fired\n",
+                 proto == Proto::udp ? "UDP" : "TCP", fd, (unsigned long long)plug.running()->serial, field);
+    std::abort();
+}
+
 // The general path: what send() does after the descriptor lookup.
 ssize_t HandleState::generic_send(const uint8_t* data, size_t len) {
     ++generic_sends;
@@ -315,6 +363,7 @@ ssize_t SendHandle::send(const void* data, size_t len) {
     if (!h) return -EBADF;
     const auto* bytes = static_cast<const uint8_t*>(data);
     if (!bytes && len > 0) return -EFAULT;
+    if (h->modes) h->apply_modes();
     ssize_t rc;
     // The guard at entry: the code reads its guard word (socket options, addresses,
     // route, MTU: fired by guards/) and the handle compares the ARP generation.
