@@ -105,7 +105,9 @@ HandleGuard::Verdict HandleGuard::decide() {
     // Under a rule every frame takes the live neighbour anyway.
     if (!violated_ && !reinforce_wanted_ && !rule_ && !arp_holds()) violation(ViolationKind::neighbour);
     PluggableCode* code = plug_->newest();
-    if (!violated_ && code && !code->guard.holds()) violated_ = true;  // another handle of this code saw a change
+    // Fired from elsewhere: another handle of this code saw a change, or a forced
+    // invalidation (jit's invalidate_specializations) from another thread.
+    if (!violated_ && code && !code->guard.holds()) violation(ViolationKind::forced);
     if (!violated_ && !reinforce_wanted_ && !rule_ && code) return Verdict::run;
     if (violated_ && policy_ == ViolationPolicy::reject) return Verdict::reject;
     if (!violated_ && (reinforce_wanted_ || rule_) && plug_->running()) return Verdict::reinforce;

@@ -313,6 +313,9 @@ ssize_t HandleState::slow_send(const uint8_t* data, size_t len, bool code_declin
         guard.mark_closed();
         return -EBADF;
     }
+    // The code declined because its guard word was fired from elsewhere (another
+    // handle of this code, a process-wide invalidation): the guard decides.
+    if (code_declined && plug.running() && !plug.running()->guard.holds()) code_declined = false;
     if (!code_declined) {
         switch (guard.decide()) {
         case Verdict::closed:
@@ -466,6 +469,7 @@ Expected<SendHandle> specialize_send_async(Stack& stack, int fd, const SpecOptio
 }
 
 void configure_specializer(const SpecializerConfig& config) { Specializer::instance().configure(config); }
+void invalidate_specializations() { Specializer::instance().invalidate_all(); }
 SpecializerStats specializer_stats() { return Specializer::instance().stats(); }
 void specializer_wait_idle() { Specializer::instance().wait_idle(); }
 void prewarm_specializer() { Specializer::instance().prewarm(); }
@@ -694,6 +698,11 @@ void Specializer::configure(const SpecializerConfig& config) {
         if (engine_) engine_->set_dump_dir(engine_options_.dump_dir);
     }
     if (!dead.empty()) enqueue_destroy(std::move(dead));
+}
+
+void Specializer::invalidate_all() {
+    std::lock_guard lock(mutex_);
+    cache_.for_each([](CodeEntry& e) { e.guard.fire(); });
 }
 
 SpecializerStats Specializer::stats() {

@@ -3,6 +3,7 @@
 // frames corrected at egress (guards/reinforce.hpp), until new code is replugged;
 // under fallback_and_respecialize the generic path carries the traffic meanwhile.
 // Either way every byte (TCP) and every datagram (UDP) arrives once and in order.
+#include "guards/modes.hpp"
 #include "jit/specialize.hpp"
 #include "tests/guards/two_links.hpp"
 
@@ -232,16 +233,20 @@ TEST_P(GuardsTcpStream, ReinforceKeepsTheSpecializedCodeSending) {
     }
     // Under reinforce the stale code carried sends between the change and the replug;
     // under fallback none.
-    // An interface MTU change leaves an established connection's MSS, so the context
-    // re-extracted is the old one: a cache hit replugs at once, there is no window.
-    if (GetParam() != Change::interface_mtu) {
-        EXPECT_GT(reinforced.specialized_in_window, 0u);
-        EXPECT_GT(reinforced.guards.reinforced_frames, 0u);
-        EXPECT_EQ(fallback.specialized_in_window, 0u);
-        EXPECT_GT(fallback.generic_after_change, 0u);
+    // Under deopt stress (guards/modes.hpp) forced violations fall back at random:
+    // only the stream's integrity is asserted then.
+    if (guard_modes().stress_every == 0) {
+        // An interface MTU change leaves an established connection's MSS, so the context
+        // re-extracted is the old one: a cache hit replugs at once, there is no window.
+        if (GetParam() != Change::interface_mtu) {
+            EXPECT_GT(reinforced.specialized_in_window, 0u);
+            EXPECT_GT(reinforced.guards.reinforced_frames, 0u);
+            EXPECT_EQ(fallback.specialized_in_window, 0u);
+            EXPECT_GT(fallback.generic_after_change, 0u);
+        }
+        EXPECT_EQ(reinforced.generic_after_change, 0u);
+        EXPECT_EQ(fallback.guards.reinforced_frames, 0u);
     }
-    EXPECT_EQ(reinforced.generic_after_change, 0u);
-    EXPECT_EQ(fallback.guards.reinforced_frames, 0u);
     std::printf("[guards] tcp %-22s reinforce: gap %.0f us, stale sends %llu, generic %llu, frames rewritten %llu, "
                 "re-cut %llu | fallback: gap %.0f us, generic %llu\n",
                 name(GetParam()), reinforced.longest_gap_us, (unsigned long long)reinforced.specialized_in_window,
@@ -269,23 +274,25 @@ TEST_P(GuardsUdpStream, ReinforceKeepsTheSpecializedCodeSending) {
         EXPECT_EQ(o->delivered, total / size * size);
         EXPECT_TRUE(o->ready_after);
     }
-    // The gateway on link 0 has B's MAC: the context re-extracted is the old one, a
-    // cache hit replugs at once, there is no window.
-    if (GetParam() != Change::gateway) {
-        EXPECT_GT(reinforced.specialized_in_window, 0u);
-        EXPECT_GT(reinforced.guards.reinforced_frames, 0u);
-        EXPECT_EQ(fallback.specialized_in_window, 0u);
-        EXPECT_GT(fallback.generic_after_change, 0u);
-    }
-    EXPECT_EQ(reinforced.generic_after_change, 0u);
-    if (GetParam() == Change::route_to_second_link) {
-        // The generic path sends from the second link's address now; so does the stale code, translated.
-        EXPECT_EQ(source_reinforced, TwoLinks::kA1);
-        EXPECT_EQ(source_fallback, TwoLinks::kA1);
-        EXPECT_GT(reinforced.guards.translations, 0u);
-    }
-    if (GetParam() == Change::icmp_frag_needed || GetParam() == Change::interface_mtu) {
-        EXPECT_GT(reinforced.guards.fragments, 0u);
+    if (guard_modes().stress_every == 0) {
+        // The gateway on link 0 has B's MAC: the context re-extracted is the old one, a
+        // cache hit replugs at once, there is no window.
+        if (GetParam() != Change::gateway) {
+            EXPECT_GT(reinforced.specialized_in_window, 0u);
+            EXPECT_GT(reinforced.guards.reinforced_frames, 0u);
+            EXPECT_EQ(fallback.specialized_in_window, 0u);
+            EXPECT_GT(fallback.generic_after_change, 0u);
+        }
+        EXPECT_EQ(reinforced.generic_after_change, 0u);
+        if (GetParam() == Change::route_to_second_link) {
+            // The generic path sends from the second link's address now; so does the stale code, translated.
+            EXPECT_EQ(source_reinforced, TwoLinks::kA1);
+            EXPECT_EQ(source_fallback, TwoLinks::kA1);
+            EXPECT_GT(reinforced.guards.translations, 0u);
+        }
+        if (GetParam() == Change::icmp_frag_needed || GetParam() == Change::interface_mtu) {
+            EXPECT_GT(reinforced.guards.fragments, 0u);
+        }
     }
     std::printf("[guards] udp %-22s reinforce: gap %.0f us, stale sends %llu, frames rewritten %llu, fragments %llu, "
                 "translated %llu | fallback: gap %.0f us, generic %llu\n",

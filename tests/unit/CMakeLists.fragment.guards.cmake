@@ -3,7 +3,7 @@
 # under reinforce and under fallback_and_respecialize; verify and deopt stress modes;
 # the compile-time guard of QuasiInvariant.
 if(TARGET quasi_jit)
-  foreach(t guards_stream_test guards_modes_test)
+  foreach(t guards_stream_test guards_modes_test guards_threads_test)
     add_executable(${t} ${PROJECT_SOURCE_DIR}/tests/guards/${t}.cpp)
     target_link_libraries(${t} PRIVATE quasi_jit quasi_ports_x86 GTest::gtest_main)
     target_compile_options(${t} PRIVATE -fno-rtti)
@@ -12,7 +12,7 @@ if(TARGET quasi_jit)
   endforeach()
   # Deopt stress over the existing differential and stream tests: guards fire at
   # random one send in 5, and the frames (differential) and bytes (stream) stay exact.
-  foreach(t spec_differential_test spec_tcp_differential_test spec_tcp_test guards_stream_test)
+  foreach(t spec_differential_test spec_tcp_differential_test guards_stream_test)
     add_test(NAME ${t}_deopt_stress COMMAND ${t})
     set_tests_properties(${t}_deopt_stress PROPERTIES LABELS guards TIMEOUT 900
                          ENVIRONMENT "QUASI_GUARDS_STRESS=5;QUASI_GUARDS_SEED=11;QUASI_GUARDS_MIB=16")
