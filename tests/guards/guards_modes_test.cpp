@@ -26,11 +26,17 @@ void write_behind_the_guards_back(QuasiInvariant<uint8_t>& field, uint8_t value)
     std::memcpy(const_cast<uint8_t*>(&field.get()), &value, sizeof value);
 }
 
+// A connected UDP socket on A with a handle for 64-byte datagrams.
+Expected<SendHandle> udp_handle(World& w, int& fd) {
+    fd = w.connected_socket(7000, w.config.addr_b, 7001);
+    return specialize_send(w.a, fd, {.message_size = 64});
+}
+
 TEST(GuardsVerifyMode, PassesWhileTheFrozenStateHolds) {
     ModesScope modes({.verify_every = 1, .stress_every = 0, .seed = 1});
     World w{WorldConfig{}};
-    int fd = w.connected_socket(7000, w.config.addr_b, 7001);
-    auto h = specialize_send(w.a, fd, {.message_size = 64});
+    int fd = -1;
+    auto h = udp_handle(w, fd);
     ASSERT_TRUE(h) << h.error().message;
     std::vector<uint8_t> payload(64, 1);
     for (int i = 0; i < 10; ++i) ASSERT_EQ(h->send(payload.data(), 64), 64);
@@ -45,8 +51,8 @@ TEST(GuardsVerifyModeDeathTest, CatchesAnInvariantWrittenBehindTheGuardsBack) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");  // the specializer runs a thread
     ModesScope modes({.verify_every = 1, .stress_every = 0, .seed = 1});
     World w{WorldConfig{}};
-    int fd = w.connected_socket(7000, w.config.addr_b, 7001);
-    auto h = specialize_send(w.a, fd, {.message_size = 64});
+    int fd = -1;
+    auto h = udp_handle(w, fd);
     ASSERT_TRUE(h) << h.error().message;
     std::vector<uint8_t> payload(64, 1);
     ASSERT_EQ(h->send(payload.data(), 64), 64);
@@ -57,13 +63,7 @@ TEST(GuardsVerifyModeDeathTest, CatchesAnInvariantWrittenBehindTheGuardsBack) {
 TEST(GuardsStressMode, GuardsFireAtRandomAndEveryByteArrivesOnceInOrder) {
     ModesScope modes({.verify_every = 3, .stress_every = 5, .seed = 7});
     TwoLinks w;
-    int listener = socket(w.b, kAfInet, kSockStream);
-    bind(w.b, listener, SockAddr{TwoLinks::kB0, 5001});
-    listen(w.b, listener, 1);
-    int fa = socket(w.a, kAfInet, kSockStream);
-    connect(w.a, fa, SockAddr{TwoLinks::kB0, 5001});
-    w.pump();
-    int fb = accept(w.b, listener, nullptr);
+    auto [fa, fb] = w.tcp_connection();
     ASSERT_GE(fb, 0);
     auto h = specialize_send(w.a, fa, {.message_size = std::nullopt, .on_violation = ViolationPolicy::reinforce});
     ASSERT_TRUE(h) << h.error().message;

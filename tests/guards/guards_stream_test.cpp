@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <vector>
 
 namespace quasi::test {
@@ -83,18 +84,12 @@ void apply(TwoLinks& w, Change c, const uint8_t quoted[8], uint8_t protocol) {
 
 // Sends `total` bytes in 1448-byte writes through a handle with `policy`, the change
 // half way; B reads as it goes.
-Outcome tcp_stream(Change change, ViolationPolicy policy, size_t total) {
+Outcome tcp_stream(Change change, ViolationPolicy policy, size_t total, std::optional<uint32_t> adu = std::nullopt) {
     Outcome out;
     TwoLinks w;
-    int listener = socket(w.b, kAfInet, kSockStream);
-    bind(w.b, listener, SockAddr{TwoLinks::kB0, 5001});
-    listen(w.b, listener, 1);
-    int fa = socket(w.a, kAfInet, kSockStream);
-    connect(w.a, fa, SockAddr{TwoLinks::kB0, 5001});
-    w.pump();
-    int fb = accept(w.b, listener, nullptr);
+    auto [fa, fb] = w.tcp_connection();
     EXPECT_GE(fb, 0);
-    auto h = specialize_send(w.a, fa, {.message_size = std::nullopt, .on_violation = policy});
+    auto h = specialize_send(w.a, fa, {.message_size = adu, .on_violation = policy});
     EXPECT_TRUE(h) << h.error().message;
     if (!h) return out;
     const std::vector<uint8_t> bytes = pattern();
@@ -219,34 +214,44 @@ Outcome udp_stream(Change change, ViolationPolicy policy, size_t total, size_t s
     return out;
 }
 
+// What both protocols' streams must show. `window_expected`: the change alters the
+// context (else the re-specialization is a cache hit, plugged at once: no window).
+// `code_takes_all`: the code takes every send (a declared TCP message declines when
+// the windows cannot take it whole: TcpLayer::send queues it, under either policy).
+void expect_policies(const Outcome& reinforced, const Outcome& fallback, uint64_t delivered, bool window_expected,
+                     bool code_takes_all = true) {
+    for (const Outcome* o : {&reinforced, &fallback}) {
+        EXPECT_TRUE(o->intact);
+        EXPECT_EQ(o->delivered, delivered);
+        EXPECT_GE(o->guards.total_violations(), 1u);
+        EXPECT_TRUE(o->ready_after);
+    }
+    // Under deopt stress (guards/modes.hpp) forced violations fall back at random:
+    // only the stream's integrity is asserted then.
+    if (guard_modes().stress_every != 0) return;
+    // Under reinforce the stale code carried the sends between the change and the
+    // replug, its frames rewritten; under fallback the generic path did.
+    if (window_expected) {
+        EXPECT_GT(reinforced.specialized_in_window, 0u);
+        EXPECT_GT(reinforced.guards.reinforced_frames, 0u);
+        EXPECT_EQ(fallback.specialized_in_window, 0u);
+        EXPECT_GT(fallback.generic_after_change, 0u);
+    }
+    if (code_takes_all) {
+        EXPECT_EQ(reinforced.generic_after_change, 0u);
+    }
+    EXPECT_EQ(fallback.guards.reinforced_frames, 0u);
+}
+
 class GuardsTcpStream : public testing::TestWithParam<Change> {};
 
 TEST_P(GuardsTcpStream, ReinforceKeepsTheSpecializedCodeSending) {
     const size_t total = stream_bytes();
     Outcome reinforced = tcp_stream(GetParam(), ViolationPolicy::reinforce, total);
     Outcome fallback = tcp_stream(GetParam(), ViolationPolicy::fallback_and_respecialize, total);
-    for (const Outcome* o : {&reinforced, &fallback}) {
-        EXPECT_TRUE(o->intact);
-        EXPECT_EQ(o->delivered, total);
-        EXPECT_GE(o->guards.total_violations(), 1u);
-        EXPECT_TRUE(o->ready_after);
-    }
-    // Under reinforce the stale code carried sends between the change and the replug;
-    // under fallback none.
-    // Under deopt stress (guards/modes.hpp) forced violations fall back at random:
-    // only the stream's integrity is asserted then.
-    if (guard_modes().stress_every == 0) {
-        // An interface MTU change leaves an established connection's MSS, so the context
-        // re-extracted is the old one: a cache hit replugs at once, there is no window.
-        if (GetParam() != Change::interface_mtu) {
-            EXPECT_GT(reinforced.specialized_in_window, 0u);
-            EXPECT_GT(reinforced.guards.reinforced_frames, 0u);
-            EXPECT_EQ(fallback.specialized_in_window, 0u);
-            EXPECT_GT(fallback.generic_after_change, 0u);
-        }
-        EXPECT_EQ(reinforced.generic_after_change, 0u);
-        EXPECT_EQ(fallback.guards.reinforced_frames, 0u);
-    }
+    // An interface MTU change leaves an established connection's MSS: the context
+    // re-extracted is the old one.
+    expect_policies(reinforced, fallback, total, GetParam() != Change::interface_mtu);
     std::printf("[guards] tcp %-22s reinforce: gap %.0f us, stale sends %llu, generic %llu, frames rewritten %llu, "
                 "re-cut %llu | fallback: gap %.0f us, generic %llu\n",
                 name(GetParam()), reinforced.longest_gap_us, (unsigned long long)reinforced.specialized_in_window,
@@ -261,6 +266,24 @@ INSTANTIATE_TEST_SUITE_P(Changes, GuardsTcpStream,
                                          Change::icmp_frag_needed, Change::interface_mtu),
                          [](const testing::TestParamInfo<Change>& p) { return std::string(name(p.param)); });
 
+// A declared message is cut into segments of the MSS the code was compiled for: after
+// the MSS drops, the stale code's segments are re-cut at egress (RFC 9293 3.7.1).
+TEST(GuardsTcpStreamAdu, ReinforceReCutsTheStaleCodesSegmentsAfterAnMssDrop) {
+    const size_t total = stream_bytes() / 4;
+    Outcome reinforced = tcp_stream(Change::icmp_frag_needed, ViolationPolicy::reinforce, total, 1448);
+    Outcome fallback = tcp_stream(Change::icmp_frag_needed, ViolationPolicy::fallback_and_respecialize, total, 1448);
+    expect_policies(reinforced, fallback, total, true, false);
+    if (guard_modes().stress_every == 0) {
+        EXPECT_GT(reinforced.guards.recut_segments, 0u);
+    }
+    std::printf("[guards] tcp adu icmp_frag_needed   reinforce: gap %.0f us, stale sends %llu, frames rewritten %llu, "
+                "re-cut %llu | fallback: gap %.0f us, generic %llu\n",
+                reinforced.longest_gap_us, (unsigned long long)reinforced.specialized_in_window,
+                (unsigned long long)reinforced.guards.reinforced_frames,
+                (unsigned long long)reinforced.guards.recut_segments, fallback.longest_gap_us,
+                (unsigned long long)fallback.generic_after_change);
+}
+
 class GuardsUdpStream : public testing::TestWithParam<Change> {};
 
 TEST_P(GuardsUdpStream, ReinforceKeepsTheSpecializedCodeSending) {
@@ -269,21 +292,9 @@ TEST_P(GuardsUdpStream, ReinforceKeepsTheSpecializedCodeSending) {
     Ipv4Addr source_reinforced, source_fallback;
     Outcome reinforced = udp_stream(GetParam(), ViolationPolicy::reinforce, total, size, &source_reinforced);
     Outcome fallback = udp_stream(GetParam(), ViolationPolicy::fallback_and_respecialize, total, size, &source_fallback);
-    for (const Outcome* o : {&reinforced, &fallback}) {
-        EXPECT_TRUE(o->intact);
-        EXPECT_EQ(o->delivered, total / size * size);
-        EXPECT_TRUE(o->ready_after);
-    }
+    // The gateway on link 0 has B's MAC: the context re-extracted is the old one.
+    expect_policies(reinforced, fallback, total / size * size, GetParam() != Change::gateway);
     if (guard_modes().stress_every == 0) {
-        // The gateway on link 0 has B's MAC: the context re-extracted is the old one, a
-        // cache hit replugs at once, there is no window.
-        if (GetParam() != Change::gateway) {
-            EXPECT_GT(reinforced.specialized_in_window, 0u);
-            EXPECT_GT(reinforced.guards.reinforced_frames, 0u);
-            EXPECT_EQ(fallback.specialized_in_window, 0u);
-            EXPECT_GT(fallback.generic_after_change, 0u);
-        }
-        EXPECT_EQ(reinforced.generic_after_change, 0u);
         if (GetParam() == Change::route_to_second_link) {
             // The generic path sends from the second link's address now; so does the stale code, translated.
             EXPECT_EQ(source_reinforced, TwoLinks::kA1);

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstring>
+#include <utility>
 
 namespace quasi::test {
 
@@ -52,6 +53,19 @@ struct TwoLinks {
             if (poll_once() == 0 && link0.a().rx_pending() == 0 && link0.b().rx_pending() == 0 &&
                 link1.a().rx_pending() == 0 && link1.b().rx_pending() == 0)
                 return;
+    }
+
+    // A TCP connection from A to B's port 5001 on B's address: {A's fd, B's fd}.
+    std::pair<int, int> tcp_connection() {
+        int listener = socket(b, kAfInet, kSockStream);
+        bind(b, listener, SockAddr{kB0, 5001});
+        listen(b, listener, 1);
+        int fa = socket(a, kAfInet, kSockStream);
+        connect(a, fa, SockAddr{kB0, 5001});
+        pump();
+        int fb = accept(b, listener, nullptr);
+        close(b, listener);
+        return {fa, fb};
     }
 
     // A forged but valid ICMP "fragmentation needed" from B's side of link 0 (RFC
