@@ -26,38 +26,32 @@ void write_behind_the_guards_back(QuasiInvariant<uint8_t>& field, uint8_t value)
     std::memcpy(const_cast<uint8_t*>(&field.get()), &value, sizeof value);
 }
 
-// A connected UDP socket on A with a handle for 64-byte datagrams.
-Expected<SendHandle> udp_handle(World& w, int& fd) {
-    fd = w.connected_socket(7000, w.config.addr_b, 7001);
-    return specialize_send(w.a, fd, {.message_size = 64});
-}
+// A connected UDP socket on A with a handle for 64-byte datagrams, verify mode on.
+struct VerifiedUdp {
+    ModesScope modes{{.verify_every = 1, .stress_every = 0, .seed = 1}};
+    World w{WorldConfig{}};
+    int fd = w.connected_socket(7000, w.config.addr_b, 7001);
+    Expected<SendHandle> h = specialize_send(w.a, fd, {.message_size = 64});
+    std::vector<uint8_t> payload = std::vector<uint8_t>(64, 1);
+};
 
 TEST(GuardsVerifyMode, PassesWhileTheFrozenStateHolds) {
-    ModesScope modes({.verify_every = 1, .stress_every = 0, .seed = 1});
-    World w{WorldConfig{}};
-    int fd = -1;
-    auto h = udp_handle(w, fd);
-    ASSERT_TRUE(h) << h.error().message;
-    std::vector<uint8_t> payload(64, 1);
-    for (int i = 0; i < 10; ++i) ASSERT_EQ(h->send(payload.data(), 64), 64);
-    EXPECT_EQ(h->info().guards.verified, 10u);
+    VerifiedUdp u;
+    ASSERT_TRUE(u.h) << u.h.error().message;
+    for (int i = 0; i < 10; ++i) ASSERT_EQ(u.h->send(u.payload.data(), 64), 64);
+    EXPECT_EQ(u.h->info().guards.verified, 10u);
     // A guarded write is no bug: the guard fires, verify mode stands aside.
-    UdpSocket& s = *w.a.descriptors().udp(fd);
-    s.ttl.guarded_write(9);
-    EXPECT_EQ(h->send(payload.data(), 64), 64);
+    u.w.a.descriptors().udp(u.fd)->ttl.guarded_write(9);
+    EXPECT_EQ(u.h->send(u.payload.data(), 64), 64);
 }
 
 TEST(GuardsVerifyModeDeathTest, CatchesAnInvariantWrittenBehindTheGuardsBack) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");  // the specializer runs a thread
-    ModesScope modes({.verify_every = 1, .stress_every = 0, .seed = 1});
-    World w{WorldConfig{}};
-    int fd = -1;
-    auto h = udp_handle(w, fd);
-    ASSERT_TRUE(h) << h.error().message;
-    std::vector<uint8_t> payload(64, 1);
-    ASSERT_EQ(h->send(payload.data(), 64), 64);
-    write_behind_the_guards_back(w.a.descriptors().udp(fd)->ttl, 9);
-    EXPECT_DEATH(h->send(payload.data(), 64), "field 'ttl' changed while no guard fired");
+    VerifiedUdp u;
+    ASSERT_TRUE(u.h) << u.h.error().message;
+    ASSERT_EQ(u.h->send(u.payload.data(), 64), 64);
+    write_behind_the_guards_back(u.w.a.descriptors().udp(u.fd)->ttl, 9);
+    EXPECT_DEATH(u.h->send(u.payload.data(), 64), "field 'ttl' changed while no guard fired");
 }
 
 TEST(GuardsStressMode, GuardsFireAtRandomAndEveryByteArrivesOnceInOrder) {

@@ -82,6 +82,17 @@ void apply(TwoLinks& w, Change c, const uint8_t quoted[8], uint8_t protocol) {
     }
 }
 
+// After the stream: the new code, once compiled, is plugged at the next send and the
+// rule retired; the handle's counters.
+Outcome finish(Outcome& out, SendHandle& h, uint64_t generic_at_change) {
+    h.wait_ready();
+    out.ready_after = h.ready();
+    SendHandleInfo info = h.info();
+    out.generic_after_change = info.generic_sends - generic_at_change;
+    out.guards = info.guards;
+    return out;
+}
+
 // Sends `total` bytes in 1448-byte writes through a handle with `policy`, the change
 // half way; B reads as it goes.
 Outcome tcp_stream(Change change, ViolationPolicy policy, size_t total, std::optional<uint32_t> adu = std::nullopt) {
@@ -135,13 +146,7 @@ Outcome tcp_stream(Change change, ViolationPolicy policy, size_t total, std::opt
         w.poll_once();
         read_all();
     }
-    // The new code: once compiled it is plugged at the next send and the rule retired.
-    h->wait_ready();
-    out.ready_after = h->ready();
-    SendHandleInfo info = h->info();
-    out.generic_after_change = info.generic_sends - generic_at_change;
-    out.guards = info.guards;
-    return out;
+    return finish(out, *h, generic_at_change);
 }
 
 // Datagrams of `size` bytes, each numbered, through a handle on a UDP socket bound
@@ -205,13 +210,7 @@ Outcome udp_stream(Change change, ViolationPolicy policy, size_t total, size_t s
         }
     }
     if (next_expected != count) out.intact = false;
-    // The new code: once compiled it is plugged at the next send and the rule retired.
-    h->wait_ready();
-    out.ready_after = h->ready();
-    SendHandleInfo info = h->info();
-    out.generic_after_change = info.generic_sends - generic_at_change;
-    out.guards = info.guards;
-    return out;
+    return finish(out, *h, generic_at_change);
 }
 
 // What both protocols' streams must show. `window_expected`: the change alters the
