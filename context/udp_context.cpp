@@ -3,6 +3,7 @@
 #include "context/udp_context.hpp"
 
 #include "context/extraction.hpp"
+#include "guards/reinforce.hpp"
 #include "stack/stack.hpp"
 
 #include <cassert>
@@ -10,7 +11,10 @@
 #include <cstdio>
 #include <cstring>
 
+// Only specialized code transmits through here; stale code under reinforcement
+// through its handle's egress rule.
 extern "C" void quasi_interface_transmit(quasi::Interface* iface, quasi::PacketBuffer* frame) {
+    if (quasi::EgressRule* rule = iface->egress_rule) return quasi::reinforce_egress(*rule, quasi::PacketPtr(frame));
     iface->transmit_frame(quasi::PacketPtr(frame));
 }
 

@@ -18,6 +18,7 @@ struct GuardStats {
     uint64_t fragments = 0;       // IPv4 fragments made from oversize UDP datagrams at egress
     uint64_t translations = 0;    // source addresses NAT-translated at egress (and back on ingress)
     uint64_t replugs = 0;         // code versions that started running
+    uint64_t verified = 0;        // verify mode's comparisons of the frozen and the live context
     uint64_t respecializations = 0;
     uint64_t respecialize_ns_total = 0;  // from a violation to the new code running
     uint64_t respecialize_ns_max = 0;

@@ -17,6 +17,7 @@ void HandleGuard::arm(void* socket, Interface* iface, uint64_t arp_generation) {
     iface_ = iface;
     arp_generation_ = arp_generation;
     violated_ = false;
+    reinforce_wanted_ = false;
     watch();
 }
 
@@ -73,11 +74,25 @@ void HandleGuard::count(ViolationKind kind, ViolationPolicy applied) {
 void HandleGuard::violation(ViolationKind kind) {
     ViolationPolicy applied = policy_for(kind, policy_);
     count(kind, applied);
-    violated_ = true;
     plug_->disarm();
+    if (socket_gone()) closed_ = true;
+    if (applied == ViolationPolicy::reinforce && !closed_) {
+        reinforce_wanted_ = true;  // the stale code keeps running, through a rule (decide())
+        return;
+    }
+    violated_ = true;
     // For every handle sharing this code; a handle that re-extracts this very state clears it.
     if (PluggableCode* code = plug_->newest()) code->guard.fire();
-    if (socket_gone()) closed_ = true;
+}
+
+bool HandleGuard::reinforce(const StaleCode& stale) {
+    reinforce_wanted_ = false;
+    rule_ = make_egress_rule(*stack_, stats_, stale);
+    if (rule_) return true;
+    stack_->stats().count(Counter::guard_reinforce_unavailable);
+    violated_ = true;
+    if (PluggableCode* code = plug_->newest()) code->guard.fire();
+    return false;
 }
 
 void HandleGuard::force(ViolationKind kind) { violation(kind); }
@@ -87,11 +102,15 @@ HandleGuard::Verdict HandleGuard::decide() {
     stack_->stats().count(Counter::guard_checks_slow);
     if (!closed_ && socket_gone()) closed_ = true;
     if (closed_) return Verdict::closed;
-    if (!violated_ && !arp_holds()) violation(ViolationKind::neighbour);
+    // Under a rule every frame takes the live neighbour anyway.
+    if (!violated_ && !reinforce_wanted_ && !rule_ && !arp_holds()) violation(ViolationKind::neighbour);
     PluggableCode* code = plug_->newest();
-    if (!violated_ && code && !code->guard.holds()) violated_ = true;  // another handle of this code saw a change
-    if (!violated_ && code) return Verdict::run;
+    // Fired from elsewhere: another handle of this code saw a change, or a forced
+    // invalidation (jit's invalidate_specializations) from another thread.
+    if (!violated_ && code && !code->guard.holds()) violation(ViolationKind::forced);
+    if (!violated_ && !reinforce_wanted_ && !rule_ && code) return Verdict::run;
     if (violated_ && policy_ == ViolationPolicy::reject) return Verdict::reject;
+    if (!violated_ && (reinforce_wanted_ || rule_) && plug_->running()) return Verdict::reinforce;
     return Verdict::respecialize;
 }
 

@@ -5,18 +5,22 @@
 // watches the socket's and the path's quasi-invariants (guards/quasi_invariant.hpp)
 // with a kind per watch, polls the ARP cache's generation (ARP resolution is not a
 // quasi-invariant: the handle compares the generation at entry), and classifies each
-// change (guards/violation.hpp). A change whose policy is not `reinforce` disarms the
-// code and fires its guard word (for every handle sharing the code); the handle's
-// next send then asks decide() what to do.
+// change (guards/violation.hpp). Every change disarms the handle's fast path; one
+// whose policy is not `reinforce` also fires the code's guard word (for every
+// handle sharing the code). The handle's next send asks decide() what to do; under
+// `reinforce` the guard builds an egress rule (guards/reinforce.hpp) for the stale
+// code, which keeps running through it until the replugger swaps new code in.
 #pragma once
 
 #include "guards/guard_stats.hpp"
 #include "guards/quasi_invariant.hpp"
+#include "guards/reinforce.hpp"
 #include "guards/replugger.hpp"
 #include "guards/violation.hpp"
 
 #include <array>
 #include <cstdint>
+#include <optional>
 
 namespace quasi {
 
@@ -33,6 +37,7 @@ public:
         closed,        // the socket is gone: -EBADF
         reject,        // -ESTALE
         respecialize,  // take the generic path now and re-extract
+        reinforce,     // run the stale code through rule() (reinforce_wanted(): a new change to answer)
     };
 
     HandleGuard(Stack& stack, int fd, Proto proto, ViolationPolicy policy, Replugger& plug);
@@ -53,6 +58,15 @@ public:
     // Fires this handle's guard as a violation of `kind` (deopt stress, forced
     // invalidation): the handle re-specializes as after any real violation.
     void force(ViolationKind kind = ViolationKind::forced);
+
+    // A reinforceable change since the rule (if any) was made: make it again.
+    bool reinforce_wanted() const { return reinforce_wanted_; }
+    // Builds the rule for the running (stale) code from the live state; false when no
+    // reinforcement is correct now: the change is then handled as under fallback.
+    bool reinforce(const StaleCode& stale);
+    EgressRule* rule() { return rule_ ? &*rule_ : nullptr; }
+    // The stale code can no longer run (replugged or given back): its rule goes.
+    void retire_rule() { rule_.reset(); }
 
     bool violated() const { return violated_; }
     bool closed() const { return closed_; }
@@ -81,6 +95,8 @@ private:
     Interface* iface_ = nullptr;
     uint64_t arp_generation_ = 0;  // of iface_'s ARP cache when the context was taken
     bool violated_ = false;        // a change since arm() that the code cannot run through
+    bool reinforce_wanted_ = false;  // a change since arm() that a rule can make right
+    std::optional<EgressRule> rule_;
     bool closed_ = false;
     GuardStats stats_;
     std::array<GuardLink, 11> links_;

@@ -17,7 +17,7 @@ void Replugger::plug(PluggableCode* next, bool keep_running) {
         return;
     }
     give_back(pending_);
-    if (!keep_running || !function_) {
+    if (!keep_running || !running_ || !running_->ready()) {
         function_ = nullptr;
         give_back(running_);
         running_ = next;

@@ -75,6 +75,11 @@ public:
     void unplug();
 
     void* function() const { return function_; }
+    // The running version's code even while disarmed: for the handle to run it
+    // through a reinforcement.
+    void* running_function() const {
+        return running_ && running_->ready() ? running_->function.load(std::memory_order_acquire) : nullptr;
+    }
     PluggableCode* running() const { return running_; }
     PluggableCode* pending() const { return pending_; }
     // The version whose guard word speaks for this handle's context: pending if any.

@@ -77,6 +77,12 @@ public:
     // caller frees their code and destroys them.
     std::vector<CodeEntry*> evict();
 
+    // Every entry in the map.
+    template <class Fn>
+    void for_each(Fn&& fn) {
+        for (auto& [key, entry] : map_) fn(*entry);
+    }
+
     void set_limits(CacheLimits limits) { limits_ = limits; }
     const CacheLimits& limits() const { return limits_; }
     CacheStats stats() const;

@@ -2,11 +2,16 @@
 #include "jit/specialize.hpp"
 
 #include "guards/handle_guard.hpp"
+#include "guards/modes.hpp"
+#include "guards/verify.hpp"
 #include "jit/specializer.hpp"
 #include "stack/stack.hpp"
+#include "stack/wire/ipv4.hpp"
+#include "stack/wire/udp.hpp"
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 
 namespace quasi {
@@ -34,7 +39,8 @@ struct HandleState {
 
     HandleState(Stack& s, int descriptor, Proto p, const SpecOptions& o)
         : stack(&s), fd(descriptor), proto(p), options(o), plug(Specializer::instance()),
-          guard(s, descriptor, p, o.on_violation, plug) {}
+          guard(s, descriptor, p, o.on_violation, plug), modes(guard_modes().any()),
+          random_state(guard_modes().seed * 0x9E3779B97F4A7C15ull + uint64_t(descriptor) + 1) {}
 
     // What one extraction gives, for either protocol.
     struct Frozen {
@@ -49,7 +55,8 @@ struct HandleState {
     };
 
     std::optional<Error> freeze(Frozen& f);
-    std::optional<Error> install(Mode mode);
+    std::optional<Error> install(Mode mode, bool keep_running = false);
+    StaleCode describe(const Frozen& f, uint64_t version) const;
     void poll();
     void replugged();
     SendFn code() const { return reinterpret_cast<SendFn>(plug.function()); }
@@ -58,6 +65,10 @@ struct HandleState {
     }
     ssize_t generic_send(const uint8_t* data, size_t len);
     ssize_t slow_send(const uint8_t* data, size_t len, bool code_declined);
+    void respecialize_in_background(bool keep_running);
+    ssize_t reinforced_send(const uint8_t* data, size_t len);
+    void apply_modes();
+    void verify();
 
     Stack* stack;
     int fd;
@@ -65,6 +76,14 @@ struct HandleState {
     SpecOptions options;
     Replugger plug;    // before guard: the guard points at it
     HandleGuard guard;
+    StaleCode running_code;  // what the running version was made for (its rule's input)
+    StaleCode pending_code;  // ... and the pending one
+    uint64_t replugs_seen = 0;
+    Frozen running_frozen;  // the context the running version was compiled for (verify mode)
+    Frozen pending_frozen;
+    bool modes;             // a checking mode is on (guards/modes.hpp)
+    uint64_t mode_sends = 0;
+    uint64_t random_state;
     uint32_t retry_countdown = 0;
     int last_error = 0;
     uint64_t specialized_sends = 0;
@@ -74,12 +93,13 @@ struct HandleState {
 
 // Picks up code whose compile finished, unless a change since makes it stale.
 void HandleState::poll() {
-    if (guard.violated()) return;
+    // Stale code runs only through its rule: nothing to pick up but the new version
+    // (and nothing at all before the rule for a change is made).
+    if (guard.violated() || guard.reinforce_wanted() || (guard.rule() && !plug.pending())) return;
     switch (plug.poll()) {
     case Replugger::Poll::none:
-        break;
     case Replugger::Poll::plugged:
-        replugged();
+        if (plug.replugs() != replugs_seen) replugged();
         break;
     case Replugger::Poll::failed:
         last_error = plug.error().code;
@@ -90,6 +110,12 @@ void HandleState::poll() {
 
 // New code runs: the re-specialization's latency, from the violation it answers.
 void HandleState::replugged() {
+    replugs_seen = plug.replugs();
+    if (plug.running()->serial == pending_code.version) {
+        running_code = pending_code;
+        running_frozen = pending_frozen;
+    }
+    guard.retire_rule();  // no code of the old version can run any more
     GuardStats& st = guard.stats();
     ++st.replugs;
     stack->stats().count(Counter::guard_replugs);
@@ -125,7 +151,26 @@ std::optional<Error> HandleState::freeze(Frozen& f) {
     return std::nullopt;
 }
 
-std::optional<Error> HandleState::install(Mode mode) {
+StaleCode HandleState::describe(const Frozen& f, uint64_t version) const {
+    StaleCode c;
+    c.version = version;
+    if (proto == Proto::udp) {
+        c.iface = f.udp.iface;
+        c.src = f.udp.src;
+        c.dst = f.udp.dst;
+        c.dont_fragment = f.udp.dont_fragment;
+        uint32_t largest = f.udp.message_size != FrozenUdpContext::kAnySize ? f.udp.message_size : f.udp.max_payload;
+        c.max_datagram = static_cast<uint16_t>(largest + kIpv4MinHeaderLen + kUdpHeaderLen);
+    } else {
+        c.iface = f.tcp.iface;
+        c.src = f.tcp.src;
+        c.dst = f.tcp.dst;
+        c.tcp = true;
+    }
+    return c;
+}
+
+std::optional<Error> HandleState::install(Mode mode, bool keep_running) {
     Frozen f;
     if (auto error = freeze(f)) return error;
     if (guard.socket() && f.socket != guard.socket()) {
@@ -139,8 +184,19 @@ std::optional<Error> HandleState::install(Mode mode) {
     CodeEntry* e = *acquired;
 
     guard.arm(f.socket, f.iface, f.arp_generation);
-    // The replaced code: its last user's release makes it evictable.
-    plug.plug(e, false);
+    // The replaced code: its last user's release makes it evictable. Kept running
+    // (through its rule) until the new one is ready under reinforcement.
+    StaleCode made = describe(f, e->serial);
+    plug.plug(e, keep_running);
+    if (plug.pending() == e) {
+        pending_code = made;
+        pending_frozen = f;
+    } else {
+        running_code = made;
+        running_frozen = f;
+    }
+    if (plug.running() == e) guard.retire_rule();
+    if (plug.replugs() != replugs_seen && !guard.violated()) replugged();  // a cache hit, plugged at once
     if (created) {
         f.udp.guard = e->guard.address();
         f.tcp.guard = e->guard.address();
@@ -165,6 +221,86 @@ std::optional<Error> HandleState::install(Mode mode) {
     return std::nullopt;
 }
 
+// A cache hit installs at once, a miss compiles in the background while this and
+// later calls take the generic path (or, keep_running, the reinforced stale code).
+void HandleState::respecialize_in_background(bool keep_running) {
+    if (!stale_since) stale_since = std::chrono::steady_clock::now();
+    if (!(plug.newest() && !keep_running) && retry_countdown != 0 && --retry_countdown != 0) return;
+    if (auto error = install(Mode::background, keep_running)) {
+        last_error = error->code;
+        if (error->code == EBADF) return;
+        if (!keep_running) plug.unplug();
+        retry_countdown = retry_after(error->code);
+    }
+}
+
+// ViolationPolicy::reinforce: the stale code runs, its frames through the egress
+// rule, while the new version compiles; the replugger swaps it in (poll()).
+ssize_t HandleState::reinforced_send(const uint8_t* data, size_t len) {
+    if (guard.reinforce_wanted()) {
+        StaleCode stale = running_code;
+        if (proto == Proto::udp)
+            stale.wildcard_source = static_cast<UdpSocket*>(guard.socket())->local_addr.get().is_unspecified();
+        else
+            stale.live_mss = static_cast<TcpSocket*>(guard.socket())->snd_mss;
+        if (!guard.reinforce(stale)) return slow_send(data, len, false);  // now a plain violation
+        retry_countdown = 0;
+        respecialize_in_background(true);
+        if (guard.closed()) return -EBADF;
+    } else if (!plug.pending()) {
+        respecialize_in_background(true);  // an earlier attempt failed (e.g. next hop unresolved)
+    }
+    poll();
+    EgressRule* rule = guard.rule();
+    auto fn = reinterpret_cast<SendFn>(rule ? plug.running_function() : plug.function());
+    if (fn) {
+        ssize_t rc;
+        if (rule) {
+            EgressScope scope(*rule);
+            rc = fn(data, len);
+        } else {
+            rc = fn(data, len);
+        }
+        if (rc != kSlowPath) {
+            ++specialized_sends;
+            return rc;
+        }
+    }
+    if (guard.reject_size(len, options.message_size ? &*options.message_size : nullptr)) return -EMSGSIZE;
+    return generic_send(data, len);
+}
+
+// Verify and deopt stress (guards/modes.hpp), before the guard check at entry.
+void HandleState::apply_modes() {
+    const GuardModes& m = guard_modes();
+    ++mode_sends;
+    if (m.verify_every && mode_sends % m.verify_every == 0) verify();
+    if (m.stress_every && next_random(random_state) % m.stress_every == 0) guard.force();
+}
+
+// While the guards say the running code may run as it is, the live socket must
+// still be in the state it was compiled for.
+void HandleState::verify() {
+    if (!plug.function() || guard.violated() || guard.reinforce_wanted() || guard.rule() || !guard.arp_holds() ||
+        !plug.running()->guard.holds())
+        return;  // a guard fired: the code does not run as it is
+    ++guard.stats().verified;
+    Frozen live;
+    const char* field = nullptr;
+    if (auto error = freeze(live))
+        field = error->message.c_str();
+    else if (proto == Proto::udp)
+        field = first_difference(running_frozen.udp, live.udp);
+    else
+        field = first_difference(running_frozen.tcp, live.tcp);
+    if (!field) return;
+    std::fprintf(stderr,
+                 "quasi guards: verify mode: the %s handle on descriptor %d runs code version %llu for a context "
+                 "whose field '%s' changed while no guard fired\n",
+                 proto == Proto::udp ? "UDP" : "TCP", fd, (unsigned long long)plug.running()->serial, field);
+    std::abort();
+}
+
 // The general path: what send() does after the descriptor lookup.
 ssize_t HandleState::generic_send(const uint8_t* data, size_t len) {
     ++generic_sends;
@@ -177,24 +313,21 @@ ssize_t HandleState::slow_send(const uint8_t* data, size_t len, bool code_declin
         guard.mark_closed();
         return -EBADF;
     }
+    // The code declined because its guard word was fired from elsewhere (another
+    // handle of this code, a process-wide invalidation): the guard decides.
+    if (code_declined && plug.running() && !plug.running()->guard.holds()) code_declined = false;
     if (!code_declined) {
         switch (guard.decide()) {
         case Verdict::closed:
             return -EBADF;
         case Verdict::reject:
             return -ESTALE;
+        case Verdict::reinforce:
+            return reinforced_send(data, len);
         case Verdict::respecialize:
-            if (!stale_since) stale_since = std::chrono::steady_clock::now();
-            // A cache hit installs at once, a miss compiles in the background while
-            // this and later calls take the generic path.
-            if (plug.newest() || retry_countdown == 0 || --retry_countdown == 0) {
-                if (auto error = install(Mode::background)) {
-                    last_error = error->code;
-                    if (error->code == EBADF) return -EBADF;
-                    plug.unplug();
-                    retry_countdown = retry_after(error->code);
-                }
-            }
+            guard.retire_rule();
+            respecialize_in_background(false);
+            if (guard.closed()) return -EBADF;
             break;
         case Verdict::run:
             poll();  // an async compile may have finished
@@ -233,6 +366,7 @@ ssize_t SendHandle::send(const void* data, size_t len) {
     if (!h) return -EBADF;
     const auto* bytes = static_cast<const uint8_t*>(data);
     if (!bytes && len > 0) return -EFAULT;
+    if (h->modes) h->apply_modes();
     ssize_t rc;
     // The guard at entry: the code reads its guard word (socket options, addresses,
     // route, MTU: fired by guards/) and the handle compares the ARP generation.
@@ -335,6 +469,7 @@ Expected<SendHandle> specialize_send_async(Stack& stack, int fd, const SpecOptio
 }
 
 void configure_specializer(const SpecializerConfig& config) { Specializer::instance().configure(config); }
+void invalidate_specializations() { Specializer::instance().invalidate_all(); }
 SpecializerStats specializer_stats() { return Specializer::instance().stats(); }
 void specializer_wait_idle() { Specializer::instance().wait_idle(); }
 void prewarm_specializer() { Specializer::instance().prewarm(); }
@@ -563,6 +698,11 @@ void Specializer::configure(const SpecializerConfig& config) {
         if (engine_) engine_->set_dump_dir(engine_options_.dump_dir);
     }
     if (!dead.empty()) enqueue_destroy(std::move(dead));
+}
+
+void Specializer::invalidate_all() {
+    std::lock_guard lock(mutex_);
+    cache_.for_each([](CodeEntry& e) { e.guard.fire(); });
 }
 
 SpecializerStats Specializer::stats() {

@@ -145,6 +145,9 @@ struct SpecializerConfig {
 };
 // Applies to what follows (and trims the cache now). Thread-safe.
 void configure_specializer(const SpecializerConfig& config);
+// Fires the guard word of every cached code, from any thread: each handle running
+// it re-specializes at its next send (a cache hit) and is replugged.
+void invalidate_specializations();
 
 struct SpecializerStats {
     uint64_t compiles = 0;

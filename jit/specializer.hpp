@@ -47,6 +47,7 @@ public:
     void hold_background(bool held);
 
     void configure(const SpecializerConfig& config);
+    void invalidate_all();
     SpecializerStats stats();
 
     // For benchmarks: compiles a context bypassing the cache; free with free_uncached.

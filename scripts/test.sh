@@ -16,6 +16,8 @@
 #   mutation   scripts/mutation_check.sh: every source mutation in tests/mutations.txt must
 #              make its named unit test fail (scratch tree and build in build-mutation/)
 #   asan       scripts/build.sh build-asan -DQUASI_SANITIZE=ON -DQUASI_JIT=OFF; ctest -L unit there
+#   tsan       build-tsan -DQUASI_TSAN=ON, only guards_threads_test built and run: two stacks on
+#              two threads with specialized handles while a third invalidates (ThreadSanitizer)
 #   fuzz       CC=clang-19 CXX=clang++-19 scripts/build.sh build-fuzz -DQUASI_FUZZ=ON -DQUASI_JIT=OFF;
 #              ctest -L fuzz there
 #
@@ -26,12 +28,13 @@
 # Developer switches (the default runs everything; skipped phases are announced):
 #   QUASI_SKIP_MUTATION=1  skip the mutation phase
 #   QUASI_SKIP_ASAN=1      skip the asan phase
+#   QUASI_SKIP_TSAN=1      skip the tsan phase
 #   QUASI_SKIP_FUZZ=1      skip the fuzz phase
 #   QUASI_SKIP_AARCH64=1   skip the aarch64 phase
 #   QUASI_SKIP_INTEROP=1   run without root: skip netns-lib and exclude label interop
 #   QUASI_TEST_JOBS=N      ctest parallelism (default 2)
 #   QUASI_TEST_TIMEOUT=S   per-test time limit for tests that set none (default 900)
-#   QUASI_BUILD_PREFIX=P   build directories P, P-board, P-aarch64, P-mutation, P-asan, P-fuzz (default: build in the repo)
+#   QUASI_BUILD_PREFIX=P   build directories P, P-board, P-aarch64, P-mutation, P-asan, P-tsan, P-fuzz (default: build in the repo)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,6 +49,7 @@ esac
 SKIP_MUTATION="${QUASI_SKIP_MUTATION:-0}"
 SKIP_ASAN="${QUASI_SKIP_ASAN:-0}"
 SKIP_FUZZ="${QUASI_SKIP_FUZZ:-0}"
+SKIP_TSAN="${QUASI_SKIP_TSAN:-0}"
 SKIP_AARCH64="${QUASI_SKIP_AARCH64:-0}"
 SKIP_INTEROP="${QUASI_SKIP_INTEROP:-0}"
 JOBS="${QUASI_TEST_JOBS:-2}"
@@ -170,6 +174,14 @@ do_asan() {
   run_ctest "$B-asan" "unit (ASan+UBSan)" -L unit
 }
 
+do_tsan() {
+  # One target: the whole tree under TSan would take the LLVM TUs twice over for nothing.
+  cmake -S "$ROOT" -B "$B-tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQUASI_WERROR=ON -DQUASI_TSAN=ON >/dev/null
+  cmake --build "$B-tsan" --target guards_threads_test -j "$(nproc)"
+  export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
+  run_ctest "$B-tsan" "guards threads (TSan)" -R '^guards_threads_test$'
+}
+
 do_fuzz() {
   command -v clang-19 >/dev/null || { echo "test.sh: clang-19 not found (scripts/setup.sh test installs it)" >&2; return 1; }
   # The -D compiler settings matter when build-fuzz/ already exists (CC/CXX only
@@ -224,6 +236,12 @@ if [[ "$SKIP_ASAN" == 1 ]]; then
   warn "QUASI_SKIP_ASAN=1: ASan+UBSan unit tests were NOT run"
 else
   phase asan "$B-asan (-DQUASI_SANITIZE=ON), ctest -L unit" do_asan
+fi
+if [[ "$SKIP_TSAN" == 1 ]]; then
+  skip tsan "QUASI_SKIP_TSAN=1"
+  warn "QUASI_SKIP_TSAN=1: the ThreadSanitizer phase was NOT run"
+else
+  phase tsan "$B-tsan (-DQUASI_TSAN=ON), guards_threads_test" do_tsan
 fi
 if [[ "$SKIP_FUZZ" == 1 ]]; then
   skip fuzz "QUASI_SKIP_FUZZ=1"

@@ -35,6 +35,8 @@ constexpr size_t kBurstSize = 32;  // frames per rx/tx burst, as DPDK's l2fwd
 constexpr size_t kMaxRxBurstsPerPoll = 64;  // Stack::poll drains up to this many rx bursts per device
 
 // One attached device with its address and neighbour cache.
+struct EgressRule;
+
 class Interface final : public ArpOutput {
 public:
     Interface(Stack& stack, Netif& netif, uint16_t index, Ipv4Addr address, uint8_t prefix_len);
@@ -56,6 +58,9 @@ public:
 
     // The IP MTU; PMTU discovery and specialized handles read it.
     QuasiInvariant<uint16_t> mtu;
+    // Set only while a handle runs stale specialized code that transmits here: its
+    // frames go through the rule instead (guards/reinforce.hpp).
+    EgressRule* egress_rule = nullptr;
 
 private:
     Stack& stack_;
