@@ -142,6 +142,37 @@ TEST(RemoteDevice, ViolatedGuardFallsBackAndAsksAgain) {
     EXPECT_EQ(w.drain_sink(), 11);
 }
 
+// The socket changes while the request is on the wire: the reply that then arrives
+// is for the old state and is not installed; the device asks again at once.
+TEST(RemoteDevice, CodeForAStateThatChangedMeanwhileIsNotInstalled) {
+    MmapExecRegion region(1 << 16);
+    DeviceWorld w(region);
+    int h = w.client->specialize_send(w.udp, {.message_size = 64});
+    w.pump();
+    ASSERT_EQ(w.requests.size(), 1u);
+    SpecRequest first;
+    ASSERT_EQ(decode(w.requests[0], test::kKey, first), ProtoError::ok);
+    int ttl = 5;
+    ASSERT_EQ(setsockopt(w.dev, w.udp, kIpProtoIp, kIpTtl, &ttl, sizeof ttl), 0);
+    w.tx = w.honest_reply(first);  // late, for TTL 64
+    w.pump();
+    RemoteHandleInfo info = w.client->info(h);
+    EXPECT_EQ(info.installs, 0u);
+    EXPECT_FALSE(info.specialized);
+    ASSERT_EQ(w.requests.size(), 2u);  // asked again at once
+    SpecRequest second;
+    ASSERT_EQ(decode(w.requests[1], test::kKey, second), ProtoError::ok);
+    FrozenUdpContext c;
+    std::memcpy(&c, second.context.data(), sizeof c);
+    EXPECT_EQ(c.ttl, 5);
+    w.tx = w.honest_reply(second);
+    w.pump();
+    EXPECT_TRUE(w.client->info(h).specialized);
+    EXPECT_EQ(w.send_through(h, 5), 5);
+    EXPECT_EQ(w.client->info(h).verified_sends, 4u);
+    EXPECT_EQ(w.drain_sink(), 5);
+}
+
 // ---- refusals: nothing of a refused reply reaches the code buffer ----
 
 struct Refusal {
@@ -322,7 +353,7 @@ TEST(RemoteDevice, TcpAndBadDescriptorsAreRefusedClearly) {
 
 struct Evictions : CodeBuffer::EvictListener {
     std::vector<uint32_t> owners;
-    void code_evicted(uint32_t owner) override { owners.push_back(owner); }
+    void code_evicted(uint32_t owner, int) override { owners.push_back(owner); }
 };
 
 TEST(RemoteCodeBuffer, LeastRecentlyUsedIsEvictedPinnedNever) {
