@@ -184,7 +184,11 @@ void RemoteClient::pump_rx() {
         }
         ssize_t n = recv(stack_, sock_, rx_.data() + rx_len_, want);
         if (n == -EAGAIN) return;
-        if (n <= 0) {  // closed by the server (perhaps mid-message) or reset
+        if (n == 0 && rx_len_ == 0 && outstanding_ < 0) {  // the server closed an idle connection
+            close_connection();
+            return;
+        }
+        if (n <= 0) {  // closed or reset with a reply owed, perhaps mid-message
             close_connection(rx_len_ > 0 ? Drop::remote_reply_malformed : Drop::remote_connect_failed);
             return;
         }
