@@ -22,7 +22,7 @@
 # missing. --dry-run (or QUASI_SETUP_DRY_RUN=1) prints what would be installed.
 set -euo pipefail
 
-PKGS_CORE=(build-essential cmake ninja-build pkg-config libboost-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
+PKGS_CORE=(build-essential cmake ninja-build pkg-config libboost-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libsodium-dev
   libbenchmark-dev python3 clang-19 llvm-19-dev)
 PKGS_TEST=(libclang-rt-19-dev iproute2 iputils-ping nftables iperf3 curl wrk apache2-utils python3-scapy valgrind liblwip-dev)
 PKGS_BOARD=(gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib googletest
