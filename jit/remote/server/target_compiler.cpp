@@ -349,8 +349,13 @@ Expected<CompiledObject> TargetCompiler::compile(SendPath path, std::span<const 
 
 Expected<LinkedImage> TargetCompiler::link(const CompiledObject& object, uint64_t code_address, uint64_t capacity,
                                            std::span<const DeviceSymbol> symbols) {
+    return link_image(object, pointer_bytes(), code_address, capacity, symbols);
+}
+
+Expected<LinkedImage> link_image(const CompiledObject& object, unsigned pointer_bytes, uint64_t code_address,
+                                 uint64_t capacity, std::span<const DeviceSymbol> symbols) {
     auto start = Clock::now();
-    const uint64_t limit = pointer_bytes() == 8 ? ~uint64_t(0) : 0xFFFFFFFFull;
+    const uint64_t limit = pointer_bytes == 8 ? ~uint64_t(0) : 0xFFFFFFFFull;
     if (code_address == 0 || code_address > limit || capacity > limit - code_address)
         return make_error(EINVAL, "code buffer outside the target's address space");
     for (const DeviceSymbol& s : symbols)

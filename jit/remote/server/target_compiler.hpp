@@ -70,9 +70,7 @@ public:
 
     // EINVAL: the context's size differs from the target's; the rest: LLVM's message.
     Expected<CompiledObject> compile(SendPath path, std::span<const uint8_t> context);
-    // ENOENT: the code calls a function the table does not name (the message says
-    // which); EFBIG: the image does not fit `capacity` bytes at `code_address`;
-    // EINVAL: an address that does not fit the target's pointers.
+    // link_image() for this target.
     Expected<LinkedImage> link(const CompiledObject& object, uint64_t code_address, uint64_t capacity,
                                std::span<const DeviceSymbol> symbols);
 
@@ -81,6 +79,14 @@ private:
     explicit TargetCompiler(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
+
+// Links a compiled object (any TargetCompiler's; it names its target) for a device
+// whose pointers are `pointer_bytes` wide. Needs no TargetCompiler: thread-safe.
+// ENOENT: the code calls a function the table does not name (the message says
+// which); EFBIG: the image does not fit `capacity` bytes at `code_address`; EINVAL:
+// an address that does not fit the target's pointers.
+Expected<LinkedImage> link_image(const CompiledObject& object, unsigned pointer_bytes, uint64_t code_address,
+                                 uint64_t capacity, std::span<const DeviceSymbol> symbols);
 
 // Names of the entry function in every compiled object (the wrapper around the
 // frozen path's C entry).
