@@ -319,6 +319,7 @@ void accept_loop(Daemon& daemon, int listener, int signals, size_t max_connectio
         c.fd = fd;
         c.thread = std::thread([&daemon, &c, peer] {
             daemon.serve(c.fd, peer);
+            ::shutdown(c.fd, SHUT_RDWR);  // the peer sees the close now; the loop reaps the thread
             c.done = true;
         });
     }

@@ -7,3 +7,14 @@ if(TARGET quasi_remote_server)
   add_test(NAME remote_link_test COMMAND remote_link_test)
   set_tests_properties(remote_link_test PROPERTIES LABELS remote TIMEOUT 600)
 endif()
+
+# quasi-specd over loopback, driven by a protocol client in the test (this process
+# is the device and runs the code it gets).
+if(TARGET quasi-specd)
+  add_executable(specd_test ${PROJECT_SOURCE_DIR}/tests/remote/specd_test.cpp)
+  target_link_libraries(specd_test PRIVATE quasi_remote_device quasi_specd_proto quasi_ports_x86 GTest::gtest_main)
+  target_compile_definitions(specd_test PRIVATE QUASI_SPECD_PATH="$<TARGET_FILE:quasi-specd>")
+  add_dependencies(specd_test quasi-specd)
+  add_test(NAME specd_test COMMAND specd_test)
+  set_tests_properties(specd_test PROPERTIES LABELS remote TIMEOUT 600)
+endif()
