@@ -278,9 +278,9 @@ TEST(Specd, ColdAndCachedRequestsGiveCodeThatSendsTheGenericFrames) {
         if (i == 19) send_fn = first.install(*cached);  // the sends below run a cached reply's code
     }
     std::sort(cached_ms.begin(), cached_ms.end());
-    std::printf("x86_64-linux-gnu udp over loopback: cold %.1f ms, cached median %.3f ms (min %.3f, max %.3f), "
+    std::printf("%s udp over loopback: cold %.1f ms, cached median %.3f ms (min %.3f, max %.3f), "
                 "%zu B of code\n",
-                cold_ms, cached_ms[cached_ms.size() / 2], cached_ms.front(), cached_ms.back(), cold->code.size());
+                std::string(proto::device_target()).c_str(), cold_ms, cached_ms[cached_ms.size() / 2], cached_ms.front(), cached_ms.back(), cold->code.size());
 
     for (int i = 0; i < 10; ++i) {
         std::vector<uint8_t> data(64, uint8_t(i));
