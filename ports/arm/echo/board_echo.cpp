@@ -65,7 +65,7 @@ bool parse_cidr(const char* text, Ipv4Addr& ip, uint8_t& len) {
 // reported and ignored.
 Address boot_address(RemoteArgs& remote) {
     Address a;
-    static char cmdline[160];
+    static char cmdline[256];
     if (!semihosting_cmdline(cmdline, sizeof cmdline)) return a;
     for (char* token = cmdline; *token;) {
         char* end = token;

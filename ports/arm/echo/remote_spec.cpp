@@ -3,8 +3,10 @@
 #include "jit/remote/device/exec_region.hpp"
 #include "ports/arm/mps2-an385/board.hpp"
 #include "ports/arm/mps2-an385/config.hpp"
+#include "stack/socket.hpp"
 #include "stack/stack.hpp"
 
+#include <cerrno>
 #include <cstring>
 #include <new>
 
@@ -104,7 +106,13 @@ void BoardRemote::run(Stack& stack, int fd, int count) {
     }
     static const uint8_t payload[64] = {};
     const TimeNs asked = stack.now();
-    const int h = client_->specialize_send(fd, {.message_size = sizeof payload});
+    int h = client_->specialize_send(fd, {.message_size = sizeof payload});
+    // The next hop's MAC unknown yet: one datagram through the generic path resolves it.
+    for (int tries = 0; h == -EHOSTUNREACH && tries < 100; ++tries) {
+        if (tries == 0) send(stack, fd, payload, sizeof payload);
+        for (TimeNs t = stack.now(); stack.now() - t < 10 * kMillisecond;) stack.poll();
+        h = client_->specialize_send(fd, {.message_size = sizeof payload});
+    }
     if (h < 0) {
         console_put("quasi-board: remote: no handle, errno ");
         console_put_u64(static_cast<uint64_t>(-h));
