@@ -65,7 +65,10 @@ open(sys.argv[2], "w").write(str(n))
 SINK_PID=$!
 qnetns_on_exit "kill $SINK_PID 2>/dev/null"
 
-qb_boot "$TAP" "$BIP" "$KIP" --arg "specd=$KIP:7700" --arg "key=$KEY" --arg device=7
+# QUASI_BOARD_ICOUNT=1: QEMU -icount shift=0, so ns_per_send (and 'u') count instructions.
+ICOUNT=()
+[[ "${QUASI_BOARD_ICOUNT:-0}" == 1 ]] && ICOUNT=(--icount)
+qb_boot "$TAP" "$BIP" "$KIP" "${ICOUNT[@]}" --arg "specd=$KIP:7700" --arg "key=$KEY" --arg device=7
 qi_check "ping the board" ip netns exec "$NS" ping -c 2 -i 0.2 -W 2 "$BIP"
 qwait_for "test -s '$QI_TMP/sink.count'" 30 || qi_die "the kernel's UDP sink did not start"
 
@@ -78,7 +81,7 @@ field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) 
 qi_expect_eq "handle specialized" "$(field specialized)" 1
 qi_expect_eq "verify mode caught nothing" "$(field verify_failed)" 0
 qi_expect_eq "sends verified against the generic path" "$(field verified_sends)" 8
-qi_expect_eq "sends through the specialized code (verified ones included)" "$(field specialized_sends)" "$SENDS"
+qi_expect_eq "sends through the specialized code (verified ones included)" "$(field specialized_sends)" $((SENDS + 16))
 qi_expect_ge "code bytes" "$(field code_bytes)" 1
 COLD_US="$(field usable_us)"
 
@@ -88,15 +91,20 @@ qwait_for "test \$(grep -c 'quasi-board: remote:' '$UART_LOG') -ge 2" 30 || qi_d
 LINE="$(grep 'quasi-board: remote:' "$UART_LOG" | tail -n 1 | tr -d '\r')"
 echo "$LINE"
 qi_expect_eq "second handle specialized" "$(field specialized)" 1
-qi_expect_eq "second handle: sends through the specialized code" "$(field specialized_sends)" "$SENDS"
+qi_expect_eq "second handle: sends through the specialized code" "$(field specialized_sends)" $((SENDS + 16))
 qi_step "request to usable handle, board clock: cold $COLD_US us, cached $(field usable_us) us"
+SPEC_NS="$(field ns_per_send)"
+printf u >&7  # the generic path timed the same way
+qwait_for "grep -q 'quasi-board: udp_send' '$UART_LOG'" 30 || qi_die "no udp_send line on the UART"
+GEN_NS="$(grep 'quasi-board: udp_send' "$UART_LOG" | tail -n 1 | awk '{ for (i = 1; i < NF; i++) if ($(i + 1) == "ns") print $i }')"
+qi_step "per 64-byte send (instructions under QUASI_BOARD_ICOUNT=1, else ns): generic $GEN_NS, specialized $SPEC_NS"
 qi_step "quasi-specd's log:"
 cat "$QI_TMP/specd.log"
 qi_expect_eq "requests quasi-specd logged for device 7" "$(grep -c 'device 7 .*: spec thumbv7m-none-eabi udp: ok' "$QI_TMP/specd.log")" 2
 
-qwait_for "test \"\$(cat '$QI_TMP/sink.count' 2>/dev/null || echo 0)\" -ge $((2 * SENDS))" 15 || true
+qwait_for "test \"\$(cat '$QI_TMP/sink.count' 2>/dev/null || echo 0)\" -ge $((2 * (SENDS + 16)))" 15 || true  # ('u' adds more)
 got="$(cat "$QI_TMP/sink.count" 2>/dev/null || echo 0)"
-qi_expect_ge "datagrams at the kernel's sink" "$got" $((2 * SENDS))
+qi_expect_ge "datagrams at the kernel's sink" "$got" $((2 * (SENDS + 16)))
 
 printf q >&7
 rc=0

@@ -32,7 +32,8 @@ public:
     bool start(Stack& stack, remote::VerifyTap& tap, const RemoteArgs& args);
     void poll();
     // 'r': asks for the handle of `fd`, waits for the code (at most 5 s of the clock,
-    // the stack running), sends `count` datagrams of 64 B through it, prints the handle's figures.
+    // the stack running), sends 16 + `count` datagrams of 64 B through it (the last
+    // `count` timed, as 'u' times the generic path), prints the handle's figures.
     void run(Stack& stack, int fd, int count);
 
 private:
