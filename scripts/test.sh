@@ -10,7 +10,7 @@
 #              and scripts/board.sh build build-board         (the mps2-an385 firmware, label board)
 #   netns-lib  tests/interop/lib/selftest.sh (namespaces, tap, nftables on this machine)
 #   test       ctest in build/: every test (labels unit, interop, fuzz, ...)
-#   aarch64    the unit tests and quasi-echo cross-built for AArch64 Linux (static, -DQUASI_JIT=OFF:
+#   aarch64    the unit tests, specd_test and quasi-echo cross-built for AArch64 Linux (static, -DQUASI_JIT=OFF:
 #              LLVM's arm64 packages do not install beside the amd64 ones) in build-aarch64, run
 #              under qemu-aarch64: ctest -L unit, and interop_icmp_ping + interop_udp_echo (tap)
 #   mutation   scripts/mutation_check.sh: every source mutation in tests/mutations.txt must
@@ -153,12 +153,15 @@ do_aarch64() {
   local dir="$B-aarch64" targets
   # -O2 as the host build (GCC 12 at -O3 warns falsely inside std::string), without
   # debug info: the cross build is the slow part of this phase.
+  # QUASI_SPECD_HOST: specd_test (label remote) runs as an AArch64 device against the
+  # host build's quasi-specd over loopback and runs the code it gets under qemu.
   cmake -S "$ROOT" -B "$dir" -G Ninja -DQUASI_JIT=OFF -DQUASI_WERROR=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
-    -DCMAKE_TOOLCHAIN_FILE="$ROOT/ports/arm/toolchain-aarch64-linux-gnu.cmake" >/dev/null
+    -DCMAKE_TOOLCHAIN_FILE="$ROOT/ports/arm/toolchain-aarch64-linux-gnu.cmake" -DQUASI_SPECD_HOST="$B/apps/quasi-specd" >/dev/null
   # Each unit test is a target of its own name.
-  mapfile -t targets < <(ctest --test-dir "$dir" -N -L unit | sed -n 's/^ *Test *#[0-9]*: //p')
+  mapfile -t targets < <(ctest --test-dir "$dir" -N -L 'unit|remote' | sed -n 's/^ *Test *#[0-9]*: //p')
   cmake --build "$dir" -j "$(nproc)" --target "${targets[@]}" quasi-echo
   run_ctest "$dir" "unit (AArch64, qemu-aarch64)" -L unit
+  run_ctest "$dir" "remote (AArch64 device, host quasi-specd)" -R '^specd_test$'
   if [[ "$SKIP_INTEROP" != 1 ]]; then
     run_ctest "$dir" "tap interop (AArch64 quasi-echo under qemu-aarch64)" -R '^interop_(icmp_ping|udp_echo)$'
   fi

@@ -78,6 +78,14 @@ namespace quasi {
     X(tcp_ack_unsent, "ACK for data not yet sent") \
     X(tcp_data_after_fin, "data after the peer's FIN or in a state that takes none") \
     X(tcp_ooo_full, "out-of-order segment dropped: range table full") \
+    X(remote_reply_malformed, "remote spec reply refused: framing, header or a field out of range") \
+    X(remote_reply_bad_mac, "remote spec reply refused: MAC does not verify under the device key") \
+    X(remote_reply_stale_nonce, "remote spec reply refused: not the outstanding request's nonce (replay)") \
+    X(remote_reply_mismatch, "remote spec reply refused: target, path, address, size, entry or symbols differ") \
+    X(remote_request_refused, "remote spec request answered with an error status: generic path kept") \
+    X(remote_timeout, "remote spec request timed out (server slow or silent): generic path kept") \
+    X(remote_connect_failed, "remote spec server unreachable or connection lost: generic path kept") \
+    X(remote_verify_mismatch, "remotely specialized code built another frame than the generic path: code dropped") \
     X(tx_ring_full, "transmit: device queue full")                                       \
     X(tx_no_buffer, "transmit: buffer pool exhausted")                                   \
     X(rx_no_buffer, "receive: buffer pool exhausted")
@@ -150,6 +158,9 @@ namespace quasi {
     X(tcp_window_probes, "tcp window probes") \
     X(tcp_out_of_order, "tcp out of order") \
     X(tcp_mss_lowered, "tcp mss lowered") \
+    X(remote_requests, "remote spec requests sent to the server") \
+    X(remote_code_installed, "remotely specialized code installed in the code buffer") \
+    X(remote_verified_sends, "sends whose specialized frame was checked against the generic path's") \
     X(udp_tx, "UDP datagrams sent")
 
 enum class Drop : uint16_t {

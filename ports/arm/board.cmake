@@ -19,4 +19,5 @@ include(${PROJECT_SOURCE_DIR}/ports/arm/boost_only.cmake)
 add_subdirectory(stack)
 add_subdirectory(context)
 add_subdirectory(guards)
+add_subdirectory(jit/remote)  # the remote protocol and device client: no LLVM
 add_subdirectory(${QUASI_BOARD_DIR})

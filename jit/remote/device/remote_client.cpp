@@ -1,0 +1,188 @@
+// Remote send handles: the handle table, the send paths (specialized, verified,
+// generic) and the guards (guards/). The exchange with the server is in remote_link.cpp.
+#include "jit/remote/device/remote_client.hpp"
+
+#include "stack/socket.hpp"
+#include "stack/stack.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+namespace quasi::remote {
+
+RemoteClient::RemoteClient(Stack& stack, ExecRegion& region, VerifyTap* tap, const RemoteConfig& config)
+    : stack_(stack), tap_(tap), config_(config), code_(region, this) {}
+
+RemoteClient::~RemoteClient() {
+    close_connection();
+    for (auto& h : handles_) h.reset();  // the replugger gives every version back
+}
+
+int RemoteClient::specialize_send(int fd, const RemoteSpecOptions& options) {
+    if (stack_.descriptors().tcp(fd)) return -EOPNOTSUPP;
+    auto snap = freeze_udp_send(stack_, fd, options.message_size);
+    if (!snap) return -snap.error().code;
+    for (size_t i = 0; i < handles_.size(); ++i) {
+        if (handles_[i]) continue;
+        handles_[i].emplace(stack_, fd, snap->socket, options, static_cast<CodeOwner&>(*this));
+        handles_[i]->info.waiting = true;
+        // Watching from now: a change before the code arrives is seen like one after.
+        handles_[i]->guard.arm(snap->socket, snap->context.iface, snap->arp_generation);
+        return static_cast<int>(i);
+    }
+    return -ENOSPC;
+}
+
+RemoteClient::Handle* RemoteClient::slot(int handle) {
+    if (handle < 0 || static_cast<size_t>(handle) >= handles_.size() || !handles_[handle]) return nullptr;
+    return &*handles_[handle];
+}
+
+// A version for the next request: one the replugger does not hold, made new.
+RemoteClient::Version* RemoteClient::fresh_version(Handle& h) {
+    for (Version& v : h.versions) {
+        if (v.in_use) continue;
+        v.in_use = true;
+        v.entry = CodeBuffer::kNone;
+        v.code.function.store(nullptr, std::memory_order_relaxed);
+        v.code.state.store(CodeState::compiling, std::memory_order_release);
+        v.code.guard.clear();
+        v.code.error = Error{};
+        v.code.serial = ++serial_;
+        return &v;
+    }
+    return nullptr;
+}
+
+// CodeOwner: the replugger gives a version back once the handle can no longer call it.
+void RemoteClient::release(PluggableCode* code) {
+    for (auto& h : handles_) {
+        if (!h) continue;
+        if (Version* v = h->version_of(code)) {
+            if (v->entry != CodeBuffer::kNone) code_.release(v->entry);
+            v->entry = CodeBuffer::kNone;
+            v->in_use = false;
+            return;
+        }
+    }
+}
+
+void RemoteClient::unplug(Handle& h, State next) {
+    h.plug.unplug();
+    h.state = next;
+    h.info.code_bytes = 0;
+    h.info.code_address = 0;
+}
+
+// The buffer took the room back: the code must never run again.
+void RemoteClient::code_evicted(uint32_t owner, int entry) {
+    Handle& h = *handles_[owner];
+    for (Version& v : h.versions)
+        if (v.in_use && v.entry == entry) v.entry = CodeBuffer::kNone;  // already freed by the buffer
+    unplug(h, State::idle);
+}
+
+void RemoteClient::release(int handle) {
+    Handle* h = slot(handle);
+    if (!h) return;
+    if (outstanding_ == handle) outstanding_ = -1;  // its reply, if it comes, is dropped as stale
+    handles_[handle].reset();
+}
+
+ssize_t RemoteClient::generic_send(Handle& h, const uint8_t* data, size_t len) {
+    ++h.info.generic_sends;
+    ssize_t rc = stack_.udp().send_to(*h.socket, data, len, nullptr);
+    if (h.options.flush) stack_.flush_all();
+    return rc;
+}
+
+ssize_t RemoteClient::send(int handle, const void* data, size_t len) {
+    Handle* hp = slot(handle);
+    if (!hp) return -EBADF;
+    Handle& h = *hp;
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    if (!bytes && len > 0) return -EFAULT;
+    // The guard at entry: the code reads its guard word, the handle compares the ARP
+    // generation; anything else is the guards' slow path (guards/handle_guard.hpp).
+    if (SendFn fn = h.code(); fn && h.guard.arp_holds()) {
+        code_.touch(h.running()->entry);
+        if (h.verify_left > 0 && tap_) return verified_send(h, bytes, len);
+        ssize_t rc = fn(bytes, len);
+        if (rc != kSlowPath) {
+            ++h.info.specialized_sends;
+            if (h.options.flush) stack_.flush_all();
+            return rc;
+        }
+    }
+    switch (h.guard.decide()) {
+    case HandleGuard::Verdict::closed:
+        return -EBADF;
+    case HandleGuard::Verdict::reject:  // not this policy's; kept for completeness
+        return -ESTALE;
+    case HandleGuard::Verdict::respecialize:
+        // A frozen invariant changed (or no code yet): never run the old code again;
+        // ask for new code unless a request is already queued or on the wire.
+        if (h.state == State::ready || h.state == State::idle) {
+            unplug(h, State::queued);
+            h.info.waiting = true;
+        }
+        break;
+    case HandleGuard::Verdict::run:
+        break;
+    }
+    return generic_send(h, bytes, len);
+}
+
+// The specialized frame is built and held back, the state it changed (the IP ID
+// counter, the statistics) rewound, the generic path builds its frame for the same
+// send, and the two must be equal; the generic one is what leaves.
+ssize_t RemoteClient::verified_send(Handle& h, const uint8_t* data, size_t len) {
+    stack_.flush_all();  // earlier frames leave now, outside the capture
+    uint16_t ident = *h.context.ident_counter;
+    Stats before = stack_.stats();
+    std::array<PacketPtr, VerifyTap::kMaxCaptured> specialized, generic;
+    tap_->set_capture(true);
+    ssize_t rc = h.code()(data, len);
+    stack_.flush_all();
+    size_t n_spec = tap_->take(specialized);
+    if (rc == kSlowPath) {  // the code declined: nothing to compare
+        tap_->set_capture(false);
+        return generic_send(h, data, len);
+    }
+    *h.context.ident_counter = ident;
+    stack_.stats() = before;
+    ssize_t rc_generic = stack_.udp().send_to(*h.socket, data, len, nullptr);
+    stack_.flush_all();
+    size_t n_gen = tap_->take(generic);
+    tap_->set_capture(false);
+    bool same = rc == rc_generic && n_spec == n_gen;
+    for (size_t i = 0; same && i < n_gen; ++i)
+        same = specialized[i]->length == generic[i]->length &&
+               std::memcmp(specialized[i]->data(), generic[i]->data(), generic[i]->length) == 0;
+    for (size_t i = 0; i < n_gen; ++i)
+        if (!tap_->forward(std::move(generic[i]))) stack_.stats().drop(Drop::tx_ring_full);
+    if (same) {
+        --h.verify_left;
+        ++h.info.verified_sends;
+        ++h.info.specialized_sends;
+        stack_.stats().count(Counter::remote_verified_sends);
+    } else {
+        stack_.stats().drop(Drop::remote_verify_mismatch);
+        unplug(h, State::dead);
+        h.info.verify_failed = true;
+        ++h.info.generic_sends;
+    }
+    return rc_generic;
+}
+
+RemoteHandleInfo RemoteClient::info(int handle) const {
+    if (handle < 0 || static_cast<size_t>(handle) >= handles_.size() || !handles_[handle]) return {};
+    const Handle& h = *handles_[handle];
+    RemoteHandleInfo i = h.info;
+    i.specialized = h.state == State::ready && h.code() && !h.guard.violated() && h.plug.running() &&
+                    h.plug.running()->guard.holds() && h.guard.arp_holds();
+    i.waiting = h.state == State::queued || h.state == State::waiting;
+    return i;
+}
+
+}  // namespace quasi::remote
