@@ -95,6 +95,15 @@ struct FarCounts {
     }
 };
 
+// The near end's counts plus what the far end counted so far.
+Counters with_far(Counters c, const FarCounts& far) {
+    c.msgs_received += far.msgs;
+    c.bytes_received += far.bytes;
+    c.msgs_sent += far.sent_msgs;
+    c.bytes_sent += far.sent_bytes;
+    return c;
+}
+
 // Reads exactly len bytes (TCP) or one datagram (UDP); false on EOF, error or timeout.
 bool read_message(int fd, bool tcp, uint8_t* buf, size_t len) {
     size_t got = 0;
@@ -179,6 +188,64 @@ void far_end(int ns, const RunSpec& spec, FarCounts& far) {
     close(fd);
 }
 
+// TCP_CRR's far end: accepts each connection, reads the request, answers, reads the
+// client's EOF and closes (netperf's order: the client closes first). Ends at the stop,
+// within the listener's 0.3 s receive timeout.
+void far_end_crr(int ns, const RunSpec& spec, FarCounts& far) {
+    int fd = open_socket(ns, SOCK_STREAM, kAddrB, kPort);
+    if (fd < 0 || listen(fd, 128) != 0) {
+        far.failed = true;
+        if (fd >= 0) close(fd);
+        return;
+    }
+    far.ready = true;
+    std::vector<uint8_t> buf(spec.size, 0x5A);
+    while (!far.stop) {
+        int conn = accept(fd, nullptr, nullptr);  // inherits the 0.3 s receive timeout
+        if (conn < 0) continue;
+        if (read_message(conn, true, buf.data(), spec.size)) {
+            far.msgs += 1;
+            far.bytes += spec.size;
+            if (write_message(conn, buf.data(), spec.size)) {
+                far.sent_msgs += 1;
+                far.sent_bytes += spec.size;
+                recv(conn, buf.data(), 1, 0);  // the client's FIN
+            }
+        }
+        close(conn);
+    }
+    close(fd);
+}
+
+// TCP_CRR's near end: per transaction a new socket connects, sends the request, reads
+// the response and closes.
+void near_end_crr(int ns, const RunSpec& spec, const Progress& progress, FarCounts& far, RunResult& r) {
+    far.wait_ready();
+    if (far.failed || setns(ns, CLONE_NEWNET) != 0) {
+        r.error = "the kernel's TCP_CRR listener did not start";
+        far.stop = true;
+        return;
+    }
+    std::vector<uint8_t> buf(spec.size, 0x5A);
+    Counters c;
+    auto exchange = [&] {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        timeval timeout{0, 300000};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        bool ok = fd >= 0 && connect_to(fd, kAddrB) && write_message(fd, buf.data(), spec.size);
+        if (ok) ++c.msgs_sent, c.bytes_sent += spec.size;
+        ok = ok && read_message(fd, true, buf.data(), spec.size);
+        if (ok) ++c.msgs_received, c.bytes_received += spec.size;
+        if (fd >= 0) close(fd);
+        if (!ok) r.error = "a connection, request or response did not complete within 0.3 s";
+        return ok;
+    };
+    auto read = [&] { return with_far(c, far); };
+    measure(spec, progress, r, [&] { return timed_transaction(r, c, exchange); }, read);
+    far.stop = true;
+    r.total = c;
+}
+
 // The near end, in namespace A: sends the stream (or receives MAERTS) or asks the RR
 // requests, inside measure().
 void near_end(int ns, const RunSpec& spec, const Progress& progress, FarCounts& far, RunResult& r) {
@@ -193,14 +260,7 @@ void near_end(int ns, const RunSpec& spec, const Progress& progress, FarCounts& 
     }
     std::vector<uint8_t> buf(std::max<size_t>(spec.size, 256 * 1024), 0x5A);
     Counters c;
-    auto read = [&] {
-        Counters now = c;
-        now.msgs_received += far.msgs;
-        now.bytes_received += far.bytes;
-        now.msgs_sent += far.sent_msgs;
-        now.bytes_sent += far.sent_bytes;
-        return now;
-    };
+    auto read = [&] { return with_far(c, far); };
     if (spec.test == Test::tcp_maerts) {
         measure(
             spec, progress, r,
@@ -220,16 +280,14 @@ void near_end(int ns, const RunSpec& spec, const Progress& progress, FarCounts& 
         measure(
             spec, progress, r,
             [&] {
-                auto t0 = std::chrono::steady_clock::now();
-                if (!write_message(fd, buf.data(), spec.size)) return r.error = "request not sent", false;
-                ++c.msgs_sent, c.bytes_sent += spec.size;
-                if (!read_message(fd, tcp, buf.data(), spec.size))
-                    return r.error = "a response did not arrive within 0.3 s", false;
-                ++c.msgs_received, c.bytes_received += spec.size;
-                auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
-                r.latency_ns.record(uint64_t(ns.count()));
-                ++c.transactions;
-                return true;
+                return timed_transaction(r, c, [&] {
+                    if (!write_message(fd, buf.data(), spec.size)) return r.error = "request not sent", false;
+                    ++c.msgs_sent, c.bytes_sent += spec.size;
+                    if (!read_message(fd, tcp, buf.data(), spec.size))
+                        return r.error = "a response did not arrive within 0.3 s", false;
+                    ++c.msgs_received, c.bytes_received += spec.size;
+                    return true;
+                });
             },
             read);
         far.stop = true;
@@ -269,7 +327,12 @@ std::unique_ptr<KernelPair> KernelPair::create(std::string& error) {
               run_command(in_ns(a, "ip addr add 198.18.0.1/24 dev veth0"), error) &&
               run_command(in_ns(b, "ip addr add 198.18.0.2/24 dev veth1"), error) &&
               run_command(in_ns(a, "ip link set veth0 up"), error) &&
-              run_command(in_ns(b, "ip link set veth1 up"), error);
+              run_command(in_ns(b, "ip link set veth1 up"), error) &&
+              // TCP_CRR: the client closes first and keeps TIME-WAIT; it may take a tuple
+              // back after 1 s (timestamps tell old segments apart, RFC 7323 5.8), with
+              // every port, instead of running out of ports within seconds.
+              run_command(in_ns(a, "sysctl -w net.ipv4.tcp_tw_reuse=1"), error) &&
+              run_command(in_ns(a, "sysctl -w net.ipv4.ip_local_port_range='1024 65535'"), error);
     if (!ok) return nullptr;
     return k;
 }
@@ -294,14 +357,13 @@ RunResult KernelPair::run(const RunSpec& spec, const Progress& progress) {
     RunResult r;
     if (!set_offloads(spec.path == Path::kernel_capped, r.error)) return r;
     FarCounts far;
-    std::thread far_thread([&] { far_end(ns_b_, spec, far); });
-    std::thread near_thread([&] { near_end(ns_a_, spec, progress, far, r); });
+    bool crr = spec.test == Test::tcp_crr;
+    std::thread far_thread([&] { crr ? far_end_crr(ns_b_, spec, far) : far_end(ns_b_, spec, far); });
+    std::thread near_thread(
+        [&] { crr ? near_end_crr(ns_a_, spec, progress, far, r) : near_end(ns_a_, spec, progress, far, r); });
     near_thread.join();
     far_thread.join();
-    r.total.msgs_received += far.msgs;
-    r.total.bytes_received += far.bytes;
-    r.total.msgs_sent += far.sent_msgs;
-    r.total.bytes_sent += far.sent_bytes;
+    r.total = with_far(r.total, far);
     return r;
 }
 

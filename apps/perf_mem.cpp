@@ -9,7 +9,9 @@
 #include "stack/socket.hpp"
 #include "stack/stack.hpp"
 
+#include <cerrno>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace quasi::perf {
@@ -175,6 +177,23 @@ bool receive_message(MemPair& m, Stack& s, int fd, bool tcp, size_t size, std::v
     return false;
 }
 
+// Sends all `size` bytes of one message through `s`, polling both stacks while the
+// send buffer (or the handshake) holds it back.
+bool send_message(MemPair& m, Sender& s, const std::vector<uint8_t>& payload, Counters& c) {
+    size_t off = 0, size = payload.size();
+    for (int tries = 0; off < size && tries < kMaxIdlePolls; ++tries) {
+        ssize_t n = s.send(payload.data() + off, size - off);
+        if (n > 0)
+            off += size_t(n);
+        else
+            m.poll_both();
+    }
+    if (off < size) return false;
+    ++c.msgs_sent;
+    c.bytes_sent += size;
+    return true;
+}
+
 RunResult run_rr(MemPair& m, const RunSpec& spec, const Progress& progress) {
     RunResult r;
     bool tcp = is_tcp(spec.test);
@@ -185,31 +204,14 @@ RunResult run_rr(MemPair& m, const RunSpec& spec, const Progress& progress) {
         return r;
     std::vector<uint8_t> payload(spec.size, 0x5A), buf(std::max<size_t>(spec.size, 2048));
     Counters c;
-    auto send_message = [&](Sender& s) {
-        size_t off = 0;
-        for (int tries = 0; off < spec.size && tries < kMaxIdlePolls; ++tries) {
-            ssize_t n = s.send(payload.data() + off, spec.size - off);
-            if (n > 0)
-                off += size_t(n);
-            else
-                m.poll_both();
-        }
-        if (off < spec.size) return false;
-        ++c.msgs_sent;
-        c.bytes_sent += spec.size;
-        return true;
-    };
     auto step = [&] {
-        auto t0 = std::chrono::steady_clock::now();
-        if (!send_message(client) || !receive_message(m, *m.b, m.fb, tcp, spec.size, buf, c) || !send_message(server) ||
-            !receive_message(m, *m.a, m.fa, tcp, spec.size, buf, c)) {
+        return timed_transaction(r, c, [&] {
+            if (send_message(m, client, payload, c) && receive_message(m, *m.b, m.fb, tcp, spec.size, buf, c) &&
+                send_message(m, server, payload, c) && receive_message(m, *m.a, m.fa, tcp, spec.size, buf, c))
+                return true;
             r.error = "a request or response was not delivered";
             return false;
-        }
-        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
-        r.latency_ns.record(uint64_t(ns.count()));
-        ++c.transactions;
-        return true;
+        });
     };
     measure(spec, progress, r, step, [&] { return c; });
     r.total = c;
@@ -218,10 +220,75 @@ RunResult run_rr(MemPair& m, const RunSpec& spec, const Progress& progress) {
     return r;
 }
 
+// Polls both stacks until `ready` holds; false after kMaxIdlePolls rounds.
+template <class Ready>
+bool poll_until(MemPair& m, Ready ready) {
+    for (int i = 0; i < kMaxIdlePolls; ++i) {
+        if (ready()) return true;
+        m.poll_both();
+    }
+    return false;
+}
+
+// One TCP_CRR transaction, as netperf's: the client connects, sends its request, the
+// server accepts, reads it and answers, the client reads the response and closes first
+// (TIME-WAIT stays with the client, whose connect() takes its own records' tuples back:
+// a new SYN meeting the server's record within the same timestamp tick would be
+// refused, RFC 6191). The server's end waits in `draining` for the client's FIN, read
+// and closed in later transactions, as netperf's server does after the client's close.
+bool crr_transaction(MemPair& m, int listener, const std::vector<uint8_t>& payload, std::vector<uint8_t>& buf,
+                     std::vector<int>& draining, Counters& c, std::string& error) {
+    Sender client, server;
+    client.stack = m.a.get(), server.stack = m.b.get();
+    client.fd = socket(*m.a, kAfInet, kSockStream);
+    if (client.fd < 0 || connect(*m.a, client.fd, SockAddr{kAddrB, kPortB}) != -EINPROGRESS) {
+        error = "socket() or connect() failed";
+        if (client.fd >= 0) close(*m.a, client.fd);
+        return false;
+    }
+    size_t size = payload.size();
+    bool ok = poll_until(m, [&] { return (server.fd = accept(*m.b, listener, nullptr)) >= 0; }) &&
+              send_message(m, client, payload, c) && receive_message(m, *m.b, server.fd, true, size, buf, c) &&
+              send_message(m, server, payload, c) && receive_message(m, *m.a, client.fd, true, size, buf, c);
+    close(*m.a, client.fd);
+    if (server.fd >= 0) draining.push_back(server.fd);
+    for (size_t i = 0; i < draining.size();) {
+        ssize_t n = recv(*m.b, draining[i], buf.data(), buf.size());
+        if (n == -EAGAIN) {
+            ++i;
+            continue;
+        }
+        if (n != 0) ok = false, error = "the server's end got data or an error instead of the client's FIN";
+        close(*m.b, draining[i]);
+        draining[i] = draining.back();
+        draining.pop_back();
+    }
+    if (draining.size() > 64) ok = false, error = "the clients' FINs do not reach the server";
+    if (!ok && error.empty()) error = "a connection, request or response was not delivered";
+    return ok;
+}
+
+RunResult run_crr(MemPair& m, const RunSpec& spec, const Progress& progress) {
+    RunResult r;
+    int listener = socket(*m.b, kAfInet, kSockStream);
+    bind(*m.b, listener, SockAddr{kAddrB, kPortB});
+    listen(*m.b, listener, 16);
+    std::vector<uint8_t> payload(spec.size, 0x5A), buf(std::max<size_t>(spec.size, 2048));
+    std::vector<int> draining;
+    Counters c;
+    auto step = [&] {
+        return timed_transaction(r, c, [&] { return crr_transaction(m, listener, payload, buf, draining, c, r.error); });
+    };
+    measure(spec, progress, r, step, [&] { return c; });
+    r.total = c;
+    return r;
+}
+
 }  // namespace
 
 RunResult run_mem(const RunSpec& spec, const Progress& progress) {
     MemPair m;
+    if (spec.test == Test::tcp_crr) return run_crr(m, spec, progress);
     return is_rr(spec.test) ? run_rr(m, spec, progress) : run_stream(m, spec, progress);
 }
 

@@ -14,6 +14,7 @@ const char* test_name(Test t) {
         case Test::tcp_maerts: return "TCP_MAERTS";
         case Test::udp_rr: return "UDP_RR";
         case Test::tcp_rr: return "TCP_RR";
+        case Test::tcp_crr: return "TCP_CRR";
     }
     return "?";
 }
@@ -29,10 +30,13 @@ const char* path_name(Path p) {
 }
 
 bool is_rr(Test t) {
-    return t == Test::udp_rr || t == Test::tcp_rr;
+    return t == Test::udp_rr || t == Test::tcp_rr || t == Test::tcp_crr;
 }
 bool is_tcp(Test t) {
-    return t == Test::tcp_stream || t == Test::tcp_maerts || t == Test::tcp_rr;
+    return t == Test::tcp_stream || t == Test::tcp_maerts || t == Test::tcp_rr || t == Test::tcp_crr;
+}
+bool can_specialize(Test t) {
+    return t != Test::tcp_crr;
 }
 size_t max_size(Test t) {
     return is_tcp(t) ? size_t(1) << 20 : 65507;

@@ -13,8 +13,10 @@
 namespace quasi::perf {
 
 // STREAM: one way, the receiver counts. MAERTS: TCP_STREAM the other way (the remote
-// sends). RR: `size` bytes out, `size` bytes back, one transaction, timed.
-enum class Test { udp_stream, tcp_stream, tcp_maerts, udp_rr, tcp_rr };
+// sends). RR: `size` bytes out, `size` bytes back, one transaction, timed. CRR: an RR
+// transaction on a connection of its own: connect, request, response, the server
+// closes, the client reads the EOF and closes.
+enum class Test { udp_stream, tcp_stream, tcp_maerts, udp_rr, tcp_rr, tcp_crr };
 // generic: send(); specialized: a send handle compiled for the socket and the size
 // (jit/specialize.hpp); kernel / kernel_capped: Linux sockets across a veth pair, with
 // segmentation offloads on / capped to 1500-byte segments.
@@ -22,8 +24,11 @@ enum class Path { generic, specialized, kernel, kernel_capped };
 
 const char* test_name(Test t);
 const char* path_name(Path p);
-bool is_rr(Test t);
+bool is_rr(Test t);  // RR and CRR: transactions, latency
 bool is_tcp(Test t);
+// False for CRR: a handle compiled per connection would be the figure (a JIT compile per
+// transaction), not its sends.
+bool can_specialize(Test t);
 // The largest message a test carries: a UDP datagram's payload, or any TCP send().
 size_t max_size(Test t);
 
@@ -105,6 +110,18 @@ void measure(const RunSpec& spec, const Progress& progress, RunResult& r, Step s
     r.window = {end.msgs_sent - at_window_start.msgs_sent, end.bytes_sent - at_window_start.bytes_sent,
                 end.msgs_received - at_window_start.msgs_received, end.bytes_received - at_window_start.bytes_received,
                 end.transactions - at_window_start.transactions};
+}
+
+// One RR or CRR transaction: `exchange` timed into the latency histogram and counted
+// when it succeeds.
+template <class Exchange>
+bool timed_transaction(RunResult& r, Counters& c, Exchange exchange) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (!exchange()) return false;
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
+    r.latency_ns.record(uint64_t(ns.count()));
+    ++c.transactions;
+    return true;
 }
 
 // Two quasi stacks in this process on the in-memory link, polled alternately on one

@@ -5,7 +5,8 @@
 //
 // Tests (netperf's meanings): UDP_STREAM and TCP_STREAM (one way, the receiver counts),
 // TCP_MAERTS (TCP_STREAM from the far end), UDP_RR and TCP_RR (SIZE bytes each way per
-// transaction; transactions/s and latency percentiles from a histogram).
+// transaction; transactions/s and latency percentiles from a histogram), TCP_CRR (a
+// connection per transaction: connect, request, response, close).
 // --mode both runs generic and specialized back to back, run by run, and gives their
 // ratio pair by pair, so load swings on a shared machine cancel out within a pair.
 // --baseline kernel adds the same test over Linux sockets across a veth pair between two
@@ -43,7 +44,8 @@ const std::map<std::string, Test> kTests{{"UDP_STREAM", Test::udp_stream},
                                          {"TCP_STREAM", Test::tcp_stream},
                                          {"TCP_MAERTS", Test::tcp_maerts},
                                          {"UDP_RR", Test::udp_rr},
-                                         {"TCP_RR", Test::tcp_rr}};
+                                         {"TCP_RR", Test::tcp_rr},
+                                         {"TCP_CRR", Test::tcp_crr}};
 
 std::vector<size_t> default_sizes(Test t) {
     if (is_rr(t)) return {64};
@@ -51,10 +53,11 @@ std::vector<size_t> default_sizes(Test t) {
     return {64, 1472};
 }
 
-std::vector<Path> paths_of(const Options& o) {
+std::vector<Path> paths_of(const Options& o, Test t) {
     std::vector<Path> paths;
-    if (o.mode != "specialized") paths.push_back(Path::generic);
-    if (o.mode != "generic") paths.push_back(Path::specialized);
+    // TCP_CRR runs generic even under --mode specialized: see can_specialize().
+    if (o.mode != "specialized" || !can_specialize(t)) paths.push_back(Path::generic);
+    if (o.mode != "generic" && can_specialize(t)) paths.push_back(Path::specialized);
     if (o.baseline == "kernel") {
         paths.push_back(Path::kernel);
         paths.push_back(Path::kernel_capped);
@@ -91,7 +94,7 @@ int parse(int argc, char** argv, Options& o) {
     // A repeated option takes its last value (scripts/demo.sh appends the caller's);
     // the lists (--test, --sizes) gather every value given.
     app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-    app.add_option("-t,--test", o.tests, "tests, comma-separated: UDP_STREAM, TCP_STREAM, TCP_MAERTS, UDP_RR, TCP_RR")
+    app.add_option("-t,--test", o.tests, "tests, comma-separated: UDP_STREAM, TCP_STREAM, TCP_MAERTS, UDP_RR, TCP_RR, TCP_CRR (generic only)")
         ->delimiter(',')
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
         ->check(CLI::IsMember(kTests))
@@ -134,10 +137,10 @@ int parse(int argc, char** argv, Options& o) {
 // Every test and size, `repeat` runs of every path; run by run, every path in turn, so a
 // load swing hits neighbours alike. False when a run failed.
 bool run_all(const Options& o, const std::vector<Test>& tests, KernelPair* kernel, std::vector<Cell>& cells) {
-    std::vector<Path> paths = paths_of(o);
     ProgressLine line{o.progress && !o.json && isatty(STDOUT_FILENO)};
     bool ok = true;
     for (Test t : tests) {
+        std::vector<Path> paths = paths_of(o, t);
         for (size_t size : o.sizes.empty() ? default_sizes(t) : o.sizes) {
             size_t first = cells.size();
             for (Path p : paths) cells.push_back({t, size, p, {}});

@@ -35,7 +35,7 @@
 #include "ports/x86/tap.hpp"
 #include "stack/socket.hpp"
 #include "stack/stack.hpp"
-#include "apps/sha256.hpp"
+#include "apps/digest.hpp"
 
 #include <poll.h>
 #include <time.h>
@@ -48,7 +48,7 @@
 #include <vector>
 
 using namespace quasi;
-using quasi::interop::Sha256;
+using quasi::app::Sha256Digest;
 
 namespace {
 
@@ -213,7 +213,7 @@ private:
     uint64_t udp_sent_ = 0, tcp_sent_ = 0;
     uint64_t tcp_partial_ = 0;  // 1448-byte units the send buffer took only in part
     TimeNs udp_time_ = 0, tcp_time_ = 0;
-    Sha256 sha_;
+    Sha256Digest sha_;
 };
 
 bool Client::connect_tcp() {

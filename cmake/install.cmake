@@ -21,7 +21,7 @@ install(TARGETS ${QUASI_INSTALL_TARGETS} EXPORT quasi-targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${QUASI_INSTALL_INCLUDEDIR})
-foreach(dir stack context ports/x86)
+foreach(dir stack context guards ports/x86)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${QUASI_INSTALL_INCLUDEDIR}/${dir}
           FILES_MATCHING PATTERN "*.hpp")
 endforeach()

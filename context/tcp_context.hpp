@@ -25,6 +25,7 @@
 #pragma once
 
 #include "context/expected.hpp"
+#include "guards/guard_word.hpp"
 #include "stack/buffer.hpp"
 #include "stack/stats.hpp"
 #include "stack/tcp_send.hpp"
@@ -47,10 +48,9 @@ class TcpLayer;
 struct TcpSocket;
 class SendTimes;
 
-// Shared with the UDP path (context/udp_context.hpp): the transmit door and the
-// guard word that never says "violated".
+// Shared with the UDP path (context/udp_context.hpp): the transmit door. The guard
+// word that never fires, quasi_guard_holds, is guards/'.
 extern "C" void quasi_interface_transmit(Interface* iface, PacketBuffer* frame);
-extern "C" const uint32_t quasi_guard_holds;
 
 // Host doors of the TCP layer for JIT code: the TcpLayer members the send path
 // calls that live in the stack's own translation units (clock, timer wheel, route

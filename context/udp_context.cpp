@@ -10,8 +10,6 @@
 #include <cstdio>
 #include <cstring>
 
-extern "C" const uint32_t quasi_guard_holds = 0;
-
 extern "C" void quasi_interface_transmit(quasi::Interface* iface, quasi::PacketBuffer* frame) {
     iface->transmit_frame(quasi::PacketPtr(frame));
 }

@@ -16,6 +16,7 @@
 #pragma once
 
 #include "context/expected.hpp"
+#include "guards/guard_word.hpp"
 #include "stack/buffer.hpp"
 #include "stack/stats.hpp"
 #include "stack/udp_send.hpp"
@@ -38,10 +39,6 @@ struct UdpSocket;
 // finished frame to the interface's transmit batch. Interface::transmit_frame is
 // virtual, so the JIT gets this non-virtual door with C linkage and a stable name.
 extern "C" void quasi_interface_transmit(Interface* iface, PacketBuffer* frame);
-
-// A guard word that never says "violated": the context of an unspecialized (host
-// interpreted) frozen send points here.
-extern "C" const uint32_t quasi_guard_holds;
 
 struct FrozenUdpContext {
     static constexpr uint32_t kAnySize = 0xFFFFFFFFu;  // no message size declared
@@ -70,7 +67,7 @@ struct FrozenUdpContext {
 
     // udp_send's context policy.
     int prepare(UdpFrameSpec& spec, size_t len) const {
-        if (*guard != 0 || *pending_error != 0) return kSlowPath;
+        if (guard_fired(guard) || *pending_error != 0) return kSlowPath;
         if (message_size != kAnySize ? len != message_size : len > max_payload) return kSlowPath;
         spec = frame_spec();
         return 0;

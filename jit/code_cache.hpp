@@ -6,16 +6,15 @@
 // handle replaced (re-specialization) stays until its last user lets go, then ages
 // out like any unused entry (LLVM's ReOptimizeLayer contract; STYLE.md item 10).
 //
-// Each entry also owns the guard word its code reads at entry. The word means "some
-// handle's socket is in exactly this entry's state": a handle that learns of a change
-// sets it, a handle that re-extracts this very state clears it.
+// Each entry is one version of code for guards/: its guard word, function and state
+// (PluggableCode, guards/replugger.hpp) are what handles plug and check.
 //
-// Not thread-safe: the specializer holds its mutex around every call. An entry's
-// `guard` is touched only by the thread that runs the entry's stack; `function` and
+// Not thread-safe: the specializer holds its mutex around every call. `function` and
 // `state` are published with release stores for handles polling an async compile.
 #pragma once
 
 #include "context/expected.hpp"
+#include "guards/replugger.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -29,16 +28,11 @@
 
 namespace quasi::jit {
 
-enum class EntryState : uint8_t { compiling, ready, failed };
+using EntryState = CodeState;
 
-struct CodeEntry {
+struct CodeEntry : PluggableCode {
     std::string key;
-    uint32_t guard = 0;  // read by the specialized code; 0 = the state still holds
-    std::atomic<void*> function{nullptr};
-    std::atomic<EntryState> state{EntryState::compiling};
-    Error error;              // when failed
     uint64_t code_id = 0;     // the engine's id, for freeing
-    uint64_t serial = 0;      // version number: every compiled code gets a new one
     size_t code_bytes = 0;    // executable bytes
     size_t object_bytes = 0;  // all allocated bytes (what the byte bound counts)
     double compile_ms = 0;
@@ -48,8 +42,6 @@ struct CodeEntry {
     bool in_map = false;
     std::list<CodeEntry*>::iterator lru_position;
     bool in_lru = false;
-
-    bool ready() const { return state.load(std::memory_order_acquire) == EntryState::ready; }
 };
 
 struct CacheLimits {

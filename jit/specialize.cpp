@@ -1,12 +1,10 @@
 // Send handles (the guards and the hot path) and the process-wide specializer.
 #include "jit/specialize.hpp"
 
-#include "context/quasi_invariant.hpp"
+#include "guards/handle_guard.hpp"
 #include "jit/specializer.hpp"
 #include "stack/stack.hpp"
 
-#include <array>
-#include <initializer_list>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -21,12 +19,13 @@ namespace detail {
 
 using SendFn = ssize_t (*)(const uint8_t*, size_t);
 
-// One handle: the watcher over the invariants its code froze, the code it runs and
-// the generic path it falls back to. UDP or TCP by the descriptor's kind, fixed at
+// One handle: the code it runs (through its replugger), its guard (guards/), and the
+// generic path it falls back to. UDP or TCP by the descriptor's kind, fixed at
 // creation; the protocol decides what is frozen, watched and fallen back to.
-struct HandleState final : InvariantWatcher {
+struct HandleState {
     enum class Mode { wait, background };
-    enum class Proto : uint8_t { udp, tcp };
+    using Proto = HandleGuard::Proto;
+    using Verdict = HandleGuard::Verdict;
     // After a failed re-specialization, try again after this many generic sends (or
     // at the next invariant change): at once while the neighbour is being resolved
     // (ARP resolution is not an invariant change), rarely for the rest (disconnected).
@@ -34,8 +33,8 @@ struct HandleState final : InvariantWatcher {
     static uint32_t retry_after(int error) { return error == EHOSTUNREACH ? 1 : kRetryAfterSends; }
 
     HandleState(Stack& s, int descriptor, Proto p, const SpecOptions& o)
-        : stack(&s), fd(descriptor), proto(p), options(o) {}
-    ~HandleState() { drop_entry(); }
+        : stack(&s), fd(descriptor), proto(p), options(o), plug(Specializer::instance()),
+          guard(s, descriptor, p, o.on_violation, plug) {}
 
     // What one extraction gives, for either protocol.
     struct Frozen {
@@ -49,14 +48,14 @@ struct HandleState final : InvariantWatcher {
         uint64_t arp_generation = 0;
     };
 
-    void invariant_changed() override;
     std::optional<Error> freeze(Frozen& f);
     std::optional<Error> install(Mode mode);
-    void watch();
-    void poll_entry();
-    void drop_entry();
-    bool socket_gone() const;
-    bool guards_hold() { return entry && entry->guard == 0 && !violated && iface->arp().generation() == arp_generation; }
+    void poll();
+    void replugged();
+    SendFn code() const { return reinterpret_cast<SendFn>(plug.function()); }
+    bool guards_hold() const {
+        return plug.function() && !guard.violated() && plug.running()->guard.holds() && guard.arp_holds();
+    }
     ssize_t generic_send(const uint8_t* data, size_t len);
     ssize_t slow_send(const uint8_t* data, size_t len, bool code_declined);
 
@@ -64,78 +63,43 @@ struct HandleState final : InvariantWatcher {
     int fd;
     Proto proto;
     SpecOptions options;
-    UdpSocket* udp_socket = nullptr;
-    TcpSocket* tcp_socket = nullptr;
-    Interface* iface = nullptr;
-    SendFn fn = nullptr;          // the installed code, once ready and while guards hold
-    CodeEntry* entry = nullptr;   // the code this handle uses (one user of it)
-    uint64_t arp_generation = 0;  // of iface's ARP cache when the context was taken
-    bool violated = false;        // a watched invariant changed since
-    bool closed = false;
+    Replugger plug;    // before guard: the guard points at it
+    HandleGuard guard;
     uint32_t retry_countdown = 0;
     int last_error = 0;
-    uint64_t installs = 0;
     uint64_t specialized_sends = 0;
     uint64_t generic_sends = 0;
-    std::array<GuardLink, 11> links;
+    std::optional<std::chrono::steady_clock::time_point> stale_since;  // the first stale send since the last replug
 };
 
-void HandleState::invariant_changed() {
-    violated = true;
-    fn = nullptr;
-    if (entry) entry->guard = 1;  // for every handle sharing this code
-    // UdpLayer::close clears the addresses after marking the socket free; a TCP
-    // socket's invariants notify when its slot is reused (TcpLayer::alloc_socket).
-    if (socket_gone()) closed = true;
-    retry_countdown = 0;  // a handle without code tries again at its next send
-}
-
-// The socket this handle was made for is no longer behind its descriptor.
-// TcpLayer::close gives the descriptor up (fd = -1) while the connection finishes
-// in the background: nothing to watch there, so TCP compares at each general send.
-bool HandleState::socket_gone() const {
-    if (udp_socket) return !udp_socket->in_use;
-    if (tcp_socket) return !tcp_socket->in_use || tcp_socket->fd != fd;
-    return false;
-}
-
-void HandleState::watch() {
-    size_t i = 0;
-    auto watch_all = [&](std::initializer_list<InvariantBase*> invariants) {
-        for (InvariantBase* inv : invariants) inv->watch(links[i++], *this);
-    };
-    if (proto == Proto::udp) {
-        UdpSocket* s = udp_socket;
-        watch_all({&s->local_addr, &s->local_port, &s->remote_addr, &s->remote_port, &s->ttl, &s->tos,
-                   &s->checksum_enabled, &s->dont_fragment});
-    } else {
-        // The MSS: lowered by PMTU discovery (RFC 1191) or set with TCP_MAXSEG.
-        TcpSocket* s = tcp_socket;
-        watch_all({&s->local_addr, &s->local_port, &s->remote_addr, &s->remote_port, &s->ttl, &s->tos, &s->nodelay,
-                   &s->snd_mss});
-    }
-    watch_all({&stack->routes().version, &iface->mtu, &stack->path_mtu().version});
-}
-
-void HandleState::poll_entry() {
-    if (fn || !entry || violated) return;
-    EntryState state = entry->state.load(std::memory_order_acquire);
-    if (state == EntryState::ready) {
-        fn = reinterpret_cast<SendFn>(entry->function.load(std::memory_order_acquire));
-        ++installs;
-    } else if (state == EntryState::failed) {
-        last_error = entry->error.code;
-        drop_entry();
+// Picks up code whose compile finished, unless a change since makes it stale.
+void HandleState::poll() {
+    if (guard.violated()) return;
+    switch (plug.poll()) {
+    case Replugger::Poll::none:
+        break;
+    case Replugger::Poll::plugged:
+        replugged();
+        break;
+    case Replugger::Poll::failed:
+        last_error = plug.error().code;
         retry_countdown = retry_after(last_error);
+        break;
     }
 }
 
-void HandleState::drop_entry() {
-    fn = nullptr;
-    if (!entry) return;
-    CodeEntry* e = entry;
-    entry = nullptr;
-    Specializer::instance().release(e);
+// New code runs: the re-specialization's latency, from the violation it answers.
+void HandleState::replugged() {
+    GuardStats& st = guard.stats();
+    ++st.replugs;
+    stack->stats().count(Counter::guard_replugs);
+    if (!stale_since) return;
+    auto ns = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - *stale_since).count());
+    stale_since.reset();
+    ++st.respecializations;
+    st.respecialize_ns_total += ns;
+    if (ns > st.respecialize_ns_max) st.respecialize_ns_max = ns;
 }
 
 std::optional<Error> HandleState::freeze(Frozen& f) {
@@ -164,9 +128,8 @@ std::optional<Error> HandleState::freeze(Frozen& f) {
 std::optional<Error> HandleState::install(Mode mode) {
     Frozen f;
     if (auto error = freeze(f)) return error;
-    void* current = proto == Proto::udp ? static_cast<void*>(udp_socket) : static_cast<void*>(tcp_socket);
-    if (current && f.socket != current) {
-        closed = true;
+    if (guard.socket() && f.socket != guard.socket()) {
+        guard.mark_closed();
         return Error{EBADF, "the descriptor names another socket now"};
     }
     Specializer& sp = Specializer::instance();
@@ -175,19 +138,12 @@ std::optional<Error> HandleState::install(Mode mode) {
     if (!acquired) return std::move(acquired).error();
     CodeEntry* e = *acquired;
 
-    drop_entry();  // the replaced code: its last user's release makes it evictable
-    entry = e;
-    if (proto == Proto::udp)
-        udp_socket = static_cast<UdpSocket*>(f.socket);
-    else
-        tcp_socket = static_cast<TcpSocket*>(f.socket);
-    iface = f.iface;
-    arp_generation = f.arp_generation;
-    violated = false;
-    watch();
+    guard.arm(f.socket, f.iface, f.arp_generation);
+    // The replaced code: its last user's release makes it evictable.
+    plug.plug(e, false);
     if (created) {
-        f.udp.guard = &e->guard;
-        f.tcp.guard = &e->guard;
+        f.udp.guard = e->guard.address();
+        f.tcp.guard = e->guard.address();
         const jit::EntryPoint& path = proto == Proto::udp ? jit::udp_entry_point() : jit::tcp_entry_point();
         const void* context = proto == Proto::udp ? static_cast<const void*>(&f.udp) : static_cast<const void*>(&f.tcp);
         if (mode == Mode::wait)
@@ -201,45 +157,50 @@ std::optional<Error> HandleState::install(Mode mode) {
         EntryState state = e->state.load(std::memory_order_acquire);
         if (state != EntryState::ready) {
             Error error = state == EntryState::failed ? e->error : Error{EAGAIN, "the compile did not finish in time"};
-            drop_entry();
+            plug.unplug();
             return error;
         }
     }
-    poll_entry();
+    poll();
     return std::nullopt;
 }
 
 // The general path: what send() does after the descriptor lookup.
 ssize_t HandleState::generic_send(const uint8_t* data, size_t len) {
     ++generic_sends;
-    if (proto == Proto::udp) return stack->udp().send_to(*udp_socket, data, len, nullptr);
-    return stack->tcp().send(*tcp_socket, data, len);
+    if (proto == Proto::udp) return stack->udp().send_to(*static_cast<UdpSocket*>(guard.socket()), data, len, nullptr);
+    return stack->tcp().send(*static_cast<TcpSocket*>(guard.socket()), data, len);
 }
 
 ssize_t HandleState::slow_send(const uint8_t* data, size_t len, bool code_declined) {
-    if (!closed && socket_gone()) closed = true;
-    if (closed) return -EBADF;
+    if (guard.closed() || guard.socket_gone()) {
+        guard.mark_closed();
+        return -EBADF;
+    }
     if (!code_declined) {
-        bool stale = violated || !entry || entry->guard != 0 || iface->arp().generation() != arp_generation;
-        if (stale) {
-            violated = true;
-            fn = nullptr;
-            if (entry) entry->guard = 1;  // the ARP change, for every handle sharing this code
-            if (options.on_violation == ViolationPolicy::reject) return -ESTALE;
-            // Re-specialize: a cache hit installs at once, a miss compiles in the
-            // background while this and later calls take the generic path.
-            if (entry || retry_countdown == 0 || --retry_countdown == 0) {
+        switch (guard.decide()) {
+        case Verdict::closed:
+            return -EBADF;
+        case Verdict::reject:
+            return -ESTALE;
+        case Verdict::respecialize:
+            if (!stale_since) stale_since = std::chrono::steady_clock::now();
+            // A cache hit installs at once, a miss compiles in the background while
+            // this and later calls take the generic path.
+            if (plug.newest() || retry_countdown == 0 || --retry_countdown == 0) {
                 if (auto error = install(Mode::background)) {
                     last_error = error->code;
                     if (error->code == EBADF) return -EBADF;
-                    drop_entry();
+                    plug.unplug();
                     retry_countdown = retry_after(error->code);
                 }
             }
-        } else {
-            poll_entry();  // an async compile may have finished
+            break;
+        case Verdict::run:
+            poll();  // an async compile may have finished
+            break;
         }
-        if (fn) {
+        if (SendFn fn = code()) {
             ssize_t rc = fn(data, len);
             if (rc != kSlowPath) {
                 ++specialized_sends;
@@ -247,8 +208,7 @@ ssize_t HandleState::slow_send(const uint8_t* data, size_t len, bool code_declin
             }
         }
     }
-    if (options.message_size && len != *options.message_size && options.on_violation == ViolationPolicy::reject)
-        return -EMSGSIZE;
+    if (guard.reject_size(len, options.message_size ? &*options.message_size : nullptr)) return -EMSGSIZE;
     return generic_send(data, len);
 }
 
@@ -275,9 +235,10 @@ ssize_t SendHandle::send(const void* data, size_t len) {
     if (!bytes && len > 0) return -EFAULT;
     ssize_t rc;
     // The guard at entry: the code reads its guard word (socket options, addresses,
-    // route, MTU: set by the watcher) and the handle compares the ARP generation.
-    if (h->fn && h->iface->arp().generation() == h->arp_generation) {
-        rc = h->fn(bytes, len);
+    // route, MTU: fired by guards/) and the handle compares the ARP generation.
+    detail::SendFn fn = h->code();
+    if (fn && h->guard.arp_holds()) {
+        rc = fn(bytes, len);
         if (rc != kSlowPath)
             ++h->specialized_sends;
         else
@@ -294,7 +255,7 @@ void SendHandle::release() { state_.reset(); }
 int SendHandle::respecialize() {
     detail::HandleState* h = state_.get();
     if (!h) return -EBADF;
-    if (h->closed) return -EBADF;
+    if (h->guard.closed()) return -EBADF;
     if (auto error = h->install(detail::HandleState::Mode::wait)) {
         h->last_error = error->code;
         return -error->code;
@@ -304,15 +265,16 @@ int SendHandle::respecialize() {
 
 bool SendHandle::ready() const {
     detail::HandleState* h = state_.get();
-    if (!h || h->closed) return false;
-    h->poll_entry();
-    return h->fn && h->guards_hold();
+    if (!h || h->guard.closed()) return false;
+    h->poll();
+    return h->guards_hold();
 }
 
 bool SendHandle::wait_ready(uint32_t timeout_ms) {
     detail::HandleState* h = state_.get();
     if (!h) return false;
-    if (h->entry) Specializer::instance().wait(h->entry, timeout_ms);
+    if (PluggableCode* code = h->plug.newest())
+        Specializer::instance().wait(static_cast<CodeEntry*>(code), timeout_ms);
     return ready();
 }
 
@@ -320,19 +282,23 @@ SendHandleInfo SendHandle::info() const {
     SendHandleInfo info;
     detail::HandleState* h = state_.get();
     if (!h) return info;
-    h->poll_entry();
-    info.specialized = !h->closed && h->fn && h->guards_hold();
-    info.compiling = h->entry && h->entry->state.load(std::memory_order_acquire) == EntryState::compiling;
-    info.installs = h->installs;
+    h->poll();
+    info.specialized = !h->guard.closed() && h->guards_hold();
+    PluggableCode* newest = h->plug.newest();
+    info.compiling = newest && newest->state.load(std::memory_order_acquire) == EntryState::compiling;
+    info.installs = h->plug.replugs();
     info.specialized_sends = h->specialized_sends;
     info.generic_sends = h->generic_sends;
     info.last_error = h->last_error;
-    if (h->entry && h->fn) {
-        info.code_version = h->entry->serial;
-        info.code_bytes = h->entry->code_bytes;
-        info.object_bytes = h->entry->object_bytes;
-        info.compile_ms = h->entry->compile_ms;
-        info.code = reinterpret_cast<const void*>(h->fn);
+    info.guards = h->guard.stats();
+    info.guards.checks += h->specialized_sends;  // each passed the check at entry
+    if (h->code()) {
+        const auto* entry = static_cast<const CodeEntry*>(h->plug.running());
+        info.code_version = entry->serial;
+        info.code_bytes = entry->code_bytes;
+        info.object_bytes = entry->object_bytes;
+        info.compile_ms = entry->compile_ms;
+        info.code = h->plug.function();
     }
     return info;
 }
@@ -414,7 +380,7 @@ Expected<CodeEntry*> Specializer::acquire(std::string_view key, bool& created) {
         std::lock_guard lock(mutex_);
         entry = cache_.acquire(key, created);
         if (!entry) return make_error(ENOSPC, "the code cache is full of code in use");
-        entry->guard = 0;  // the caller just took this very state from the live socket
+        entry->guard.clear();  // the caller just took this very state from the live socket
         if (created) cache_.add_user(entry);
         dead = cache_.evict();
     }

@@ -29,6 +29,8 @@
 #pragma once
 
 #include "context/expected.hpp"
+#include "guards/guard_stats.hpp"
+#include "guards/violation.hpp"  // ViolationPolicy
 
 #include <cstddef>
 #include <cstdint>
@@ -43,11 +45,6 @@ class Stack;
 enum class JitPipeline : uint8_t {
     fast,        // a short custom pass pipeline: compiles ~2x faster, code within a few % of O2
     default_o2,  // LLVM's default O2 module pipeline
-};
-
-enum class ViolationPolicy : uint8_t {
-    fallback_and_respecialize,  // send through the generic path now, re-specialize
-    reject,                     // -ESTALE (frozen state changed) / -EMSGSIZE (not the declared size)
 };
 
 struct SpecOptions {
@@ -78,6 +75,7 @@ struct SendHandleInfo {
     double compile_ms = 0;      // how long the installed code took to compile (0: cache hit)
     const void* code = nullptr;
     int last_error = 0;         // errno of the last failed (re)specialization
+    GuardStats guards;          // what this handle's guards did (checks, violations, reinforcement, replugs)
 };
 
 namespace detail {

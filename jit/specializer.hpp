@@ -20,7 +20,7 @@ namespace quasi::jit {
 
 Pipeline to_pipeline(JitPipeline p);
 
-class Specializer {
+class Specializer final : public CodeOwner {
 public:
     static Specializer& instance();
     ~Specializer();
@@ -30,6 +30,7 @@ public:
     // given back by compile()/enqueue_compile(). Re-arms the entry's guard word.
     Expected<CodeEntry*> acquire(std::string_view key, bool& created);
     void release(CodeEntry* entry);
+    void release(PluggableCode* code) override { release(static_cast<CodeEntry*>(code)); }
     // Compiles `path` for the context at `context` (path.context_size bytes, its guard
     // pointer aimed at entry->guard) on the calling thread / on the background thread,
     // then publishes the code in the entry.

@@ -9,7 +9,7 @@
 #       firmware quasi-board-echo.elf (prints its sizes) and the unit tests that run on
 #       the board (tests/board/unit_on_board.sh).
 #   scripts/board.sh run --tap NAME [--ip ADDR/LEN] [--gw ADDR] [--mac MAC]
-#                        [--elf FILE] [--console SPEC] [--icount]
+#                        [--elf FILE] [--console SPEC] [--icount] [--arg K=V]...
 #       Boots the firmware in qemu-system-arm -M mps2-an385 with its LAN9118 on tap
 #       NAME (QEMU creates the tap when it does not exist; that needs root). The
 #       address defaults to 198.18.0.2/24 via 198.18.0.1 and is passed at boot
@@ -18,6 +18,8 @@
 #       chardev, e.g. pipe,path=/tmp/board (then /tmp/board.in and .out must be FIFOs).
 #       --icount runs the CPU at one instruction per virtual nanosecond (QEMU
 #       -icount shift=0): the firmware's clock then counts instructions ('u').
+#       --arg K=V adds a boot argument, e.g. the remote specialization server's
+#       specd=A:PORT key=HEX device=N (ports/arm/README.md).
 #       QEMU's exit status is the firmware's: 0 after q with a flat heap, 1 when the
 #       heap audit failed, 2 when the NIC or the sockets did not come up, 3 on a fault.
 set -euo pipefail
@@ -46,7 +48,7 @@ do_build() {
 }
 
 do_run() {
-  local tap="" ip=198.18.0.2/24 gw="" mac=52:54:00:12:34:56 console="" icount=()
+  local tap="" ip=198.18.0.2/24 gw="" mac=52:54:00:12:34:56 console="" icount=() extra=""
   local elf="$ROOT/build-board/ports/arm/$BOARD/quasi-board-echo.elf"
   while (($#)); do
     case "$1" in
@@ -57,6 +59,9 @@ do_run() {
       --elf) elf="${2:?--elf needs a file}"; shift 2 ;;
       --console) console="${2:?--console needs a chardev spec}"; shift 2 ;;
       --icount) icount=(-icount shift=0); shift ;;
+      --arg)
+        [[ "${2:-}" == *=* && "$2" != *,* ]] || die "--arg needs K=V without commas"
+        extra+=",arg=$2"; shift 2 ;;
       *) usage >&2; die "unknown option '$1'" ;;
     esac
   done
@@ -73,7 +78,7 @@ do_run() {
     serial=(-chardev "$console,id=console" -serial chardev:console)
   fi
   exec qemu-system-arm -M "$BOARD" -display none -monitor none "${serial[@]}" "${icount[@]}" \
-    -semihosting-config "enable=on,target=native,arg=quasi-board-echo,arg=ip=$ip,arg=gw=$gw" \
+    -semihosting-config "enable=on,target=native,arg=quasi-board-echo,arg=ip=$ip,arg=gw=$gw$extra" \
     -nic "tap,ifname=$tap,script=no,downscript=no,model=lan9118,mac=$mac" \
     -kernel "$elf"
 }

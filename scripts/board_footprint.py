@@ -22,6 +22,7 @@ LAYERS = [
     ("specialization contexts (context/)", r"[/(](extraction|udp_context|tcp_context)\.cpp"),
     ("board: startup, UART, SysTick, syscalls, LAN9118", r"quasi_board_mps2"),
     ("firmware: echo, HTTP, heap audit, TCP arena", r"[/(](board_echo|services|heap_audit|buddy_arena)\.cpp"),
+    ("remote specialization: protocol, client, firmware glue", r"libquasi_specd_proto|libquasi_remote_device|remote_spec\.cpp"),
     ("newlib-nano, libstdc++, libgcc", r"\.a\(|/usr/lib"),
 ]
 KINDS = ("text", "rodata", "data", "bss")

@@ -4,7 +4,7 @@
 # Usage: scripts/setup.sh [-n|--dry-run] [GROUP...]     GROUP: core | board | test | all (default: all)
 #
 #   core  build + unit tests: compilers, CMake/Ninja, Boost, GoogleTest, Google Benchmark,
-#         CLI11 and nlohmann-json (quasi-perf),
+#         CLI11 and nlohmann-json (quasi-perf), libsodium (the interop clients' SHA-256),
 #         python3, and LLVM 19/clang-19 (the library embeds clang-19 bitcode and quasi_jit
 #         links LLVM, so nothing builds without them)
 #   board the bare-metal ARM toolchain (arm-none-eabi g++ with newlib-nano and its
@@ -22,8 +22,8 @@
 # missing. --dry-run (or QUASI_SETUP_DRY_RUN=1) prints what would be installed.
 set -euo pipefail
 
-PKGS_CORE=(build-essential cmake ninja-build pkg-config libboost-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libsodium-dev
-  libbenchmark-dev python3 clang-19 llvm-19-dev)
+PKGS_CORE=(build-essential cmake ninja-build pkg-config libboost-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
+  libsodium-dev libbenchmark-dev python3 clang-19 llvm-19-dev)
 PKGS_TEST=(libclang-rt-19-dev iproute2 iputils-ping nftables iperf3 curl wrk apache2-utils python3-scapy valgrind liblwip-dev)
 PKGS_BOARD=(gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib googletest
   qemu-system-arm qemu-user g++-aarch64-linux-gnu)

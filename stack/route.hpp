@@ -6,7 +6,7 @@
 // quasi-invariant: specialized handles that froze a route watch it.
 #pragma once
 
-#include "context/quasi_invariant.hpp"
+#include "guards/quasi_invariant.hpp"
 #include "stack/clock.hpp"
 #include "stack/wire/bytes.hpp"
 

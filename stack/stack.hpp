@@ -7,7 +7,7 @@
 // icmp.cpp, udp.cpp; the socket API is in socket.hpp.
 #pragma once
 
-#include "context/quasi_invariant.hpp"
+#include "guards/quasi_invariant.hpp"
 #include "stack/arp.hpp"
 #include "stack/buffer.hpp"
 #include "stack/clock.hpp"

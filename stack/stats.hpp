@@ -106,6 +106,26 @@ namespace quasi {
     X(icmp_errors_sent, "ICMP errors sent")                    \
     X(icmp_errors_rx, "ICMP errors received")                  \
     X(pmtu_updates, "path MTU lowered by ICMP")                \
+    X(guard_checks_slow, "specialized-handle sends that took the guards' slow path") \
+    X(guard_violation_socket_identity, "guard violations: socket addresses or ports changed") \
+    X(guard_violation_socket_option, "guard violations: a frozen socket option changed") \
+    X(guard_violation_route, "guard violations: the route table changed") \
+    X(guard_violation_neighbour, "guard violations: the next hop's ARP entry changed") \
+    X(guard_violation_interface_mtu, "guard violations: the interface MTU changed") \
+    X(guard_violation_path_mtu, "guard violations: the path MTU cache changed") \
+    X(guard_violation_mss, "guard violations: a connection's send MSS changed") \
+    X(guard_violation_forced, "guard violations: fired on purpose (deopt stress, forced invalidation)") \
+    X(guard_violation_message_size, "guard violations: a send of another length than the declared one") \
+    X(guard_policy_fallback, "guard violations handled by falling back and re-specializing") \
+    X(guard_policy_reject, "guard violations handled by rejecting the call") \
+    X(guard_policy_reinforce, "guard violations handled by reinforcing the stale code at egress") \
+    X(guard_reinforce_unavailable, "reinforce asked but impossible (no route, unresolved next hop): fell back") \
+    X(guard_reinforced_frames, "frames of stale specialized code rewritten at egress") \
+    X(guard_reinforced_bytes, "bytes of stale specialized code's frames rewritten at egress") \
+    X(guard_recut_segments, "TCP segments cut at egress from oversize ones (MSS/PMTU lowered)") \
+    X(guard_fragments, "IPv4 fragments made at egress from oversize UDP datagrams") \
+    X(guard_translations, "source addresses NAT-translated at egress (route moved interfaces)") \
+    X(guard_replugs, "specialized code versions that started running in a handle") \
     X(udp_rx, "UDP datagrams queued to sockets")               \
     X(tcp_segments_rx, "tcp segments rx") \
     X(tcp_segments_tx, "tcp segments tx") \

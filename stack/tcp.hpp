@@ -10,7 +10,7 @@
 // TIME-WAIT).
 #pragma once
 
-#include "context/quasi_invariant.hpp"
+#include "guards/quasi_invariant.hpp"
 #include "stack/buffer.hpp"
 #include "stack/clock.hpp"
 #include "stack/hash_table.hpp"

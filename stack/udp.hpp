@@ -5,7 +5,7 @@
 // a frozen context (context/) holds them as constants for the specializer.
 #pragma once
 
-#include "context/quasi_invariant.hpp"
+#include "guards/quasi_invariant.hpp"
 #include "stack/buffer.hpp"
 #include "stack/route.hpp"
 #include "stack/wire/bytes.hpp"

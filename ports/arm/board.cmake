@@ -1,5 +1,5 @@
 # The bare-metal board build, included by the top-level CMakeLists.txt when QUASI_BOARD
-# is set. Builds library `quasi` (stack/, context/) and ports/arm/<board>/ with the
+# is set. Builds library `quasi` (stack/, context/, guards/) and ports/arm/<board>/ with the
 # board's CPU flags, for size, without exceptions or RTTI, each function and object in
 # its own section so --gc-sections drops what the firmware does not reach.
 if(NOT CMAKE_CROSSCOMPILING)
@@ -18,5 +18,6 @@ include(${PROJECT_SOURCE_DIR}/ports/arm/boost_only.cmake)
 
 add_subdirectory(stack)
 add_subdirectory(context)
+add_subdirectory(guards)
 add_subdirectory(jit/remote)  # the remote protocol and device client: no LLVM
 add_subdirectory(${QUASI_BOARD_DIR})

@@ -20,6 +20,8 @@ set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../interop/interop_common.sh
 source "$HERE/../interop/interop_common.sh"
+# shellcheck source=board_common.sh
+source "$HERE/board_common.sh"
 qi_init board_echo "${1:-}"
 BOARD_BUILD="${2:-${QI_BUILD}-board}"
 for t in qemu-system-arm curl sha256sum mkfifo; do
@@ -34,30 +36,9 @@ CONNS=8
 PEER="$QI_REPO/tests/interop/tcp_peer.py"
 UDP="$QI_REPO/tests/interop/udp_check.py"
 
-qi_step "building the firmware in $BOARD_BUILD"
-qrun_bounded 400 "$QI_REPO/scripts/board.sh" build "$BOARD_BUILD" >"$QI_TMP/build.log" 2>&1 \
-  || { tail -n 30 "$QI_TMP/build.log"; qi_die "firmware build failed"; }
-ELF="$BOARD_BUILD/ports/arm/mps2-an385/quasi-board-echo.elf"
-
-qnetns_create board NS || qi_die "cannot create namespace"
-qnetns_tap "$NS" "$TAP" "$KIP/24" || qi_die "cannot create tap"
-qnetns_sysctl "$NS" net.ipv6.conf.all.disable_ipv6=1 >/dev/null
-
-# The UART as a pipe chardev: QEMU reads console.in and writes console.out.
-CON="$QI_TMP/console"
-mkfifo "$CON.in" "$CON.out" || qi_die "mkfifo failed"
-UART_LOG="$QI_TMP/uart.log"
-cat "$CON.out" >"$UART_LOG" &
-exec 7<>"$CON.in"  # held open so QEMU never sees EOF on its input
-qnetns_on_exit "exec 7>&-"
-ip netns exec "$NS" timeout --kill-after=5 170 "$QI_REPO/scripts/board.sh" run --tap "$TAP" --ip "$BIP/24" \
-  --gw "$KIP" --elf "$ELF" --console "pipe,path=$CON" >"$QI_TMP/qemu.log" 2>&1 &
-QEMU_PID=$!
-qnetns_on_exit "kill $QEMU_PID 2>/dev/null"
-qwait_for "grep -q 'quasi-board: ready' '$UART_LOG' || ! kill -0 $QEMU_PID" 20 || qi_die "the firmware did not boot"
-kill -0 "$QEMU_PID" 2>/dev/null || { cat "$QI_TMP/qemu.log" "$UART_LOG"; qi_die "QEMU exited at boot"; }
-grep 'quasi-board:' "$UART_LOG"
-qi_wait_link_up "$NS" "$TAP"
+qb_build_firmware "$BOARD_BUILD"
+qb_netns "$TAP" "$KIP/24"
+qb_boot "$TAP" "$BIP" "$KIP"
 
 qi_check "ping x5" ip netns exec "$NS" ping -c 5 -i 0.2 -W 2 "$BIP"
 qi_check "ping 4000 B (fragmented both ways) x2" ip netns exec "$NS" ping -c 2 -i 0.2 -W 2 -s 4000 "$BIP"

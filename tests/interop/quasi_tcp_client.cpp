@@ -48,7 +48,7 @@
 #include "ports/x86/tap.hpp"
 #include "stack/socket.hpp"
 #include "stack/stack.hpp"
-#include "apps/sha256.hpp"
+#include "apps/digest.hpp"
 
 
 #include <algorithm>
@@ -61,7 +61,7 @@
 #include <vector>
 
 using namespace quasi;
-using quasi::interop::Sha256;
+using quasi::app::Sha256Digest;
 
 namespace {
 
@@ -329,7 +329,7 @@ int main(int argc, char** argv) {
     int64_t mismatch_at = -1;
     bool shut = false, eof = false, failed = false, reads_resumed = false;
     uint64_t extra = 0;  // bytes beyond `bytes`
-    Sha256 sha_sent, sha_received;
+    Sha256Digest sha_sent, sha_received;
     TimeNs last_progress = connected, sent_all_at = 0, received_all_at = 0;
     uint64_t next_report = o.bytes / 4;
     while (!eof && !failed) {

@@ -12,10 +12,22 @@
 
 #include <array>
 #include <cstring>
+#include <string>
 #include <utility>
 #include <vector>
 
 namespace quasi::test {
+
+// The first counter of the protocol's work that differs between two stacks, or ""
+// when none does: a specialized handle must count as the generic path does. The
+// guards' own counters (guard_*) have no generic twin and are left out.
+inline std::string counters_differ(const Stats& a, const Stats& b) {
+    for (size_t i = 0; i < kCounterCount; ++i) {
+        const char* counter = name(static_cast<Counter>(i));
+        if (std::strncmp(counter, "guard_", 6) != 0 && a.counters[i] != b.counters[i]) return counter;
+    }
+    return "";
+}
 
 struct WorldConfig {
     uint64_t seed = 1;

@@ -16,7 +16,7 @@ if(TARGET quasi_perf_lib)
   # counts disagree (TCP on every path).
   add_test(NAME perf_kernel_baseline
     COMMAND sh -c "[ \"$(id -u)\" = 0 ] || exit 77; exec timeout --kill-after=5 100 \"$0\" \"$@\""
-            $<TARGET_FILE:quasi-perf> --test UDP_STREAM,TCP_STREAM,TCP_MAERTS,UDP_RR,TCP_RR --sizes 100
+            $<TARGET_FILE:quasi-perf> --test UDP_STREAM,TCP_STREAM,TCP_MAERTS,UDP_RR,TCP_RR,TCP_CRR --sizes 100
             --mode generic --baseline kernel --count 3000 --warmup 0 --json)
   set_tests_properties(perf_kernel_baseline PROPERTIES LABELS interop TIMEOUT 120 SKIP_RETURN_CODE 77
                        PASS_REGULAR_EXPRESSION "\"kernel-capped\""

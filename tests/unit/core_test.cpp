@@ -1,6 +1,6 @@
 // The stack's building blocks on their own: routing table, path-MTU cache, timer
 // wheel, buffer pool and chains, quasi-invariants, the seeded generator and SipHash.
-#include "context/quasi_invariant.hpp"
+#include "guards/quasi_invariant.hpp"
 #include "stack/buffer.hpp"
 #include "stack/random.hpp"
 #include "stack/route.hpp"
@@ -27,7 +27,7 @@ Route route(Ipv4Addr prefix, uint8_t len, uint16_t iface, Ipv4Addr gateway = {})
 // Counts invariant_changed() calls.
 struct CountingWatcher final : InvariantWatcher {
     int changes = 0;
-    void invariant_changed() override { ++changes; }
+    void invariant_changed(uint8_t) override { ++changes; }
 };
 
 // ---------------------------------------------------------------- RouteTable

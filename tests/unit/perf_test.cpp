@@ -130,6 +130,10 @@ TEST(Measure, WarmupLeftOutOfTheWindow) {
 // Every test, both quasi paths, a counted run with no warm-up: the totals must match.
 class MemRun : public ::testing::TestWithParam<std::tuple<PerfTest, Path>> {};
 
+std::string mem_run_name(const ::testing::TestParamInfo<MemRun::ParamType>& info) {
+    return std::string(test_name(std::get<0>(info.param))) + "_" + path_name(std::get<1>(info.param));
+}
+
 TEST_P(MemRun, SenderCountEqualsReceiverCount) {
     auto [test, path] = GetParam();
     RunSpec spec;
@@ -162,7 +166,7 @@ INSTANTIATE_TEST_SUITE_P(AllTests, MemRun,
                          ::testing::Combine(::testing::Values(PerfTest::udp_stream, PerfTest::tcp_stream,
                                                               PerfTest::tcp_maerts, PerfTest::udp_rr, PerfTest::tcp_rr),
                                             ::testing::Values(Path::generic, Path::specialized)),
-                         [](const auto& info) {
-                             return std::string(test_name(std::get<0>(info.param))) + "_" +
-                                    path_name(std::get<1>(info.param));
-                         });
+                         mem_run_name);
+// TCP_CRR: a connection per transaction, generic only (can_specialize()).
+INSTANTIATE_TEST_SUITE_P(Crr, MemRun, ::testing::Values(std::make_tuple(PerfTest::tcp_crr, Path::generic)),
+                         mem_run_name);

@@ -35,7 +35,7 @@ bool CodeBuffer::evict_one() {
     if (!victim) return false;
     victim->used = false;
     ++evictions_;
-    if (listener_) listener_->code_evicted(victim->owner);
+    if (listener_) listener_->code_evicted(victim->owner, static_cast<int>(victim - entries_.data()));
     return true;
 }
 

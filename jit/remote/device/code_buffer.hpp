@@ -23,7 +23,7 @@ public:
 
     // Told when an entry is evicted to make room (its owner's code is gone).
     struct EvictListener {
-        virtual void code_evicted(uint32_t owner) = 0;
+        virtual void code_evicted(uint32_t owner, int entry) = 0;
 
     protected:
         ~EvictListener() = default;

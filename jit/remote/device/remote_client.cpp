@@ -1,5 +1,5 @@
 // Remote send handles: the handle table, the send paths (specialized, verified,
-// generic) and the guards. The exchange with the server is in remote_link.cpp.
+// generic) and the guards (guards/). The exchange with the server is in remote_link.cpp.
 #include "jit/remote/device/remote_client.hpp"
 
 #include "stack/socket.hpp"
@@ -15,7 +15,7 @@ RemoteClient::RemoteClient(Stack& stack, ExecRegion& region, VerifyTap* tap, con
 
 RemoteClient::~RemoteClient() {
     close_connection();
-    for (Handle& h : handles_) h.guard.unwatch();
+    for (auto& h : handles_) h.reset();  // the replugger gives every version back
 }
 
 int RemoteClient::specialize_send(int fd, const RemoteSpecOptions& options) {
@@ -23,55 +23,70 @@ int RemoteClient::specialize_send(int fd, const RemoteSpecOptions& options) {
     auto snap = freeze_udp_send(stack_, fd, options.message_size);
     if (!snap) return -snap.error().code;
     for (size_t i = 0; i < handles_.size(); ++i) {
-        Handle& h = handles_[i];
-        if (h.state != State::free) continue;
-        h.state = State::queued;
-        h.fd = fd;
-        h.socket = snap->socket;
-        h.options = options;
-        h.code = CodeBuffer::kNone;
-        h.fn = nullptr;
-        h.retry_at = 0;
-        h.info = RemoteHandleInfo{};
-        h.info.waiting = true;
+        if (handles_[i]) continue;
+        handles_[i].emplace(stack_, fd, snap->socket, options, static_cast<CodeOwner&>(*this));
+        handles_[i]->info.waiting = true;
+        // Watching from now: a change before the code arrives is seen like one after.
+        handles_[i]->guard.arm(snap->socket, snap->context.iface, snap->arp_generation);
         return static_cast<int>(i);
     }
     return -ENOSPC;
 }
 
-RemoteClient::Handle* RemoteClient::live(int handle) {
-    if (handle < 0 || static_cast<size_t>(handle) >= handles_.size()) return nullptr;
-    Handle& h = handles_[handle];
-    if (h.state == State::free) return nullptr;
-    // The socket behind the descriptor is still the one this handle was made for.
-    if (!h.socket->in_use || stack_.descriptors().udp(h.fd) != h.socket) return nullptr;
-    return &h;
+RemoteClient::Handle* RemoteClient::slot(int handle) {
+    if (handle < 0 || static_cast<size_t>(handle) >= handles_.size() || !handles_[handle]) return nullptr;
+    return &*handles_[handle];
 }
 
-void RemoteClient::drop_code(Handle& h) {
-    h.fn = nullptr;
-    if (h.code != CodeBuffer::kNone) code_.release(h.code);
-    h.code = CodeBuffer::kNone;
+// A version for the next request: one the replugger does not hold, made new.
+RemoteClient::Version* RemoteClient::fresh_version(Handle& h) {
+    for (Version& v : h.versions) {
+        if (v.in_use) continue;
+        v.in_use = true;
+        v.entry = CodeBuffer::kNone;
+        v.code.function.store(nullptr, std::memory_order_relaxed);
+        v.code.state.store(CodeState::compiling, std::memory_order_release);
+        v.code.guard.clear();
+        v.code.error = Error{};
+        v.code.serial = ++serial_;
+        return &v;
+    }
+    return nullptr;
+}
+
+// CodeOwner: the replugger gives a version back once the handle can no longer call it.
+void RemoteClient::release(PluggableCode* code) {
+    for (auto& h : handles_) {
+        if (!h) continue;
+        if (Version* v = h->version_of(code)) {
+            if (v->entry != CodeBuffer::kNone) code_.release(v->entry);
+            v->entry = CodeBuffer::kNone;
+            v->in_use = false;
+            return;
+        }
+    }
+}
+
+void RemoteClient::unplug(Handle& h, State next) {
+    h.plug.unplug();
+    h.state = next;
     h.info.code_bytes = 0;
     h.info.code_address = 0;
 }
 
-void RemoteClient::code_evicted(uint32_t owner) {
-    Handle& h = handles_[owner];
-    h.fn = nullptr;
-    h.code = CodeBuffer::kNone;  // the buffer already freed it
-    h.info.code_bytes = 0;
-    if (h.state == State::ready) h.state = State::idle;  // asks again at its next send
+// The buffer took the room back: the code must never run again.
+void RemoteClient::code_evicted(uint32_t owner, int entry) {
+    Handle& h = *handles_[owner];
+    for (Version& v : h.versions)
+        if (v.in_use && v.entry == entry) v.entry = CodeBuffer::kNone;  // already freed by the buffer
+    unplug(h, State::idle);
 }
 
 void RemoteClient::release(int handle) {
-    if (handle < 0 || static_cast<size_t>(handle) >= handles_.size()) return;
-    Handle& h = handles_[handle];
-    if (h.state == State::free) return;
+    Handle* h = slot(handle);
+    if (!h) return;
     if (outstanding_ == handle) outstanding_ = -1;  // its reply, if it comes, is dropped as stale
-    drop_code(h);
-    h.guard.unwatch();
-    h.state = State::free;
+    handles_[handle].reset();
 }
 
 ssize_t RemoteClient::generic_send(Handle& h, const uint8_t* data, size_t len) {
@@ -82,30 +97,38 @@ ssize_t RemoteClient::generic_send(Handle& h, const uint8_t* data, size_t len) {
 }
 
 ssize_t RemoteClient::send(int handle, const void* data, size_t len) {
-    Handle* hp = live(handle);
+    Handle* hp = slot(handle);
     if (!hp) return -EBADF;
     Handle& h = *hp;
     const auto* bytes = static_cast<const uint8_t*>(data);
     if (!bytes && len > 0) return -EFAULT;
-    if (h.state == State::ready && !h.guard.holds()) {
-        // A frozen invariant changed: never run this code again; ask for new code.
-        drop_code(h);
-        h.guard.unwatch();
-        h.state = State::queued;
-        h.info.waiting = true;
-    } else if (h.state == State::idle) {  // evicted: ask again
-        h.state = State::queued;
-        h.info.waiting = true;
-    }
-    if (h.state == State::ready && h.fn) {
-        code_.touch(h.code);
+    // The guard at entry: the code reads its guard word, the handle compares the ARP
+    // generation; anything else is the guards' slow path (guards/handle_guard.hpp).
+    if (SendFn fn = h.code(); fn && h.guard.arp_holds()) {
+        code_.touch(h.running()->entry);
         if (h.verify_left > 0 && tap_) return verified_send(h, bytes, len);
-        ssize_t rc = h.fn(bytes, len);
+        ssize_t rc = fn(bytes, len);
         if (rc != kSlowPath) {
             ++h.info.specialized_sends;
             if (h.options.flush) stack_.flush_all();
             return rc;
         }
+    }
+    switch (h.guard.decide()) {
+    case HandleGuard::Verdict::closed:
+        return -EBADF;
+    case HandleGuard::Verdict::reject:  // not this policy's; kept for completeness
+        return -ESTALE;
+    case HandleGuard::Verdict::respecialize:
+        // A frozen invariant changed (or no code yet): never run the old code again;
+        // ask for new code unless a request is already queued or on the wire.
+        if (h.state == State::ready || h.state == State::idle) {
+            unplug(h, State::queued);
+            h.info.waiting = true;
+        }
+        break;
+    case HandleGuard::Verdict::run:
+        break;
     }
     return generic_send(h, bytes, len);
 }
@@ -119,7 +142,7 @@ ssize_t RemoteClient::verified_send(Handle& h, const uint8_t* data, size_t len) 
     Stats before = stack_.stats();
     std::array<PacketPtr, VerifyTap::kMaxCaptured> specialized, generic;
     tap_->set_capture(true);
-    ssize_t rc = h.fn(data, len);
+    ssize_t rc = h.code()(data, len);
     stack_.flush_all();
     size_t n_spec = tap_->take(specialized);
     if (rc == kSlowPath) {  // the code declined: nothing to compare
@@ -145,9 +168,7 @@ ssize_t RemoteClient::verified_send(Handle& h, const uint8_t* data, size_t len) 
         stack_.stats().count(Counter::remote_verified_sends);
     } else {
         stack_.stats().drop(Drop::remote_verify_mismatch);
-        drop_code(h);
-        h.guard.unwatch();
-        h.state = State::dead;
+        unplug(h, State::dead);
         h.info.verify_failed = true;
         ++h.info.generic_sends;
     }
@@ -155,10 +176,11 @@ ssize_t RemoteClient::verified_send(Handle& h, const uint8_t* data, size_t len) 
 }
 
 RemoteHandleInfo RemoteClient::info(int handle) const {
-    if (handle < 0 || static_cast<size_t>(handle) >= handles_.size()) return {};
-    const Handle& h = handles_[handle];
+    if (handle < 0 || static_cast<size_t>(handle) >= handles_.size() || !handles_[handle]) return {};
+    const Handle& h = *handles_[handle];
     RemoteHandleInfo i = h.info;
-    i.specialized = h.state == State::ready && h.fn && h.guard.holds();
+    i.specialized = h.state == State::ready && h.code() && !h.guard.violated() && h.plug.running() &&
+                    h.plug.running()->guard.holds() && h.guard.arp_holds();
     i.waiting = h.state == State::queued || h.state == State::waiting;
     return i;
 }

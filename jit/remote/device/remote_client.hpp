@@ -23,13 +23,19 @@
 // compared byte for byte and the generic one leaves. A mismatch drops the handle's
 // code for good, counts remote_verify_mismatch and records it in the handle's info.
 //
+// Guards are the host's (guards/): each handle has a HandleGuard over the socket's
+// and the path's quasi-invariants and a Replugger over the versions of its code
+// (PluggableCode, whose guard word the code reads at entry); the client is their
+// CodeOwner, giving a version's code-buffer room back when the replugger releases it.
+//
 // Single-threaded like the Stack: create, send, poll and release on its thread.
 // Fixed tables, no allocation after construction: the board runs this.
 #pragma once
 
 #include "context/udp_context.hpp"
 #include "jit/remote/device/code_buffer.hpp"
-#include "jit/remote/device/guard.hpp"
+#include "guards/handle_guard.hpp"
+#include "guards/replugger.hpp"
 #include "jit/remote/device/verify_tap.hpp"
 #include "jit/remote/proto/messages.hpp"
 #include "stack/clock.hpp"
@@ -39,6 +45,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <span>
 #include <sys/types.h>
 
@@ -77,7 +84,7 @@ struct RemoteHandleInfo {
     uint64_t code_address = 0;
 };
 
-class RemoteClient final : private CodeBuffer::EvictListener {
+class RemoteClient final : private CodeBuffer::EvictListener, private CodeOwner {
 public:
     static constexpr size_t kMaxHandles = 16;
 
@@ -103,26 +110,48 @@ public:
     bool connected() const { return conn_ == Conn::open; }
 
 private:
-    enum class State : uint8_t { free, idle, queued, waiting, ready, dead };
+    // idle: no code and none asked for (the next send asks); queued: to be asked;
+    // waiting: its request is on the wire; ready: code installed (it runs while the
+    // guards hold); dead: verify mode caught its code, or the server refuses for good.
+    enum class State : uint8_t { idle, queued, waiting, ready, dead };
     using SendFn = ssize_t (*)(const uint8_t*, size_t);
+    // One version of a handle's code: the replugger's view, plus where it lives.
+    struct Version {
+        PluggableCode code;
+        int entry = CodeBuffer::kNone;  // in the code buffer
+        bool in_use = false;
+    };
     struct Handle {
-        State state = State::free;
-        int fd = -1;
-        UdpSocket* socket = nullptr;
+        Handle(Stack& stack, int descriptor, UdpSocket* s, const RemoteSpecOptions& o, CodeOwner& owner)
+            : fd(descriptor), socket(s), options(o), plug(owner),
+              guard(stack, descriptor, HandleGuard::Proto::udp, ViolationPolicy::fallback_and_respecialize, plug) {}
+        State state = State::queued;
+        int fd;
+        UdpSocket* socket;
         RemoteSpecOptions options;
-        FrozenUdpContext context{};  // as sent in the outstanding or installed request
-        RemoteGuard guard;
-        int code = CodeBuffer::kNone;
-        SendFn fn = nullptr;
+        std::array<Version, 2> versions;  // running and the one asked for
+        Replugger plug;                   // before guard: the guard points at it
+        HandleGuard guard;
+        FrozenUdpContext context{};  // as sent in the last request
         uint32_t verify_left = 0;
         TimeNs retry_at = 0;
         RemoteHandleInfo info;
+
+        SendFn code() const { return reinterpret_cast<SendFn>(plug.function()); }
+        Version* running() { return version_of(plug.running()); }
+        Version* version_of(const PluggableCode* c) {
+            for (Version& v : versions)
+                if (&v.code == c) return &v;
+            return nullptr;
+        }
     };
     enum class Conn : uint8_t { closed, connecting, open };
 
-    void code_evicted(uint32_t owner) override;
-    Handle* live(int handle);
-    void drop_code(Handle& h);
+    void code_evicted(uint32_t owner, int entry) override;
+    void release(PluggableCode* code) override;
+    Handle* slot(int handle);
+    Version* fresh_version(Handle& h);
+    void unplug(Handle& h, State next);
     ssize_t generic_send(Handle& h, const uint8_t* data, size_t len);
     ssize_t verified_send(Handle& h, const uint8_t* data, size_t len);
 
@@ -132,18 +161,20 @@ private:
     // the wire, if any, is given up and retried after retry_after.
     void close_connection(std::optional<Drop> reason = std::nullopt);
     void fail_outstanding(TimeNs retry_at);
+    void fail_version(Handle& h, State next, TimeNs retry_at);
     bool send_request(Handle& h, int index);
     void pump_tx();
     void pump_rx();
     void on_message(std::span<const uint8_t> message);
-    bool reply_matches(const Handle& h, const SpecReply& r) const;
+    bool reply_matches(int entry, const SpecReply& r);
     int next_queued() const;
 
     Stack& stack_;
     VerifyTap* tap_;
     RemoteConfig config_;
     CodeBuffer code_;
-    std::array<Handle, kMaxHandles> handles_;
+    std::array<std::optional<Handle>, kMaxHandles> handles_;
+    uint64_t serial_ = 0;  // of code versions
 
     Conn conn_ = Conn::closed;
     int sock_ = -1;

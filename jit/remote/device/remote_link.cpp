@@ -45,14 +45,15 @@ void RemoteClient::poll() {
     if (outstanding_ < 0) {
         int next = next_queued();
         if (next >= 0 && conn_ == Conn::closed && now >= reconnect_at_) open_connection();
-        if (next >= 0 && conn_ == Conn::open) send_request(handles_[next], next);
+        if (next >= 0 && conn_ == Conn::open) send_request(*handles_[next], next);
     }
 }
 
 int RemoteClient::next_queued() const {
     TimeNs now = stack_.now();
     for (size_t i = 0; i < handles_.size(); ++i)
-        if (handles_[i].state == State::queued && handles_[i].retry_at <= now) return static_cast<int>(i);
+        if (handles_[i] && handles_[i]->state == State::queued && handles_[i]->retry_at <= now)
+            return static_cast<int>(i);
     return -1;
 }
 
@@ -90,11 +91,20 @@ void RemoteClient::close_connection(std::optional<Drop> reason) {
 
 void RemoteClient::fail_outstanding(TimeNs retry_at) {
     if (outstanding_ < 0) return;
-    Handle& h = handles_[outstanding_];
+    Handle& h = *handles_[outstanding_];
     outstanding_ = -1;
-    drop_code(h);  // the reservation
-    h.guard.unwatch();
-    h.state = State::queued;
+    fail_version(h, State::queued, retry_at);
+}
+
+// The version asked for will not come: the replugger gives it back (and with it its
+// reservation in the code buffer).
+void RemoteClient::fail_version(Handle& h, State next, TimeNs retry_at) {
+    if (PluggableCode* asked = h.plug.newest(); asked && !asked->ready()) {
+        asked->error = Error{EAGAIN, "no usable reply"};
+        asked->state.store(CodeState::failed, std::memory_order_release);
+        h.plug.poll();
+    }
+    h.state = next;
     h.retry_at = retry_at;
 }
 
@@ -105,15 +115,18 @@ bool RemoteClient::send_request(Handle& h, int index) {
         h.retry_at = stack_.now() + config_.retry_after;
         return false;
     }
-    int code = code_.reserve(config_.code_capacity, static_cast<uint32_t>(index));
-    if (code == CodeBuffer::kNone) {
+    Version* v = fresh_version(h);
+    int entry = v ? code_.reserve(config_.code_capacity, static_cast<uint32_t>(index)) : CodeBuffer::kNone;
+    if (entry == CodeBuffer::kNone) {
+        if (v) v->in_use = false;
         h.retry_at = stack_.now() + config_.retry_after;
         return false;
     }
-    h.code = code;
+    v->entry = entry;
     h.context = snap->context;
-    h.context.guard = &h.guard.word;  // the code reads the handle's own guard word
-    h.guard.watch_udp(stack_, *h.socket, *h.context.iface, snap->arp_generation);
+    h.context.guard = v->code.guard.address();  // the code reads its version's guard word
+    h.guard.arm(h.socket, h.context.iface, snap->arp_generation);
+    h.plug.plug(&v->code, /*keep_running=*/false);  // the old version, if any, is given back
 
     SpecRequest r;
     r.device_id = config_.device_id;
@@ -123,15 +136,13 @@ bool RemoteClient::send_request(Handle& h, int index) {
     r.pointer_bytes = sizeof(void*);
     r.layout_tag = udp_context_layout_tag();
     r.context = {reinterpret_cast<const uint8_t*>(&h.context), sizeof h.context};
-    r.code_address = code_.address(code);
-    r.code_capacity = static_cast<uint32_t>(code_.capacity(code));
+    r.code_address = code_.address(entry);
+    r.code_capacity = static_cast<uint32_t>(code_.capacity(entry));
     auto symbols = udp_host_symbols();
     for (const Symbol& s : symbols) r.symbols[r.symbol_count++] = s;
     size_t size = 0;
     if (encode(r, config_.key, tx_, size) != ProtoError::ok) {  // a bad key: a configuration error
-        drop_code(h);
-        h.guard.unwatch();
-        h.state = State::dead;
+        fail_version(h, State::dead, 0);
         return false;
     }
     tx_len_ = size;
@@ -173,7 +184,11 @@ void RemoteClient::pump_rx() {
         }
         ssize_t n = recv(stack_, sock_, rx_.data() + rx_len_, want);
         if (n == -EAGAIN) return;
-        if (n <= 0) {  // closed by the server (perhaps mid-message) or reset
+        if (n == 0 && rx_len_ == 0 && outstanding_ < 0) {  // the server closed an idle connection
+            close_connection();
+            return;
+        }
+        if (n <= 0) {  // closed or reset with a reply owed, perhaps mid-message
             close_connection(rx_len_ > 0 ? Drop::remote_reply_malformed : Drop::remote_connect_failed);
             return;
         }
@@ -187,10 +202,9 @@ void RemoteClient::pump_rx() {
     }
 }
 
-bool RemoteClient::reply_matches(const Handle& h, const SpecReply& r) const {
-    auto& code = const_cast<CodeBuffer&>(code_);
-    return r.target == device_target() && r.path == SendPath::udp && r.code_address == code.address(h.code) &&
-           r.code.size() <= code.capacity(h.code) && r.entry_offset < r.code.size() &&
+bool RemoteClient::reply_matches(int entry, const SpecReply& r) {
+    return r.target == device_target() && r.path == SendPath::udp && r.code_address == code_.address(entry) &&
+           r.code.size() <= code_.capacity(entry) && r.entry_offset < r.code.size() &&
            r.symbol_hash == symbol_table_hash(udp_host_symbols());
 }
 
@@ -204,7 +218,8 @@ void RemoteClient::on_message(std::span<const uint8_t> message) {
         stack_.stats().drop(Drop::remote_reply_stale_nonce);  // and keep waiting for the real one
         return;
     }
-    Handle& h = handles_[outstanding_];
+    Handle& h = *handles_[outstanding_];
+    Version* v = h.version_of(h.plug.newest());
     h.info.last_status = r.status;
     if (r.status != Status::ok) {
         stack_.stats().drop(Drop::remote_request_refused);
@@ -212,23 +227,27 @@ void RemoteClient::on_message(std::span<const uint8_t> message) {
         if (permanent(r.status)) h.state = State::dead;
         return;
     }
-    if (!reply_matches(h, r)) {
+    if (!v || v->entry == CodeBuffer::kNone || !reply_matches(v->entry, r)) {
         stack_.stats().drop(Drop::remote_reply_mismatch);
         return fail_outstanding(stack_.now() + config_.retry_after);
     }
-    if (!h.guard.holds()) return fail_outstanding(0);  // frozen state changed meanwhile: ask again now
-    if (!code_.install(h.code, r.code)) {
+    // A frozen invariant changed while the code was on its way: it is for the old
+    // state. Ask again at once.
+    if (h.guard.violated() || !v->code.guard.holds()) return fail_outstanding(0);
+    if (!code_.install(v->entry, r.code)) {
         stack_.stats().drop(Drop::remote_reply_mismatch);
         return fail_outstanding(stack_.now() + config_.retry_after);
     }
     outstanding_ = -1;
-    uintptr_t entry = static_cast<uintptr_t>(code_.address(h.code)) + r.entry_offset;
-    h.fn = reinterpret_cast<SendFn>(entry | kEntryBit);
+    uintptr_t entry = static_cast<uintptr_t>(code_.address(v->entry)) + r.entry_offset;
+    v->code.function.store(reinterpret_cast<void*>(entry | kEntryBit), std::memory_order_relaxed);
+    v->code.state.store(CodeState::ready, std::memory_order_release);
+    h.plug.poll();  // plugs it: the handle calls it from its next send
     h.state = State::ready;
     h.verify_left = config_.verify_sends;
     ++h.info.installs;
     h.info.code_bytes = r.code.size();
-    h.info.code_address = code_.address(h.code);
+    h.info.code_address = code_.address(v->entry);
     stack_.stats().count(Counter::remote_code_installed);
 }
 

@@ -10,13 +10,15 @@
 // prints the statistics, 'q' prints them and stops QEMU with status 0, or 1 when
 // the heap audit failed (an allocation on the data path), 'u' times 1000 sends of a
 // 64-byte UDP datagram to the gateway's discard port (9) through the whole path down
-// to the LAN9118's FIFO. Under QEMU's -icount shift=0 (scripts/board.sh run --icount)
+// to the LAN9118's FIFO, 'r' asks quasi-specd for that socket's specialized send
+// path and sends 1000 datagrams through the handle (remote_spec.hpp). Under QEMU's -icount shift=0 (scripts/board.sh run --icount)
 // one nanosecond of the clock is one instruction, so the time is an instruction count.
 //
 // Every buffer here is static; after start-up nothing is allocated (heap_audit.hpp):
 // TCP takes its memory from a static arena sized by config.hpp (buddy_arena.hpp).
 #include "ports/arm/echo/buddy_arena.hpp"
 #include "ports/arm/echo/heap_audit.hpp"
+#include "ports/arm/echo/remote_spec.hpp"
 #include "ports/arm/echo/services.hpp"
 #include "ports/arm/mps2-an385/board.hpp"
 #include "ports/arm/mps2-an385/config.hpp"
@@ -59,10 +61,11 @@ bool parse_cidr(const char* text, Ipv4Addr& ip, uint8_t& len) {
     return parse_ipv4(buf, ip);
 }
 
-// "ip=A/LEN gw=G" from the boot arguments; anything else is reported and ignored.
-Address boot_address() {
+// "ip=A/LEN gw=G" (and remote_spec.hpp's) from the boot arguments; a malformed one is
+// reported and ignored.
+Address boot_address(RemoteArgs& remote) {
     Address a;
-    static char cmdline[160];
+    static char cmdline[256];
     if (!semihosting_cmdline(cmdline, sizeof cmdline)) return a;
     for (char* token = cmdline; *token;) {
         char* end = token;
@@ -74,6 +77,8 @@ Address boot_address() {
             ok = parse_cidr(token + 3, a.ip, a.prefix_len);
         else if (!std::strncmp(token, "gw=", 3))
             ok = parse_ipv4(token + 3, a.gateway);
+        else if (bool known; !parse_remote_arg(token, remote, known))
+            ok = false;
         if (!ok) {
             console_put("quasi-board: ignoring boot argument '");
             console_put(token);
@@ -165,7 +170,8 @@ int main() {
     console_put("quasi-board: mps2-an385, quasi-board-echo\n");
     static SysTickClock clock;
     clock.start();
-    const Address address = boot_address();
+    static RemoteArgs remote_args;
+    const Address address = boot_address(remote_args);
 
     // The pool is the board's, so the NIC comes up (and its free-running counter,
     // whose value at this point varies with host timing under QEMU, seeds the
@@ -182,7 +188,10 @@ int main() {
         console_put("quasi-board: the TCP arena is too small for config.hpp's tables (kArenaBytes)\n");
         return 2;
     }
-    if (int rc = stack.add_interface(nic, address.ip, address.prefix_len); rc < 0) {
+    // With a specialization server, frames pass a VerifyTap (remote handles' verify mode).
+    static remote::VerifyTap tap(nic);
+    Netif& netif = remote_args.enabled ? static_cast<Netif&>(tap) : nic;
+    if (int rc = stack.add_interface(netif, address.ip, address.prefix_len); rc < 0) {
         console_put("quasi-board: cannot add the interface\n");
         return 2;
     }
@@ -197,6 +206,9 @@ int main() {
     const int bench_fd = socket(stack, kAfInet, kSockDgram);
     if (bench_fd < 0 || connect(stack, bench_fd, SockAddr{address.gateway, 9}) < 0)
         console_put("quasi-board: no benchmark socket (no gateway?)\n");
+    static BoardRemote remote;
+    if (remote_args.enabled && !remote.start(stack, tap, remote_args))
+        console_put("quasi-board: specd= needs key= (16..64 bytes in hex) and device=\n");
     end_startup();
     g_arena_startup_bytes = g_arena.stats().bytes_in_use;
 
@@ -219,7 +231,7 @@ int main() {
     char mac[18];
     console_put(format(nic.mac(), mac, sizeof mac));
     console_put(nic.link_up() ? " link up" : " link down");
-    console_put(", UDP/TCP echo on 7, HTTP on 80; console: s = stats, q = quit, u = UDP send timing\n");
+    console_put(", UDP/TCP echo on 7, HTTP on 80; console: s = stats, q = quit, u = UDP send timing, r = remote handle\n");
     console_put("quasi-board: ready\n");
 
     for (;;) {
@@ -228,6 +240,8 @@ int main() {
         const int c = console_read();
         if (c == 's') print_stats(stack, nic, services, clock);
         if (c == 'u' && bench_fd >= 0) udp_send_benchmark(stack, bench_fd, clock);
+        if (c == 'r' && bench_fd >= 0) remote.run(stack, bench_fd, 1000);
+        remote.poll();
         if (c == 'q') {
             print_stats(stack, nic, services, clock);
             return heap_flat() ? 0 : 1;

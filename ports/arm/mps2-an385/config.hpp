@@ -44,6 +44,10 @@ constexpr size_t kTcpReceiveRing = 8 * 1024;  // also the largest window offered
 constexpr size_t kTcpTimeWait = 16;           // then the oldest record retires early
 constexpr size_t kTcpRingMemory = kTcpSockets * (kTcpSendRing + kTcpReceiveRing);
 
+// --- remote specialization (jit/remote/device/) ---
+constexpr size_t kRemoteCodeBytes = 8 * 1024;     // the code buffer, in data SSRAM
+constexpr uint32_t kRemoteCodeCapacity = 2048;    // reserved per request
+
 // --- the TCP arena: a buddy allocator over one static region ---
 // Its largest block is SlabPool's chunk (16 KiB, aligned to its size); every request
 // is rounded up to a power of two. The sum below is what start-up takes plus the

@@ -1,0 +1,3 @@
+#include "guards/guard_word.hpp"
+
+extern "C" const uint32_t quasi_guard_holds = 0;

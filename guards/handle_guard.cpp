@@ -1,0 +1,105 @@
+#include "guards/handle_guard.hpp"
+
+#include "stack/stack.hpp"
+
+#include <initializer_list>
+
+namespace quasi {
+
+HandleGuard::HandleGuard(Stack& stack, int fd, Proto proto, ViolationPolicy policy, Replugger& plug)
+    : stack_(&stack), fd_(fd), proto_(proto), policy_(policy), plug_(&plug) {}
+
+void HandleGuard::arm(void* socket, Interface* iface, uint64_t arp_generation) {
+    if (proto_ == Proto::udp)
+        udp_socket_ = static_cast<UdpSocket*>(socket);
+    else
+        tcp_socket_ = static_cast<TcpSocket*>(socket);
+    iface_ = iface;
+    arp_generation_ = arp_generation;
+    violated_ = false;
+    watch();
+}
+
+void HandleGuard::watch() {
+    size_t i = 0;
+    auto watch_all = [&](ViolationKind kind, std::initializer_list<InvariantBase*> invariants) {
+        for (InvariantBase* inv : invariants) inv->watch(links_[i++], *this, static_cast<uint8_t>(kind));
+    };
+    if (proto_ == Proto::udp) {
+        UdpSocket* s = udp_socket_;
+        watch_all(ViolationKind::socket_identity, {&s->local_addr, &s->local_port, &s->remote_addr, &s->remote_port});
+        watch_all(ViolationKind::socket_option, {&s->ttl, &s->tos, &s->checksum_enabled, &s->dont_fragment});
+    } else {
+        TcpSocket* s = tcp_socket_;
+        watch_all(ViolationKind::socket_identity, {&s->local_addr, &s->local_port, &s->remote_addr, &s->remote_port});
+        watch_all(ViolationKind::socket_option, {&s->ttl, &s->tos, &s->nodelay});
+        // Lowered by PMTU discovery (RFC 1191) or set with TCP_MAXSEG.
+        watch_all(ViolationKind::mss, {&s->snd_mss});
+    }
+    watch_all(ViolationKind::route, {&stack_->routes().version});
+    watch_all(ViolationKind::interface_mtu, {&iface_->mtu});
+    watch_all(ViolationKind::path_mtu, {&stack_->path_mtu().version});
+}
+
+bool HandleGuard::arp_holds() const { return iface_->arp().generation() == arp_generation_; }
+
+// UdpLayer::close clears the addresses after marking the socket free; a TCP socket's
+// invariants notify when its slot is reused (TcpLayer::alloc_socket). TcpLayer::close
+// gives the descriptor up (fd = -1) while the connection finishes in the background:
+// nothing to watch there, so TCP compares at each slow-path send.
+bool HandleGuard::socket_gone() const {
+    if (udp_socket_) return !udp_socket_->in_use;
+    if (tcp_socket_) return !tcp_socket_->in_use || tcp_socket_->fd != fd_;
+    return false;
+}
+
+void HandleGuard::invariant_changed(uint8_t tag) { violation(static_cast<ViolationKind>(tag)); }
+
+// The stack's counters of the same events as the handle's (stack/stats.hpp).
+static_assert(static_cast<size_t>(Counter::guard_violation_message_size) -
+                      static_cast<size_t>(Counter::guard_violation_socket_identity) + 1 ==
+                  kViolationKindCount,
+              "one guard_violation_* counter per ViolationKind, in its order");
+void HandleGuard::count(ViolationKind kind, ViolationPolicy applied) {
+    ++stats_.violations[static_cast<size_t>(kind)];
+    ++stats_.by_policy[static_cast<size_t>(applied)];
+    Stats& st = stack_->stats();
+    st.count(static_cast<Counter>(static_cast<size_t>(Counter::guard_violation_socket_identity) + static_cast<size_t>(kind)));
+    st.count(applied == ViolationPolicy::reinforce ? Counter::guard_policy_reinforce
+             : applied == ViolationPolicy::reject  ? Counter::guard_policy_reject
+                                                   : Counter::guard_policy_fallback);
+}
+
+void HandleGuard::violation(ViolationKind kind) {
+    ViolationPolicy applied = policy_for(kind, policy_);
+    count(kind, applied);
+    violated_ = true;
+    plug_->disarm();
+    // For every handle sharing this code; a handle that re-extracts this very state clears it.
+    if (PluggableCode* code = plug_->newest()) code->guard.fire();
+    if (socket_gone()) closed_ = true;
+}
+
+void HandleGuard::force(ViolationKind kind) { violation(kind); }
+
+HandleGuard::Verdict HandleGuard::decide() {
+    ++stats_.checks;
+    stack_->stats().count(Counter::guard_checks_slow);
+    if (!closed_ && socket_gone()) closed_ = true;
+    if (closed_) return Verdict::closed;
+    if (!violated_ && !arp_holds()) violation(ViolationKind::neighbour);
+    PluggableCode* code = plug_->newest();
+    if (!violated_ && code && !code->guard.holds()) violated_ = true;  // another handle of this code saw a change
+    if (!violated_ && code) return Verdict::run;
+    if (violated_ && policy_ == ViolationPolicy::reject) return Verdict::reject;
+    return Verdict::respecialize;
+}
+
+bool HandleGuard::reject_size(size_t len, const uint32_t* message_size) {
+    if (!message_size || len == *message_size) return false;
+    ViolationPolicy applied = policy_for(ViolationKind::message_size, policy_);
+    count(ViolationKind::message_size, applied);
+    return applied == ViolationPolicy::reject;
+}
+
+}  // namespace quasi
