@@ -23,7 +23,7 @@ QMAC=02:00:00:00:00:01
 TAP=qtap0
 
 qnetns_create icmp NS || qi_die "cannot create namespace"
-qnetns_tap "$NS" "$TAP" "$KIP/24" || qi_die "cannot create tap"
+qi_link "$NS" "$TAP" "$KIP/24" || qi_die "cannot create the link"
 qi_start_echo "$NS" "$TAP" "$QIP/24" --mac "$QMAC" --seconds 60
 
 snmp_before="$(qi_snmp "$NS")"

@@ -29,7 +29,7 @@ SERVER_PORT=5001
 BYTES=$((64 << 20))
 
 qnetns_create tcpbulk NS || qi_die "cannot create namespace"
-qnetns_tap "$NS" "$TAP" "$KIP/24" || qi_die "cannot create tap"
+qi_link "$NS" "$TAP" "$KIP/24" || qi_die "cannot create the link"
 qt_kernel_cubic "$NS"
 
 # TCP drops that no clean exchange with the kernel should cause.

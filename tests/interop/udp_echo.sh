@@ -23,7 +23,7 @@ COUNT=1000
 MAX=8000
 
 qnetns_create udpecho NS || qi_die "cannot create namespace"
-qnetns_tap "$NS" "$TAP" "$KIP/24" || qi_die "cannot create tap"
+qi_link "$NS" "$TAP" "$KIP/24" || qi_die "cannot create the link"
 qi_start_echo "$NS" "$TAP" "$QIP/24" --udp-port 7 --seconds 90
 
 snmp_before="$(qi_snmp "$NS")"

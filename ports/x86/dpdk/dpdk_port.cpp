@@ -239,6 +239,11 @@ bool DpdkPort::setup(std::string* error) {
         std::memcpy(addr.addr_bytes, (config_.mac != MacAddr{} ? config_.mac : fallback).bytes.data(), 6);
         if (int rc = rte_eth_dev_default_mac_addr_set(id, &addr); rc != 0 && rc != -ENOTSUP)
             return *error = port_error("set MAC", rc, id), false;
+        // What the device took; one that cannot set a MAC (net_ring) filters on none
+        // either, so the stack uses the address asked for.
+        rte_ether_addr taken{};
+        rte_eth_macaddr_get(id, &taken);
+        if (!rte_is_zero_ether_addr(&taken)) addr = taken;
     }
     std::memcpy(mac_.bytes.data(), addr.addr_bytes, 6);
     return true;

@@ -49,15 +49,6 @@ void remove_runtime_dir(const std::string& dir) {
 
 }  // namespace
 
-void Eal::split_args(int argc, char** argv, std::vector<char*>& app, std::vector<std::string>& eal) {
-    int i = 0;
-    for (; i < argc; ++i) {
-        if (i > 0 && !std::strcmp(argv[i], "--")) break;
-        app.push_back(argv[i]);
-    }
-    for (++i; i < argc; ++i) eal.emplace_back(argv[i]);
-}
-
 std::unique_ptr<Eal> Eal::start(const char* program, const std::vector<std::string>& args, std::string* error) {
     std::vector<std::string> owned;
     owned.emplace_back(program);

@@ -20,9 +20,6 @@ public:
     // line (what failed and what to try) in *error.
     static std::unique_ptr<Eal> start(const char* program, const std::vector<std::string>& args,
                                       std::string* error);
-    // Splits argv at the first "--": what comes before is the application's, what
-    // follows is EAL's. `app` gets argv[0] and the application's arguments.
-    static void split_args(int argc, char** argv, std::vector<char*>& app, std::vector<std::string>& eal);
 
     Eal(const Eal&) = delete;
     Eal& operator=(const Eal&) = delete;
