@@ -2,6 +2,7 @@
 
 #include "ports/x86/dpdk/dpdk_port.hpp"
 #include "ports/x86/dpdk/eal.hpp"
+#include "ports/x86/dpdk/ring_pair.hpp"
 
 namespace quasi::app {
 
@@ -40,7 +41,42 @@ private:
     std::unique_ptr<dpdk::DpdkPort> port_;
 };
 
+class RingLink final : public DpdkRingLink {
+public:
+    RingLink(std::unique_ptr<dpdk::Eal> eal, std::unique_ptr<dpdk::DpdkPort> a, std::unique_ptr<dpdk::DpdkPort> b)
+        : eal_(std::move(eal)), ports_{std::move(a), std::move(b)} {}
+    ~RingLink() override {
+        ports_[0].reset();
+        ports_[1].reset();
+    }
+    BufferPool& pool(int side) override { return ports_[side]->pool(0); }
+    Netif& netif(int side) override { return ports_[side]->netif(0); }
+    uint64_t tx_refused() const override {
+        return ports_[0]->netif(0).counters().tx_refused + ports_[1]->netif(0).counters().tx_refused;
+    }
+    uint64_t tx_copied() const override {
+        return ports_[0]->netif(0).counters().tx_copied + ports_[1]->netif(0).counters().tx_copied;
+    }
+
+private:
+    std::unique_ptr<dpdk::Eal> eal_;
+    std::unique_ptr<dpdk::DpdkPort> ports_[2];
+};
+
 }  // namespace
+
+std::unique_ptr<DpdkRingLink> open_dpdk_ring_link(const char* program, const std::vector<std::string>& eal_args,
+                                                  std::string* error) {
+    auto eal = dpdk::Eal::start(program, eal_args, error);
+    if (!eal) return nullptr;
+    dpdk::RingPair pair;
+    if (!dpdk::create_ring_pair("qperf", 1, 1024, pair, error)) return nullptr;
+    auto a = dpdk::DpdkPort::open({.port_id = pair.port_a}, error);
+    if (!a) return nullptr;
+    auto b = dpdk::DpdkPort::open({.port_id = pair.port_b}, error);
+    if (!b) return nullptr;
+    return std::make_unique<RingLink>(std::move(eal), std::move(a), std::move(b));
+}
 
 std::unique_ptr<DpdkLink> open_dpdk_link(const char* program, const DpdkLinkConfig& config, std::string* error) {
     auto eal = dpdk::Eal::start(program, config.eal_args, error);

@@ -38,6 +38,20 @@ struct DpdkLinkConfig {
 // quasi was built without DPDK).
 std::unique_ptr<DpdkLink> open_dpdk_link(const char* program, const DpdkLinkConfig& config, std::string* error);
 
+// Two ports joined by rte_rings (net_ring) for two quasi stacks in this process:
+// side 0 and side 1, one queue pair each. EAL is started with `eal_args`.
+class DpdkRingLink {
+public:
+    virtual ~DpdkRingLink() = default;
+    virtual BufferPool& pool(int side) = 0;
+    virtual Netif& netif(int side) = 0;
+    // Frames the port refused or copied (0 when every frame went zero-copy).
+    virtual uint64_t tx_refused() const = 0;
+    virtual uint64_t tx_copied() const = 0;
+};
+std::unique_ptr<DpdkRingLink> open_dpdk_ring_link(const char* program, const std::vector<std::string>& eal_args,
+                                                  std::string* error);
+
 // Splits argv at the first "--" (DPDK's convention): argv[0] and what comes before go
 // to the application (`app`), what follows to EAL (`eal`), unchanged.
 void split_eal_args(int argc, char** argv, std::vector<char*>& app, std::vector<std::string>& eal);

@@ -107,14 +107,32 @@ qi_expect_eq() {
 # qi_dpdk: true when the tests run quasi on DPDK (QUASI_INTEROP_LINK=dpdk).
 qi_dpdk() { [[ "${QUASI_INTEROP_LINK:-tap}" == dpdk ]]; }
 
-# qi_link NS TAP CIDR: the kernel's end of quasi's link, with address CIDR.
+# qi_fragments_reach_quasi: false on DPDK's net_af_packet, whose kernel socket joins a
+# fanout group with PACKET_FANOUT_FLAG_DEFRAG (DPDK 22.11 sets it unconditionally): the
+# kernel reassembles IP fragments before the socket sees them, and the whole datagram,
+# larger than a ring frame (framesz 2048), arrives truncated (ipv4_bad_total_length).
+# Tests then keep to datagrams that fit the MTU.
+qi_fragments_reach_quasi() {
+  if qi_dpdk; then
+    qi_step "NOTE: net_af_packet reassembles fragments in the kernel (PACKET_FANOUT_FLAG_DEFRAG): fragment checks skipped"
+    return 1
+  fi
+}
+
+# qi_link NS TAP CIDR: the kernel's end of quasi's link, with address CIDR. DPDK: quasi's
+# end of the veth lives in a second namespace, QI_QUASI_NS, where quasi then runs.
+QI_QUASI_NS=""
 qi_link() {
   if qi_dpdk; then
-    qnetns_veth "$@"
+    qnetns_create "${QI_NAME//_/-}-q" QI_QUASI_NS || return 1
+    qnetns_veth "$1" "$2" "$3" "$QI_QUASI_NS"
   else
     qnetns_tap "$@"
   fi
 }
+
+# qi_quasi_ns NS: the namespace quasi runs in (NS itself on a tap).
+qi_quasi_ns() { printf '%s' "${QI_QUASI_NS:-$1}"; }
 
 # qi_link_args TAP: quasi's options for the link qi_link made (to be put last). DPDK:
 # EAL without hugepages or PCI (platforms notes), quasi's lcore 1 busy-polling while
@@ -147,7 +165,7 @@ qi_start_echo() {
   # `ip netns exec` execs the program, so $! is quasi-echo itself.
   # QUASI_EMULATOR: a cross build's binaries run under it (qemu-aarch64; ctest sets it).
   # shellcheck disable=SC2086  # empty or one word
-  ip netns exec "$ns" ${QUASI_EMULATOR:-} "$QI_ECHO" --ip "$cidr" "${extra[@]}" "${link[@]}" >"$QI_ECHO_LOG" 2>&1 &
+  ip netns exec "$(qi_quasi_ns "$ns")" ${QUASI_EMULATOR:-} "$QI_ECHO" --ip "$cidr" "${extra[@]}" "${link[@]}" >"$QI_ECHO_LOG" 2>&1 &
   QI_ECHO_PID=$!
   QI_ECHO_STOPPED=0
   if ! qwait_for "grep -q 'UDP echo on port' '$QI_ECHO_LOG' || ! kill -0 $QI_ECHO_PID" 10; then

@@ -134,7 +134,7 @@ qt_start_httpd() {
   local -a link
   mapfile -t link < <(qi_link_args "$tap")
   qi_step "starting quasi-httpd in $ns: --ip $cidr --port 80 $* ${link[*]}"
-  ip netns exec "$ns" "$QT_HTTPD" --ip "$cidr" --port 80 "$@" "${link[@]}" >"$HTTPD_LOG" 2>&1 &
+  ip netns exec "$(qi_quasi_ns "$ns")" "$QT_HTTPD" --ip "$cidr" --port 80 "$@" "${link[@]}" >"$HTTPD_LOG" 2>&1 &
   HTTPD_PID=$!
   qwait_for "grep -q 'quasi-httpd: http://' '$HTTPD_LOG' || ! kill -0 $HTTPD_PID" 10 || qi_die "quasi-httpd did not start"
   kill -0 "$HTTPD_PID" 2>/dev/null || { cat "$HTTPD_LOG"; qi_die "quasi-httpd exited at start"; }
