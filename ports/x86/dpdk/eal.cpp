@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 
 namespace quasi::dpdk {
 
@@ -24,14 +25,22 @@ bool has_arg(const std::vector<std::string>& args, const char* prefix) {
 
 // What rte_eal_init's failure most likely means, from rte_errno and the arguments.
 std::string eal_hint(int err, const std::vector<std::string>& args) {
-    if (err == EACCES) return "permission denied: run as root (or with CAP_NET_RAW/CAP_NET_ADMIN for vdevs)";
     if (!has_arg(args, "--no-huge"))
         return "no hugepages reserved? add --no-huge -m 256 (or reserve them: "
                "echo 512 > /proc/sys/vm/nr_hugepages)";
+    if (err == EACCES) return "permission denied: run as root (or with CAP_NET_RAW/CAP_NET_ADMIN for vdevs)";
     if (err == EALREADY) return "EAL already started in this process";
     if (err == EINVAL) return "bad EAL argument (see the EAL messages above)";
     if (err == ENOMEM) return "out of memory for EAL: raise -m (64 MB is the least that works)";
     return "see the EAL messages above";
+}
+
+// The --file-prefix=NAME given to EAL, or "".
+std::string file_prefix(const std::vector<std::string>& args) {
+    constexpr std::string_view option = "--file-prefix=";
+    for (const std::string& a : args)
+        if (a.rfind(option, 0) == 0) return a.substr(option.size());
+    return "";
 }
 
 // Removes the files EAL leaves in its run directory, then the directory itself.
@@ -59,13 +68,20 @@ std::unique_ptr<Eal> Eal::start(const char* program, const std::vector<std::stri
     if (rte_eal_init(static_cast<int>(owned.size()), argv.data()) < 0) {
         int err = rte_errno;
         *error = std::string("cannot start DPDK's EAL: ") + rte_strerror(err) + ": " + eal_hint(err, args);
+        // EAL may have made its run directory before failing: remove it when it is
+        // certainly this run's (named by our --file-prefix), never a shared default.
+        std::string dir = rte_eal_get_runtime_dir();
+        std::string ours = "/" + file_prefix(args);
+        if (ours.size() > 1 && dir.size() > ours.size() && dir.compare(dir.size() - ours.size(), ours.size(), ours) == 0)
+            remove_runtime_dir(dir);
         return nullptr;
     }
     std::unique_ptr<Eal> eal(new Eal);
     eal->runtime_dir_ = rte_eal_get_runtime_dir();
     if (rte_eth_dev_count_avail() == 0) {
         *error = "DPDK found no port: give a vdev (e.g. --vdev=net_af_packet0,iface=veth0 or "
-                 "--vdev=net_ring0) or bind a NIC to vfio-pci and drop --no-pci";
+                 "--vdev=net_ring0) or bind a NIC to vfio-pci and drop --no-pci; a vdev that failed to "
+                 "probe (e.g. no such iface) is reported by EAL above";
         return nullptr;  // ~Eal cleans up
     }
     return eal;
