@@ -107,8 +107,17 @@ void measure(const RunSpec& spec, const Progress& progress, RunResult& r, Step s
                 end.transactions - at_window_start.transactions};
 }
 
-// Two quasi stacks in this process on the in-memory link, polled alternately on one
-// thread (ports/x86/mem_link.hpp). Path generic or specialized.
-RunResult run_mem(const RunSpec& spec, const Progress& progress);
+// The two devices (and their pools) the quasi stacks use instead of the in-memory link,
+// e.g. a DPDK net_ring pair (quasi-perf --link dpdk).
+struct QuasiLink {
+    BufferPool* pool_a = nullptr;
+    BufferPool* pool_b = nullptr;
+    Netif* a = nullptr;
+    Netif* b = nullptr;
+};
+
+// Two quasi stacks in this process on the in-memory link (ports/x86/mem_link.hpp), or
+// on `link` when given, polled alternately on one thread. Path generic or specialized.
+RunResult run_mem(const RunSpec& spec, const Progress& progress, const QuasiLink* link = nullptr);
 
 }  // namespace quasi::perf

@@ -89,10 +89,8 @@ std::unique_ptr<Eal> Eal::start(const char* program, const std::vector<std::stri
 
 Eal::~Eal() {
     uint16_t port;
-    RTE_ETH_FOREACH_DEV(port) {
-        rte_eth_dev_stop(port);
-        rte_eth_dev_close(port);
-    }
+    // DpdkPort stopped the ports it started; the rest never ran.
+    RTE_ETH_FOREACH_DEV(port) rte_eth_dev_close(port);
     rte_eal_cleanup();
     remove_runtime_dir(runtime_dir_);
 }

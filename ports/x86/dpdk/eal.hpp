@@ -23,7 +23,8 @@ public:
 
     Eal(const Eal&) = delete;
     Eal& operator=(const Eal&) = delete;
-    // Stops and closes every port, cleans EAL up and removes its run directory.
+    // Closes every port (stopped by their DpdkPort, which must be gone first), cleans
+    // EAL up and removes its run directory.
     ~Eal();
 
     // Ports EAL found (vdevs and bound NICs).
