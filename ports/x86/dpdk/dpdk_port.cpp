@@ -106,18 +106,25 @@ size_t DpdkNetif::rx_burst(std::span<PacketPtr> out) {
     return n;
 }
 
+namespace {
+
+// The mbuf behind a single-segment buffer, set to carry exactly the buffer's bytes.
+rte_mbuf* mbuf_for(PacketBuffer& b) {
+    auto* m = static_cast<rte_mbuf*>(b.backing);
+    m->data_off = b.head;
+    m->data_len = b.length;
+    m->pkt_len = b.length;
+    m->nb_segs = 1;
+    m->next = nullptr;
+    m->ol_flags = 0;  // a received mbuf turned around (ICMP echo) keeps no rx flags
+    return m;
+}
+
+}  // namespace
+
 rte_mbuf* DpdkNetif::to_mbuf(PacketPtr& frame) {
     PacketBuffer& b = *frame;
-    if (b.backing && !b.next_segment) {  // the common case: the stack filled one mbuf
-        auto* m = static_cast<rte_mbuf*>(b.backing);
-        m->data_off = b.head;
-        m->data_len = b.length;
-        m->pkt_len = b.length;
-        m->nb_segs = 1;
-        m->next = nullptr;
-        m->ol_flags = 0;  // a received mbuf turned around (ICMP echo) keeps no rx flags
-        return m;
-    }
+    if (b.backing && !b.next_segment) return mbuf_for(b);  // the common case: the stack filled one mbuf
     size_t len = b.chain_length();
     PacketPtr copy = pool_.alloc();
     if (!copy) {
@@ -132,7 +139,7 @@ rte_mbuf* DpdkNetif::to_mbuf(PacketPtr& frame) {
     b.copy_out(0, dst, len);
     ++counters_.tx_copied;
     frame = std::move(copy);
-    return to_mbuf(frame);
+    return mbuf_for(*frame);
 }
 
 size_t DpdkNetif::tx_burst(std::span<PacketPtr> frames) {
