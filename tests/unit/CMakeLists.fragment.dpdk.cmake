@@ -6,6 +6,12 @@ if(TARGET quasi_ports_dpdk)
   target_compile_options(dpdk_ring_test PRIVATE -fno-rtti)
   add_test(NAME dpdk_ring_test COMMAND dpdk_ring_test)
   set_tests_properties(dpdk_ring_test PROPERTIES LABELS dpdk TIMEOUT 120)
+  # Two stacks on two threads, flows steered between them (ports/x86/dpdk/flow_steer.hpp).
+  add_executable(dpdk_cores_test ${PROJECT_SOURCE_DIR}/tests/dpdk/dpdk_cores_test.cpp)
+  target_link_libraries(dpdk_cores_test PRIVATE quasi_ports_dpdk GTest::gtest Threads::Threads)
+  target_compile_options(dpdk_cores_test PRIVATE -fno-rtti)
+  add_test(NAME dpdk_cores_test COMMAND dpdk_cores_test)
+  set_tests_properties(dpdk_cores_test PROPERTIES LABELS dpdk TIMEOUT 120)
   if(TARGET quasi_jit)  # specialized handles whose frames go out through the DPDK port
     add_executable(dpdk_spec_test ${PROJECT_SOURCE_DIR}/tests/dpdk/dpdk_spec_test.cpp)
     target_link_libraries(dpdk_spec_test PRIVATE quasi_ports_dpdk quasi_jit GTest::gtest)
