@@ -86,6 +86,13 @@ SteeredNetif& FlowSteering::attach(uint16_t core, Netif& queue, BufferPool& pool
     return *netifs_[core];
 }
 
+uint16_t SteeredNetif::cores() const { return group_.cores(); }
+
+bool SteeredNetif::owns_tuple(const void* self, const TcpTuple& t) {
+    auto* n = static_cast<const SteeredNetif*>(self);
+    return flow_owner(t.local_addr, t.local_port, t.remote_addr, t.remote_port, 6, n->cores()) == n->core();
+}
+
 void SteeredNetif::hand_to(uint16_t core, PacketPtr frame) {
     if (rte_ring_sp_enqueue(group_.ring(core_, core), frame.get()) == 0) {
         (void)frame.release();  // the other core owns it now

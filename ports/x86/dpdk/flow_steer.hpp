@@ -19,6 +19,7 @@
 
 #include "stack/buffer.hpp"
 #include "stack/netif.hpp"
+#include "stack/tcp_tuple.hpp"
 #include "stack/wire/bytes.hpp"
 
 #include <cstdint>
@@ -55,6 +56,12 @@ public:
     uint64_t forwarded() const { return forwarded_; }         // frames this core handed to another
     uint64_t forward_dropped() const { return forward_dropped_; }  // the other core's ring was full
     uint64_t own() const { return own_; }                     // frames from its queue it kept
+    uint16_t core() const { return core_; }
+    uint16_t cores() const;
+
+    // For TcpLayer::Config::local_port_ok (context: this SteeredNetif): the connections
+    // a core opens take only local ports whose flows are steered back to it.
+    static bool owns_tuple(const void* self, const TcpTuple& tuple);
 
 private:
     void hand_to(uint16_t core, PacketPtr frame);
