@@ -4,6 +4,8 @@
 #pragma once
 
 #include "apps/perf_stats.hpp"
+#include "stack/buffer.hpp"
+#include "stack/netif.hpp"
 
 #include <chrono>
 #include <cstdint>
