@@ -67,7 +67,7 @@ private:
 
 std::unique_ptr<DpdkRingLink> open_dpdk_ring_link(const char* program, const std::vector<std::string>& eal_args,
                                                   std::string* error) {
-    auto eal = dpdk::Eal::start(program, eal_args, error);
+    auto eal = dpdk::Eal::start(program, eal_args, error, /*need_port=*/false);
     if (!eal) return nullptr;
     dpdk::RingPair pair;
     if (!dpdk::create_ring_pair("qperf", 1, 1024, pair, error)) return nullptr;

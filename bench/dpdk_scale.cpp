@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
         eal = {"-l", "0", "--no-huge", "--no-pci", "-m", "256", "--no-shconf", "--no-telemetry",
                "--file-prefix=quasi-scale-" + std::to_string(getpid()), "--log-level=lib.eal:warning"};
     std::string error;
-    auto eal_handle = dpdk::Eal::start("quasi-dpdk-scale", eal, &error);
+    auto eal_handle = dpdk::Eal::start("quasi-dpdk-scale", eal, &error, /*need_port=*/false);
     dpdk::RingPair pair;
     if (!eal_handle || !dpdk::create_ring_pair("qscale", 2, 1024, pair, &error)) {
         std::fprintf(stderr, "quasi-dpdk-scale: %s\n", error.c_str());

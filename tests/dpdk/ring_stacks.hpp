@@ -161,8 +161,8 @@ public:
         std::string error;
         eal_ = dpdk::Eal::start("dpdk_ring_test",
                                 {"-l", "0", "--no-huge", "--no-pci", "-m", "256", "--no-shconf", "--no-telemetry",
-                                 prefix, "--log-level=lib.eal:warning", "--vdev=net_null0"},
-                                &error);
+                                 prefix, "--log-level=lib.eal:warning"},
+                                &error, /*need_port=*/false);
         ASSERT_TRUE(eal_) << error;
     }
     void TearDown() override { eal_.reset(); }

@@ -58,7 +58,8 @@ void remove_runtime_dir(const std::string& dir) {
 
 }  // namespace
 
-std::unique_ptr<Eal> Eal::start(const char* program, const std::vector<std::string>& args, std::string* error) {
+std::unique_ptr<Eal> Eal::start(const char* program, const std::vector<std::string>& args, std::string* error,
+                                bool need_port) {
     std::vector<std::string> owned;
     owned.emplace_back(program);
     owned.insert(owned.end(), args.begin(), args.end());
@@ -78,7 +79,7 @@ std::unique_ptr<Eal> Eal::start(const char* program, const std::vector<std::stri
     }
     std::unique_ptr<Eal> eal(new Eal);
     eal->runtime_dir_ = rte_eal_get_runtime_dir();
-    if (rte_eth_dev_count_avail() == 0) {
+    if (need_port && rte_eth_dev_count_avail() == 0) {
         *error = "DPDK found no port: give a vdev (e.g. --vdev=net_af_packet0,iface=veth0 or "
                  "--vdev=net_ring0) or bind a NIC to vfio-pci and drop --no-pci; a vdev that failed to "
                  "probe (e.g. no such iface) is reported by EAL above";

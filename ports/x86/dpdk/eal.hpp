@@ -17,9 +17,10 @@ namespace quasi::dpdk {
 class Eal {
 public:
     // Starts EAL with `args` (argv[0] is added). On failure returns null and puts one
-    // line (what failed and what to try) in *error.
+    // line (what failed and what to try) in *error. `need_port`: finding no port is an
+    // error (false for a program that makes its own, e.g. a net_ring pair).
     static std::unique_ptr<Eal> start(const char* program, const std::vector<std::string>& args,
-                                      std::string* error);
+                                      std::string* error, bool need_port = true);
 
     Eal(const Eal&) = delete;
     Eal& operator=(const Eal&) = delete;
