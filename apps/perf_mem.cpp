@@ -9,6 +9,7 @@
 #include "stack/socket.hpp"
 #include "stack/stack.hpp"
 
+#include <array>
 #include <cerrno>
 #include <memory>
 #include <string>
@@ -31,14 +32,25 @@ struct MemPair {
     std::unique_ptr<Stack> a, b;
     int fa = -1, fb = -1;
 
-    MemPair() {
+    const QuasiLink* other = nullptr;
+
+    explicit MemPair(const QuasiLink* other_link) : other(other_link) {
         Stack::Config config;
         config.seed = app::random_seed();
-        a = std::make_unique<Stack>(config, clock, &pool);
+        a = std::make_unique<Stack>(config, clock, other ? other->pool_a : &pool);
         config.seed = app::random_seed();
-        b = std::make_unique<Stack>(config, clock, &pool);
-        a->add_interface(link.a(), kAddrA, 24);
-        b->add_interface(link.b(), kAddrB, 24);
+        b = std::make_unique<Stack>(config, clock, other ? other->pool_b : &pool);
+        a->add_interface(other ? *other->a : link.a(), kAddrA, 24);
+        b->add_interface(other ? *other->b : link.b(), kAddrB, 24);
+    }
+    // Frames still on another link would reach the next run's stacks: drain them.
+    ~MemPair() {
+        a.reset();
+        b.reset();
+        if (!other) return;
+        std::array<PacketPtr, kBurst> burst;
+        while (other->a->rx_burst(burst) + other->b->rx_burst(burst) > 0)
+            for (PacketPtr& p : burst) p.reset();
     }
     void poll_both() {
         a->poll();
@@ -286,8 +298,8 @@ RunResult run_crr(MemPair& m, const RunSpec& spec, const Progress& progress) {
 
 }  // namespace
 
-RunResult run_mem(const RunSpec& spec, const Progress& progress) {
-    MemPair m;
+RunResult run_mem(const RunSpec& spec, const Progress& progress, const QuasiLink* link) {
+    MemPair m(link);
     if (spec.test == Test::tcp_crr) return run_crr(m, spec, progress);
     return is_rr(spec.test) ? run_rr(m, spec, progress) : run_stream(m, spec, progress);
 }

@@ -4,6 +4,8 @@
 #pragma once
 
 #include "apps/perf_stats.hpp"
+#include "stack/buffer.hpp"
+#include "stack/netif.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -127,5 +129,17 @@ bool timed_transaction(RunResult& r, Counters& c, Exchange exchange) {
 // Two quasi stacks in this process on the in-memory link, polled alternately on one
 // thread (ports/x86/mem_link.hpp). Path generic or specialized.
 RunResult run_mem(const RunSpec& spec, const Progress& progress);
+// The two devices (and their pools) the quasi stacks use instead of the in-memory link,
+// e.g. a DPDK net_ring pair (quasi-perf --link dpdk).
+struct QuasiLink {
+    BufferPool* pool_a = nullptr;
+    BufferPool* pool_b = nullptr;
+    Netif* a = nullptr;
+    Netif* b = nullptr;
+};
+
+// Two quasi stacks in this process on the in-memory link (ports/x86/mem_link.hpp), or
+// on `link` when given, polled alternately on one thread. Path generic or specialized.
+RunResult run_mem(const RunSpec& spec, const Progress& progress, const QuasiLink* link = nullptr);
 
 }  // namespace quasi::perf

@@ -1,8 +1,11 @@
-// quasi-httpd: a minimal HTTP/1.1 server (keep-alive) on a tap device.
+// quasi-httpd: a minimal HTTP/1.1 server (keep-alive) on a tap device or a DPDK port.
 //
 //   quasi-httpd --tap IFNAME --ip 198.18.0.2/24 [--gw ADDR] [--port 80] [--seconds N]
 //               [--impair SPEC] [--max-sockets N]
+//   quasi-httpd --dpdk --ip 198.18.0.2/24 [--port 80] ... -- EAL ARGS
 //
+// `--help` lists every option; on DPDK the port's counters and the mbufs not back in
+// their mempools are printed at exit (as quasi-echo).
 // --max-sockets N caps the TCP socket table (and the descriptors) at N (default
 // 65536); connections the server closed first wait out TIME-WAIT as records beside it.
 //
@@ -10,12 +13,11 @@
 // GET /bytes/N    N deterministic pseudo-random bytes: byte i is the top byte of
 //                 (i * 2654435761) mod 2^32, so a client can check them independently.
 #include "apps/app_common.hpp"
-#include "apps/impair_options.hpp"
+#include "apps/app_link.hpp"
 #include "apps/tcp_server.hpp"
 #include "ports/x86/steady_clock.hpp"
-#include "ports/x86/tap.hpp"
 
-#include <poll.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -108,35 +110,32 @@ void generate(app::TcpServer::Connection& c, void*) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const char* tap_name = nullptr;
-    Ipv4Addr ip, gateway;
-    uint8_t prefix_len = 0;
-    uint64_t port = 80, seconds = 0, max_sockets = 65536;
-    app::LinkImpairment impair;  // --impair SPEC: apps/impair_options.hpp
-    for (int i = 1; i < argc; ++i) {
-        const char* arg = argv[i];
-        const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
-        bool ok = value != nullptr;
-        if (!std::strcmp(arg, "--tap") && ok) tap_name = value;
-        else if (!std::strcmp(arg, "--ip") && ok) ok = app::parse_cidr(value, ip, prefix_len);
-        else if (!std::strcmp(arg, "--gw") && ok) ok = parse_ipv4(value, gateway);
-        else if (!std::strcmp(arg, "--port") && ok) ok = app::parse_size(value, port) && port > 0 && port < 65536;
-        else if (!std::strcmp(arg, "--seconds") && ok) ok = app::parse_size(value, seconds);
-        else if (!std::strcmp(arg, "--impair") && ok) ok = impair.parse(value);
-        else if (!std::strcmp(arg, "--max-sockets") && ok) ok = app::parse_size(value, max_sockets) && max_sockets >= 2;
-        else ok = false;
-        if (!ok) {
-            std::fprintf(stderr, "quasi-httpd: bad or incomplete option '%s'\n"
-                                 "usage: quasi-httpd --tap IFNAME --ip ADDR/LEN [--gw ADDR] [--port 80] [--seconds N]\n"
-                                 "                   [--impair SPEC] [--max-sockets N]\n",
-                         arg);
-            return 2;
-        }
-        i += 1;  // past the option's value
+    app::AppLinkOptions link_options;
+    uint16_t port = 80;
+    uint64_t seconds = 0, max_sockets = 65536;
+    std::vector<char*> args;
+    app::split_eal_args(argc, argv, args, link_options.eal_args);
+    CLI::App cli{"quasi-httpd: HTTP/1.1 (GET / and GET /bytes/N) on a tap or a DPDK port"};
+    link_options.add_to(cli);
+    cli.add_option("--port", port, "TCP port")->check(CLI::Range(1, 65535))->capture_default_str();
+    cli.add_option("--seconds", seconds, "stop after N seconds (default: at SIGINT/SIGTERM)");
+    cli.add_option("--max-sockets", max_sockets, "cap on the TCP socket table and the descriptors")
+        ->check(CLI::Range(uint64_t{2}, uint64_t{1} << 24))
+        ->capture_default_str();
+    try {
+        cli.parse(static_cast<int>(args.size()), args.data());
+    } catch (const CLI::ParseError& e) {
+        return cli.exit(e);
     }
-    if (!tap_name || prefix_len == 0) {
-        std::fprintf(stderr, "quasi-httpd: --tap and --ip are required\n");
+    std::string error;
+    if (!link_options.check(&error)) {
+        std::fprintf(stderr, "quasi-httpd: %s\n%s", error.c_str(), cli.help().c_str());
         return 2;
+    }
+    auto link = app::AppLink::open("quasi-httpd", link_options, &error);
+    if (!link) {
+        std::fprintf(stderr, "quasi-httpd: %s\n", error.c_str());
+        return 1;
     }
     SteadyClock clock;
     Stack::Config config;
@@ -146,42 +145,32 @@ int main(int argc, char** argv) {
     config.tcp.max_buffer_memory = size_t{1} << 30;
     config.tcp.max_sockets = max_sockets;
     config.max_descriptors = max_sockets + 16;
-    Stack stack(config, clock);
-    app::LinkImpairment::ReleaseGuard release_impairment{impair};  // before the stack and its pool go
-    int error = 0;
-    auto tap = TapNetif::open(tap_name, stack.pool(), TapNetif::Config{}, &error);
-    if (!tap) {
-        std::fprintf(stderr, "quasi-httpd: cannot open tap '%s': %s (%s)\n", tap_name, std::strerror(error),
-                     TapNetif::open_error_hint(error));
+    auto stack = std::make_unique<Stack>(config, clock, link->shared_pool());
+    if (!link->attach(*stack, clock, &error)) {
+        std::fprintf(stderr, "quasi-httpd: %s\n", error.c_str());
         return 1;
     }
-    Netif& link = impair.wrap(*tap, stack.pool(), clock);
-    if (int rc = stack.add_interface(link, ip, prefix_len); rc < 0) {
-        std::fprintf(stderr, "quasi-httpd: cannot add interface: %s\n", std::strerror(-rc));
-        return 1;
-    }
-    if (!gateway.is_unspecified()) stack.add_route(Ipv4Addr{}, 0, gateway);
-    app::TcpServer server(stack, handle, generate, nullptr);
-    if (int rc = server.listen(static_cast<uint16_t>(port)); rc < 0) {
-        std::fprintf(stderr, "quasi-httpd: cannot listen on port %llu: %s\n", (unsigned long long)port,
-                     std::strerror(-rc));
+    auto server = std::make_unique<app::TcpServer>(*stack, handle, generate, nullptr);
+    if (int rc = server->listen(port); rc < 0) {
+        std::fprintf(stderr, "quasi-httpd: cannot listen on port %u: %s\n", port, std::strerror(-rc));
         return 1;
     }
     char text[16];
-    std::printf("quasi-httpd: http://%s:%llu/ on %s\n", format(ip, text, sizeof text), (unsigned long long)port,
-                tap_name);
-    if (impair.requested()) std::printf("quasi-httpd: impairment %s\n", impair.describe());
+    std::printf("quasi-httpd: http://%s:%u/ on %s\n", format(link_options.ip, text, sizeof text), port, link->name());
+    if (link_options.impair.requested()) std::printf("quasi-httpd: impairment %s\n", link_options.impair.describe());
     std::fflush(stdout);
     app::install_stop_handlers();
     TimeNs deadline = seconds ? clock.now() + seconds * kSecond : 0;
     while (!app::stop_requested() && (deadline == 0 || clock.now() < deadline)) {
-        size_t work = stack.poll();
-        work += server.serve();
-        impair.flush_due();
-        if (work == 0) impair.idle_wait(tap->fd(), clock, kMillisecond);
+        size_t work = stack->poll();
+        work += server->serve();
+        link->flush_due();
+        if (work == 0) link->idle_wait(clock, kMillisecond);
     }
-    std::printf("quasi-httpd: %llu connections accepted\n", (unsigned long long)server.accepted());
-    app::print_stats(stdout, "stack statistics:", stack.stats());
-    impair.print(stdout);
-    return 0;
+    std::printf("quasi-httpd: %llu connections accepted\n", (unsigned long long)server->accepted());
+    app::print_stats(stdout, "stack statistics:", stack->stats());
+    link->detach();
+    server.reset();
+    stack.reset();
+    return link->finish(stdout) == 0 ? 0 : 1;
 }

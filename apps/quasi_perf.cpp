@@ -11,6 +11,7 @@
 // ratio pair by pair, so load swings on a shared machine cancel out within a pair.
 // --baseline kernel adds the same test over Linux sockets across a veth pair between two
 // namespaces quasi-perf creates (root), with offloads on and capped to 1500 B segments.
+#include "apps/app_dpdk.hpp"
 #include "apps/perf_kernel.hpp"
 #include "apps/perf_report.hpp"
 #include "jit/specialize.hpp"
@@ -38,6 +39,8 @@ struct Options {
     unsigned repeat = 1;
     bool json = false;
     bool progress = true;
+    std::vector<std::string> eal_args;  // --link dpdk: EAL's arguments, after `--`
+    const QuasiLink* quasi_link = nullptr;  // null: the in-memory link
 };
 
 const std::map<std::string, Test> kTests{{"UDP_STREAM", Test::udp_stream},
@@ -99,8 +102,10 @@ int parse(int argc, char** argv, Options& o) {
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
         ->check(CLI::IsMember(kTests))
         ->capture_default_str();
-    app.add_option("--link", o.link, "the link between the two quasi stacks (mem: both in this process, no root)")
-        ->check(CLI::IsMember({"mem"}))
+    app.add_option("--link", o.link,
+                   "the link between the two quasi stacks (mem: both in this process, no root; dpdk: a DPDK "
+                   "net_ring pair, EAL's arguments after `--`, default -l 0 --no-huge --no-pci -m 256 --no-shconf)")
+        ->check(CLI::IsMember({"mem", "dpdk"}))
         ->capture_default_str();
     app.add_option("--mode", o.mode, "quasi's send path: generic (send()), specialized (a JIT send handle), both")
         ->check(CLI::IsMember({"generic", "specialized", "both"}))
@@ -151,7 +156,7 @@ bool run_all(const Options& o, const std::vector<Test>& tests, KernelPair* kerne
                         line.show(spec, run, o.repeat, elapsed, rate);
                     };
                     bool on_kernel = paths[i] == Path::kernel || paths[i] == Path::kernel_capped;
-                    RunResult r = on_kernel ? kernel->run(spec, progress) : run_mem(spec, progress);
+                    RunResult r = on_kernel ? kernel->run(spec, progress) : run_mem(spec, progress, o.quasi_link);
                     line.clear();
                     if (r.error.empty()) r.error = count_mismatch(t, paths[i], r);
                     ok &= r.error.empty();
@@ -192,9 +197,30 @@ void print_json(const Options& o, const nlohmann::json& load_start, const std::v
 
 }  // namespace
 
+// --link dpdk: EAL and the net_ring pair, for the whole run.
+std::unique_ptr<quasi::app::DpdkRingLink> open_dpdk(Options& o, QuasiLink& link) {
+    if (o.eal_args.empty())
+        o.eal_args = {"-l", "0", "--no-huge", "--no-pci", "-m", "256", "--no-shconf", "--no-telemetry",
+                      "--file-prefix=quasi-perf-" + std::to_string(getpid()), "--log-level=lib.eal:warning"};
+    std::string error;
+    auto ring = quasi::app::open_dpdk_ring_link("quasi-perf", o.eal_args, &error);
+    if (!ring) {
+        std::fprintf(stderr, "quasi-perf: --link dpdk: %s\n", error.c_str());
+        return nullptr;
+    }
+    link = {&ring->pool(0), &ring->pool(1), &ring->netif(0), &ring->netif(1)};
+    o.quasi_link = &link;
+    return ring;
+}
+
 int main(int argc, char** argv) {
     Options o;
-    if (int rc = parse(argc, argv, o); rc >= 0) return rc;
+    std::vector<char*> args;
+    quasi::app::split_eal_args(argc, argv, args, o.eal_args);
+    if (int rc = parse(static_cast<int>(args.size()), args.data(), o); rc >= 0) return rc;
+    QuasiLink dpdk_link;
+    std::unique_ptr<quasi::app::DpdkRingLink> dpdk;
+    if (o.link == "dpdk" && !(dpdk = open_dpdk(o, dpdk_link))) return 1;
     std::vector<Test> tests;
     for (const std::string& name : o.tests) tests.push_back(kTests.at(name));
     for (Test t : tests)

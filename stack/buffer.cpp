@@ -94,20 +94,30 @@ BufferPool::BufferPool(const Config& config)
     free_count_ = config.count;
 }
 
+BufferPool::BufferPool(const Config& config, BufferSource& source) : config_(config), source_(&source) {}
+
 BufferPool::~BufferPool() {
     // Every buffer must be back before the pool goes: a buffer outliving its pool
-    // would point at freed storage.
-    assert(free_count_ == config_.count);
+    // would point at freed storage. (A source's buffers are the source's to account.)
+    assert(source_ || free_count_ == config_.count);
 }
 
 PacketPtr BufferPool::alloc() {
-    PacketBuffer* b = free_list_;
+    PacketBuffer* b;
+    if (source_) {
+        b = source_->take();
+        if (b) b->pool = this;
+    } else {
+        b = free_list_;
+        if (b) {
+            free_list_ = b->next_segment;
+            --free_count_;
+        }
+    }
     if (!b) {
         ++alloc_failures_;
         return nullptr;
     }
-    free_list_ = b->next_segment;
-    --free_count_;
     b->next_segment = nullptr;
     b->meta = 0;
     b->reset(config_.headroom);
@@ -116,6 +126,10 @@ PacketPtr BufferPool::alloc() {
 
 void BufferPool::release(PacketBuffer* single) {
     assert(single->pool == this);
+    if (source_) {
+        source_->give_back(single);
+        return;
+    }
     single->next_segment = free_list_;
     free_list_ = single;
     ++free_count_;

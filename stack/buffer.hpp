@@ -1,9 +1,11 @@
 // Packet buffers: fixed pools, headroom for headers, chained segments.
 //
 // A PacketBuffer is a descriptor that points at storage it does not own by itself:
-// the storage normally comes from its BufferPool's block, but a port may attach
-// foreign storage (a DPDK rte_mbuf's data room) by setting `backing` and giving the
-// pool a release hook, so no copy is needed between the NIC and the stack.
+// the storage normally comes from its BufferPool's block, but a pool built over a
+// BufferSource takes its descriptors from a port instead (ports/x86/dpdk: each sits in
+// an rte_mbuf's private area over the mbuf's data room, `backing` naming the mbuf), so
+// no copy is needed between the NIC and the stack. That is the only seam: the stack
+// sees one buffer type and one pool type either way.
 //
 // Ownership is explicit: a PacketPtr owns a whole chain and returns every segment
 // to its pool when it goes away. Queues are Boost.Intrusive lists over the buffers
@@ -71,6 +73,20 @@ using PacketPtr = std::unique_ptr<PacketBuffer, PacketDeleter>;
 // Appends `tail` to the end of `head`'s chain.
 void chain_append(PacketBuffer& head, PacketPtr tail);
 
+// Where a pool's buffers come from when the pool does not own them (a port's packet
+// memory). take() hands out a descriptor whose storage, capacity and backing are set
+// (null when empty); give_back() returns one segment. The pool does the rest (headroom,
+// meta, ownership), so a source is a thin adapter over the foreign allocator.
+class BufferSource {
+public:
+    virtual ~BufferSource() = default;
+    virtual PacketBuffer* take() = 0;
+    virtual void give_back(PacketBuffer* single) = 0;
+    // Buffers the source could hand out now, and all it has (both in and out).
+    virtual size_t available() const = 0;
+    virtual size_t capacity() const = 0;
+};
+
 // A fixed pool of equal buffers. All memory is taken at construction; alloc never
 // calls the heap. Not thread-safe: one pool per Stack (one Stack per core).
 class BufferPool {
@@ -81,6 +97,9 @@ public:
         size_t headroom = 128;    // reserved in front on alloc
     };
     explicit BufferPool(const Config& config);
+    // A pool over a port's buffers: config.headroom is reserved on alloc, count and
+    // data_room are the source's (the source must outlive the pool).
+    BufferPool(const Config& config, BufferSource& source);
     BufferPool(const BufferPool&) = delete;
     BufferPool& operator=(const BufferPool&) = delete;
     ~BufferPool();
@@ -89,14 +108,17 @@ public:
     PacketPtr alloc();
     void release(PacketBuffer* single);
 
-    size_t available() const { return free_count_; }
-    size_t capacity() const { return config_.count; }
+    size_t available() const { return source_ ? source_->available() : free_count_; }
+    size_t capacity() const { return source_ ? source_->capacity() : config_.count; }
+    // Non-null when the buffers are a port's (PacketBuffer::backing is then set).
+    BufferSource* source() const { return source_; }
     size_t data_room() const { return config_.data_room; }
     size_t headroom() const { return config_.headroom; }
     uint64_t alloc_failures() const { return alloc_failures_; }
 
 private:
     Config config_;
+    BufferSource* source_ = nullptr;
     std::unique_ptr<uint8_t[]> block_;
     std::unique_ptr<PacketBuffer[]> descriptors_;
     PacketBuffer* free_list_ = nullptr;

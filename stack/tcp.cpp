@@ -215,7 +215,7 @@ int TcpLayer::pick_ephemeral_port(Ipv4Addr local, Ipv4Addr remote, uint16_t remo
     for (uint32_t i = 0; i < range; ++i) {
         next_ephemeral_ += 1 + stack_.random_u32() % kPortIncrement;
         uint16_t candidate = static_cast<uint16_t>(first + (offset + next_ephemeral_) % range);
-        if (find_listener(local, candidate)) continue;
+        if (find_listener(local, candidate) || !local_port_ok(TcpTuple{local, candidate, remote, remote_port})) continue;
         if (tuple_free_for_connect(TcpTuple{local, candidate, remote, remote_port})) {
             port = candidate;
             return 0;
@@ -224,7 +224,8 @@ int TcpLayer::pick_ephemeral_port(Ipv4Addr local, Ipv4Addr remote, uint16_t remo
     // Random steps may miss the last free ports of a nearly full range: walk it once.
     for (uint32_t i = 0; i < range; ++i) {
         uint16_t candidate = static_cast<uint16_t>(first + (offset + i) % range);
-        if (!find_listener(local, candidate) && tuple_free_for_connect(TcpTuple{local, candidate, remote, remote_port})) {
+        TcpTuple tuple{local, candidate, remote, remote_port};
+        if (!find_listener(local, candidate) && local_port_ok(tuple) && tuple_free_for_connect(tuple)) {
             port = candidate;
             return 0;
         }

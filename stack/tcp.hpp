@@ -243,6 +243,11 @@ public:
         bool sack = true;
         bool window_scaling = true;
         bool syn_cookies = true;
+        // Which local port connect() may take for a tuple: with one Stack per core on
+        // one port, only one whose flow the port steers back to this core (e.g.
+        // ports/x86/dpdk/flow_steer.hpp). Null: any port.
+        bool (*local_port_ok)(const void* context, const TcpTuple& tuple) = nullptr;
+        const void* local_port_context = nullptr;
     };
 
     TcpLayer(Stack& stack, const Config& config);
@@ -356,6 +361,9 @@ private:
     void release_send_buffer(TcpSocket& s);
     int pick_ephemeral_port(Ipv4Addr local, Ipv4Addr remote, uint16_t remote_port, uint16_t& port);
     bool tuple_free_for_connect(const TcpTuple& t);
+    bool local_port_ok(const TcpTuple& t) const {
+        return !config_.local_port_ok || config_.local_port_ok(config_.local_port_context, t);
+    }
     void send_time_wait_ack(const TimeWaitRecord& r);
     bool send_bare_segment(Ipv4Addr src, Ipv4Addr dst, const TcpRepr& seg, uint8_t ttl, PacketPtr packet);
     static void on_time_wait_expiry(Timer& t, TimeNs now);

@@ -12,6 +12,7 @@
 #     logged for what it received, and its echo must come back byte for byte.
 # Both transfers run both directions at once (64 MiB each way); the reported MB/s
 # (10^6 bytes/s) is per direction. Kernel: CUBIC per socket (see tcp_common.sh).
+# With QUASI_INTEROP_LINK=dpdk (quasi-echo on net_af_packet over a veth) only part 1 runs.
 # Checks also: no RST either way, no drop that means a malformed or mishandled packet.
 # (The active half-close with unread data is tcp_halfclose.sh's subject.)
 # Bounded: each transfer by its own deadline and `timeout`; the whole script by ctest.
@@ -29,7 +30,7 @@ SERVER_PORT=5001
 BYTES=$((64 << 20))
 
 qnetns_create tcpbulk NS || qi_die "cannot create namespace"
-qnetns_tap "$NS" "$TAP" "$KIP/24" || qi_die "cannot create tap"
+qi_link "$NS" "$TAP" "$KIP/24" || qi_die "cannot create the link"
 qt_kernel_cubic "$NS"
 
 # TCP drops that no clean exchange with the kernel should cause.
@@ -62,6 +63,12 @@ qi_expect_ge "quasi as server: TCP segments received" "$(qt_stat_in "$echo_stats
 bad="$(qi_bad_drops_in "$echo_stats")$(tcp_bad_drops_in "$echo_stats")"
 qi_check "quasi as server: no drops that mean malformed or mishandled packets${bad:+: $bad}" test -z "$bad"
 server_rtx="$(qt_stat_in "$echo_stats" tcp_retransmits)"
+
+if qi_dpdk; then  # quasi_tcp_client runs on a tap only: part 2 is the tap test's
+  qi_step "THROUGHPUT on DPDK net_af_packet (64 MiB each direction at once, MB/s = 10^6 B/s per direction):"
+  qi_step "  quasi as server: ${server_mbps:-?} MB/s (${server_secs:-?} s); retransmits: quasi ${server_rtx:-?}, kernel ${server_kretrans:-?}"
+  qi_finish
+fi
 
 # ---- 2. quasi as client ----
 qt_start_kernel_server "$NS" "$KIP" "$SERVER_PORT" 100

@@ -131,8 +131,10 @@ qt_start_httpd() {
   shift 3
   qnet_assert_safe_addr "$cidr"
   HTTPD_LOG="$QI_TMP/quasi-httpd.log"
-  qi_step "starting quasi-httpd in $ns: --tap $tap --ip $cidr --port 80 $*"
-  ip netns exec "$ns" "$QT_HTTPD" --tap "$tap" --ip "$cidr" --port 80 "$@" >"$HTTPD_LOG" 2>&1 &
+  local -a link
+  mapfile -t link < <(qi_link_args "$tap")
+  qi_step "starting quasi-httpd in $ns: --ip $cidr --port 80 $* ${link[*]}"
+  ip netns exec "$(qi_quasi_ns "$ns")" "$QT_HTTPD" --ip "$cidr" --port 80 "$@" "${link[@]}" >"$HTTPD_LOG" 2>&1 &
   HTTPD_PID=$!
   qwait_for "grep -q 'quasi-httpd: http://' '$HTTPD_LOG' || ! kill -0 $HTTPD_PID" 10 || qi_die "quasi-httpd did not start"
   kill -0 "$HTTPD_PID" 2>/dev/null || { cat "$HTTPD_LOG"; qi_die "quasi-httpd exited at start"; }

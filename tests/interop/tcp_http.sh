@@ -26,7 +26,7 @@ BIG=33554432
 WRK_PATH=/bytes/1024
 
 qnetns_create tcphttp NS || qi_die "cannot create namespace"
-qnetns_tap "$NS" "$TAP" "$KIP/24" || qi_die "cannot create tap"
+qi_link "$NS" "$TAP" "$KIP/24" || qi_die "cannot create the link"
 qt_kernel_cubic "$NS"
 
 # The expected digest, computed meanwhile (a few seconds of Python).

@@ -27,7 +27,7 @@ PORT=7
 COUNT=1000
 
 qnetns_create tcpmany NS || qi_die "cannot create namespace"
-qnetns_tap "$NS" "$TAP" "$KIP/24" || qi_die "cannot create tap"
+qi_link "$NS" "$TAP" "$KIP/24" || qi_die "cannot create the link"
 qt_kernel_cubic "$NS"
 qi_start_echo "$NS" "$TAP" "$QIP/24" --tcp-port "$PORT" --seconds 100
 

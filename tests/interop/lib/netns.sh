@@ -295,6 +295,30 @@ qnetns_tap() {
   _qlog "tap $dev in $ns, kernel address $addr"
 }
 
+# qnetns_veth NS DEV KERNEL_ADDR/LEN QNS: a veth pair for a userspace stack on a raw
+# socket (DPDK's net_af_packet): DEV in NS is the kernel's end with KERNEL_ADDR/LEN, DEVq
+# the stack's end in namespace QNS (also made by qnetns_create), with no address. In
+# one namespace the kernel would also take the frames arriving at DEVq as its own input
+# (it reassembled its own fragments there, and the raw socket saw the datagram whole,
+# beyond the MTU). The kernel's end has checksum offload and TSO/GSO off and the
+# stack's end GRO off: a raw socket must see finished, MTU-sized frames.
+qnetns_veth() {
+  [[ $# -eq 4 ]] || { _qerr "usage: qnetns_veth NS DEV KERNEL_ADDR/LEN QNS"; return 1; }
+  local ns="$1" dev="$2" addr="$3" qns="$4"
+  _qnetns_check_ns "$ns" || return 1
+  _qnetns_check_ns "$qns" || return 1
+  _qnetns_check_dev "$dev" || return 1
+  _qnetns_check_dev "${dev}q" || return 1
+  [[ "$addr" == */* ]] || { _qerr "qnetns_veth: address must be ADDR/LEN, got '$addr'"; return 1; }
+  qnet_assert_safe_addr "$addr"
+  ip -n "$ns" link add "$dev" type veth peer name "${dev}q" netns "$qns" || { _qerr "could not create veth $dev in $ns"; return 1; }
+  ip netns exec "$ns" ethtool -K "$dev" tx off tso off gso off >/dev/null || { _qerr "ethtool -K $dev failed"; return 1; }
+  ip netns exec "$qns" ethtool -K "${dev}q" gro off >/dev/null || { _qerr "ethtool -K ${dev}q failed"; return 1; }
+  ip -n "$ns" addr add "$addr" dev "$dev" || { _qerr "could not add $addr to $dev in $ns"; return 1; }
+  ip -n "$qns" link set "${dev}q" up && ip -n "$ns" link set "$dev" up || { _qerr "could not set veth $dev up"; return 1; }
+  _qlog "veth $dev (kernel, $addr, in $ns) <-> ${dev}q (userspace, in $qns)"
+}
+
 # qnetns_exec NS CMD [ARGS...]: run program CMD inside NS (ip netns exec) and return
 # its status. Put it in the background with & as usual; whatever is still running
 # in NS at cleanup is killed. Not for shell functions (use bash -c '...').

@@ -1,0 +1,72 @@
+// The link quasi-echo and quasi-httpd run on: a tap (--tap NAME) or a DPDK port
+// (--dpdk, EAL's arguments after `--`), optionally behind the impairment decorator
+// (--impair). One set of options and one way of opening it for both programs.
+//
+//   AppLinkOptions o;  o.add_to(cli);  parse;  o.check(&error)
+//   auto link = AppLink::open("prog", o, &error);         // DPDK: EAL and the port now
+//   Stack stack(config, clock, link->shared_pool());      // DPDK: the port's mbufs
+//   link->attach(stack, clock, &error);                   // tap opened, interface, route
+//   loop: stack.poll(); ...; link->flush_due(); idle: link->idle_wait(clock, max)
+//   link->detach();  then the stack goes;  then link->finish(stdout)
+#pragma once
+
+#include "apps/app_dpdk.hpp"
+#include "apps/impair_options.hpp"
+#include "ports/x86/tap.hpp"
+#include "stack/stack.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace quasi::app {
+
+struct AppLinkOptions {
+    std::string tap;
+    bool dpdk = false;
+    uint16_t dpdk_port = 0;
+    std::string ip_text, gw_text, mac_text;
+    std::vector<std::string> impair_specs;
+    std::vector<std::string> eal_args;  // after `--`
+
+    // Filled by check():
+    Ipv4Addr ip, gateway;
+    uint8_t prefix_len = 0;
+    MacAddr mac{};  // tap default 02:00:00:00:00:01; DPDK default: the port's
+    LinkImpairment impair;
+
+    void add_to(CLI::App& cli);
+    // Converts and validates what add_to's options gave; false and a line in *error.
+    bool check(std::string* error);
+};
+
+class AppLink {
+public:
+    // DPDK: starts EAL and opens the port (the stack must then use shared_pool());
+    // tap: nothing yet (the tap is opened on the stack's own pool by attach()).
+    static std::unique_ptr<AppLink> open(const char* program, AppLinkOptions& options, std::string* error);
+    BufferPool* shared_pool() { return dpdk_ ? &dpdk_->pool(0) : nullptr; }
+    // Opens the tap, adds the interface (and the default route with --gw).
+    bool attach(Stack& stack, const Clock& clock, std::string* error);
+    const char* name() const { return dpdk_ ? "DPDK port" : options_.tap.c_str(); }
+
+    void flush_due() { options_.impair.flush_due(); }
+    // Tap: sleeps until a frame or a due timer (at most max_wait). DPDK: returns at
+    // once (the lcore busy-polls, as DPDK applications do).
+    void idle_wait(const Clock& clock, TimeNs max_wait);
+    // Before the stack goes: the decorator's held frames return to the stack's pool.
+    void detach() { options_.impair.release(); }
+    // After the stack is gone: impairment and DPDK counters; the mbufs still out (0).
+    size_t finish(std::FILE* out);
+
+private:
+    explicit AppLink(AppLinkOptions& options) : options_(options) {}
+    AppLinkOptions& options_;
+    std::unique_ptr<TapNetif> tap_;
+    std::unique_ptr<DpdkLink> dpdk_;
+};
+
+}  // namespace quasi::app

@@ -1,0 +1,144 @@
+#include "ports/x86/dpdk/flow_steer.hpp"
+
+#include <array>
+
+#include <rte_errno.h>
+#include <rte_ring.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace quasi::dpdk {
+
+namespace {
+
+constexpr uint32_t kRingSize = 1024;
+
+// MurmurHash3's 64-bit finalizer: every input bit reaches every output bit.
+uint64_t mix(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return x ^ (x >> 33);
+}
+
+uint16_t owner_of(uint32_t a, uint32_t b, uint16_t pa, uint16_t pb, uint8_t protocol, uint16_t cores) {
+    // XOR is what makes it symmetric: (a, b) and (b, a) give the same word.
+    uint64_t word = uint64_t{a ^ b} << 32 | uint32_t(pa ^ pb) << 8 | protocol;
+    return static_cast<uint16_t>(mix(word) % cores);
+}
+
+}  // namespace
+
+uint16_t flow_owner(Ipv4Addr a, uint16_t port_a, Ipv4Addr b, uint16_t port_b, uint8_t protocol, uint16_t cores) {
+    return owner_of(a.value, b.value, port_a, port_b, protocol, cores);
+}
+
+uint16_t flow_owner(std::span<const uint8_t> f, uint16_t cores) {
+    if (cores <= 1) return 0;
+    if (f.size() < 14) return 0;
+    uint16_t type = load_be16(f.data() + 12);
+    if (type == 0x0806) return kAllCores;
+    if (type != 0x0800 || f.size() < 34) return 0;  // the core that got it drops it
+    const uint8_t* ip = f.data() + 14;
+    size_t ihl = size_t(ip[0] & 0x0f) * 4;
+    uint8_t protocol = ip[9];
+    uint32_t src = load_be32(ip + 12), dst = load_be32(ip + 16);
+    bool fragment = (load_be16(ip + 6) & 0x3fff) != 0;  // MF or an offset
+    bool ports = !fragment && (protocol == 6 || protocol == 17) && f.size() >= 14 + ihl + 4;
+    uint16_t sport = ports ? load_be16(ip + ihl) : 0, dport = ports ? load_be16(ip + ihl + 2) : 0;
+    return owner_of(src, dst, sport, dport, ports ? protocol : 0, cores);
+}
+
+std::unique_ptr<FlowSteering> FlowSteering::create(const char* name, uint16_t cores, std::string* error) {
+    std::unique_ptr<FlowSteering> group(new FlowSteering(cores));
+    for (uint16_t from = 0; from < cores; ++from)
+        for (uint16_t to = 0; to < cores; ++to) {
+            if (from == to) continue;
+            char ring_name[RTE_RING_NAMESIZE];
+            std::snprintf(ring_name, sizeof ring_name, "%s_%u_%u", name, from, to);
+            rte_ring* r = rte_ring_create(ring_name, kRingSize, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+            if (!r) {
+                *error = std::string("cannot create steering ring ") + ring_name + ": " + rte_strerror(rte_errno);
+                return nullptr;
+            }
+            group->rings_[size_t{from} * cores + to] = r;
+        }
+    group->netifs_.resize(cores);
+    return group;
+}
+
+FlowSteering::~FlowSteering() {
+    drain();
+    for (rte_ring* r : rings_) rte_ring_free(r);
+}
+
+void FlowSteering::drain() {
+    for (rte_ring* r : rings_) {
+        void* p;
+        while (r && rte_ring_sc_dequeue(r, &p) == 0) PacketPtr(static_cast<PacketBuffer*>(p)).reset();
+    }
+}
+
+SteeredNetif& FlowSteering::attach(uint16_t core, Netif& queue, BufferPool& pool) {
+    netifs_[core] = std::make_unique<SteeredNetif>(*this, core, queue, pool);
+    return *netifs_[core];
+}
+
+uint16_t SteeredNetif::cores() const { return group_.cores(); }
+
+bool SteeredNetif::owns_tuple(const void* self, const TcpTuple& t) {
+    auto* n = static_cast<const SteeredNetif*>(self);
+    return flow_owner(t.local_addr, t.local_port, t.remote_addr, t.remote_port, 6, n->cores()) == n->core();
+}
+
+void SteeredNetif::hand_to(uint16_t core, PacketPtr frame) {
+    if (rte_ring_sp_enqueue(group_.ring(core_, core), frame.get()) == 0) {
+        (void)frame.release();  // the other core owns it now
+        ++forwarded_;
+    } else {
+        ++forward_dropped_;  // freed here; the sender retransmits
+    }
+}
+
+size_t SteeredNetif::rx_burst(std::span<PacketPtr> out) {
+    size_t n = 0;
+    // What other cores forwarded first: it arrived earlier than what the queue holds now.
+    for (uint16_t from = 0; from < group_.cores() && n < out.size(); ++from) {
+        if (from == core_) continue;
+        void* p;
+        while (n < out.size() && rte_ring_sc_dequeue(group_.ring(from, core_), &p) == 0)
+            out[n++] = PacketPtr(static_cast<PacketBuffer*>(p));
+    }
+    if (n == out.size()) return n;
+    std::array<PacketPtr, 64> burst;
+    size_t want = out.size() - n < burst.size() ? out.size() - n : burst.size();
+    size_t got = queue_.rx_burst({burst.data(), want});
+    for (size_t i = 0; i < got; ++i) {
+        uint16_t owner = flow_owner(burst[i]->bytes(), group_.cores());
+        if (owner == kAllCores) {  // ARP: a copy for every other core, the original kept
+            for (uint16_t core = 0; core < group_.cores(); ++core) {
+                if (core == core_) continue;
+                PacketPtr copy = pool_.alloc();
+                if (!copy) continue;
+                size_t len = burst[i]->chain_length();
+                if (uint8_t* d = copy->append(len)) {
+                    burst[i]->copy_out(0, d, len);
+                    copy->meta = burst[i]->meta;
+                    hand_to(core, std::move(copy));
+                }
+            }
+            owner = core_;
+        }
+        if (owner == core_) {
+            out[n++] = std::move(burst[i]);
+            ++own_;
+        } else {
+            hand_to(owner, std::move(burst[i]));
+        }
+    }
+    return n;
+}
+
+}  // namespace quasi::dpdk

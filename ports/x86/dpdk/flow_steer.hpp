@@ -1,0 +1,95 @@
+// Software flow steering between the per-core stacks on one port, for devices that
+// cannot spread flows themselves (no RSS: net_ring, net_af_packet, virtio without
+// multiqueue). Each core polls its own rx queue; a frame whose flow belongs to another
+// core is handed to that core through a single-producer single-consumer rte_ring, so
+// every TCP connection and UDP flow is seen by exactly one Stack.
+//
+// Ownership: flow_owner() hashes the IPv4 addresses and, for unfragmented TCP and UDP,
+// the ports, symmetrically (a flow and its reply hash alike), modulo the core count.
+// ARP is delivered to every core (copied): each core's neighbour cache learns, and each
+// core answers for the shared address (the peer sees duplicate, identical replies). ICMP
+// and fragments hash by addresses only: an ICMP echo is answered by one core; a
+// fragmented UDP datagram is reassembled and answered by one core, possibly not the
+// one that owns the flow's unfragmented datagrams (UDP sockets are bound on every core).
+//
+// Why forwarding through rings and not shared tables: a shared ARP cache or connection
+// table would put locks or atomics on every packet of every core; replicating the rare
+// ARP frames and forwarding misplaced frames keeps each Stack single-threaded.
+#pragma once
+
+#include "stack/buffer.hpp"
+#include "stack/netif.hpp"
+#include "stack/tcp_tuple.hpp"
+#include "stack/wire/bytes.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+struct rte_ring;
+
+namespace quasi::dpdk {
+
+constexpr uint16_t kAllCores = 0xffff;
+
+// The core (0..cores-1) that owns the frame's flow, or kAllCores for ARP.
+uint16_t flow_owner(std::span<const uint8_t> frame, uint16_t cores);
+// The owner of a TCP or UDP flow given by its addresses and ports (either direction).
+uint16_t flow_owner(Ipv4Addr a, uint16_t port_a, Ipv4Addr b, uint16_t port_b, uint8_t protocol, uint16_t cores);
+
+class FlowSteering;
+
+// Core `core`'s view of the port: its own queue plus what other cores forward to it.
+class SteeredNetif final : public Netif {
+public:
+    SteeredNetif(FlowSteering& group, uint16_t core, Netif& queue, BufferPool& pool)
+        : group_(group), core_(core), queue_(queue), pool_(pool) {}
+    size_t rx_burst(std::span<PacketPtr> out) override;
+    size_t tx_burst(std::span<PacketPtr> frames) override { return queue_.tx_burst(frames); }
+    MacAddr mac() const override { return queue_.mac(); }
+    uint16_t mtu() const override { return queue_.mtu(); }
+    Offloads offloads() const override { return queue_.offloads(); }
+    const char* name() const override { return queue_.name(); }
+
+    uint64_t forwarded() const { return forwarded_; }         // frames this core handed to another
+    uint64_t forward_dropped() const { return forward_dropped_; }  // the other core's ring was full
+    uint64_t own() const { return own_; }                     // frames from its queue it kept
+    uint16_t core() const { return core_; }
+    uint16_t cores() const;
+
+    // For TcpLayer::Config::local_port_ok (context: this SteeredNetif): the connections
+    // a core opens take only local ports whose flows are steered back to it.
+    static bool owns_tuple(const void* self, const TcpTuple& tuple);
+
+private:
+    void hand_to(uint16_t core, PacketPtr frame);
+    FlowSteering& group_;
+    uint16_t core_;
+    Netif& queue_;
+    BufferPool& pool_;
+    uint64_t forwarded_ = 0, forward_dropped_ = 0, own_ = 0;
+};
+
+class FlowSteering {
+public:
+    // Rings for `cores` cores (names start with `name`, unique in the process).
+    static std::unique_ptr<FlowSteering> create(const char* name, uint16_t cores, std::string* error);
+    ~FlowSteering();
+    uint16_t cores() const { return cores_; }
+    // Core `core`'s Netif over its queue (its pool supplies ARP copies for the others).
+    SteeredNetif& attach(uint16_t core, Netif& queue, BufferPool& pool);
+    // Frees what is still in the rings (after the stacks are gone).
+    void drain();
+
+private:
+    friend class SteeredNetif;
+    explicit FlowSteering(uint16_t cores) : cores_(cores), rings_(size_t{cores} * cores, nullptr) {}
+    rte_ring* ring(uint16_t from, uint16_t to) { return rings_[size_t{from} * cores_ + to]; }
+    uint16_t cores_;
+    std::vector<rte_ring*> rings_;
+    std::vector<std::unique_ptr<SteeredNetif>> netifs_;
+};
+
+}  // namespace quasi::dpdk

@@ -1,0 +1,54 @@
+# DPDK port tests (label dpdk): two stacks over a net_ring pair in one process; EAL
+# without hugepages or PCI. Built only when the DPDK port is (ports/x86/dpdk).
+if(TARGET quasi_ports_dpdk)
+  add_executable(dpdk_ring_test ${PROJECT_SOURCE_DIR}/tests/dpdk/dpdk_ring_test.cpp)
+  target_link_libraries(dpdk_ring_test PRIVATE quasi_ports_dpdk GTest::gtest)
+  target_compile_options(dpdk_ring_test PRIVATE -fno-rtti)
+  add_test(NAME dpdk_ring_test COMMAND dpdk_ring_test)
+  set_tests_properties(dpdk_ring_test PROPERTIES LABELS dpdk TIMEOUT 120)
+  # Two stacks on two threads, flows steered between them (ports/x86/dpdk/flow_steer.hpp).
+  add_executable(dpdk_cores_test ${PROJECT_SOURCE_DIR}/tests/dpdk/dpdk_cores_test.cpp)
+  target_link_libraries(dpdk_cores_test PRIVATE quasi_ports_dpdk GTest::gtest Threads::Threads)
+  target_compile_options(dpdk_cores_test PRIVATE -fno-rtti)
+  add_test(NAME dpdk_cores_test COMMAND dpdk_cores_test)
+  set_tests_properties(dpdk_cores_test PROPERTIES LABELS dpdk TIMEOUT 120)
+  if(TARGET quasi_jit)  # specialized handles whose frames go out through the DPDK port
+    add_executable(dpdk_spec_test ${PROJECT_SOURCE_DIR}/tests/dpdk/dpdk_spec_test.cpp)
+    target_link_libraries(dpdk_spec_test PRIVATE quasi_ports_dpdk quasi_jit GTest::gtest)
+    target_compile_options(dpdk_spec_test PRIVATE -fno-rtti)
+    add_test(NAME dpdk_spec_test COMMAND dpdk_spec_test)
+    set_tests_properties(dpdk_spec_test PROPERTIES LABELS "dpdk;jit" TIMEOUT 300)
+  endif()
+endif()
+
+# The kernel interop scripts with quasi on DPDK: QUASI_INTEROP_LINK=dpdk makes them put
+# quasi-echo/quasi-httpd on net_af_packet over a veth into the kernel's namespace
+# (tests/interop/interop_common.sh, qi_link). Root (else skipped, 77). quasi's lcore 1
+# busy-polls, so the script and the kernel peer are pinned to core 0, and the tests run
+# one at a time (RUN_SERIAL): two busy-polling quasis would share core 1.
+if(TARGET quasi_ports_dpdk)
+  # name        seconds (hard limit); typical run times in the comments
+  set(QUASI_DPDK_INTEROP_TESTS
+    icmp_ping 60    # ~8 s: 20 pings (fragmented pings left out, see qi_fragments_reach_quasi)
+    udp_echo 120    # ~10 s: 1000 datagrams of 1..1472 B echoed
+    tcp_bulk 150    # ~11 s: 64 MiB each way at once through quasi-echo, SHA-256
+    tcp_many 120    # ~15 s: 1000 concurrent connections
+    tcp_http 120    # ~26 s: curl 32 MiB, wrk 10 s against quasi-httpd
+  )
+  list(LENGTH QUASI_DPDK_INTEROP_TESTS _n)
+  math(EXPR _last "${_n} - 1")
+  foreach(_i RANGE 0 ${_last} 2)
+    math(EXPR _j "${_i} + 1")
+    list(GET QUASI_DPDK_INTEROP_TESTS ${_i} _name)
+    list(GET QUASI_DPDK_INTEROP_TESTS ${_j} _secs)
+    math(EXPR _ctest_secs "${_secs} + 15")
+    add_test(NAME dpdk_${_name}
+      COMMAND taskset -c 0 timeout --kill-after=5 ${_secs} bash ${PROJECT_SOURCE_DIR}/tests/interop/${_name}.sh ${CMAKE_BINARY_DIR})
+    set_tests_properties(dpdk_${_name} PROPERTIES
+      LABELS "dpdk;interop"
+      ENVIRONMENT "QUASI_INTEROP_LINK=dpdk"
+      RUN_SERIAL TRUE
+      TIMEOUT ${_ctest_secs}
+      SKIP_RETURN_CODE 77)
+  endforeach()
+endif()
