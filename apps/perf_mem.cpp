@@ -277,7 +277,8 @@ RunResult run_crr(MemPair& m, const RunSpec& spec, const Progress& progress) {
     std::vector<int> draining;
     Counters c;
     auto step = [&] {
-        return timed_transaction(r, c, [&] { return crr_transaction(m, listener, payload, buf, draining, c, r.error); });
+        return timed_transaction(r, c,
+                                 [&] { return crr_transaction(m, listener, payload, buf, draining, c, r.error); });
     };
     measure(spec, progress, r, step, [&] { return c; });
     r.total = c;
