@@ -1,8 +1,8 @@
-# quasi-perf: its statistics, a counted run of every test on the in-memory link
+# quasi-perf: its statistics, a counted run of every test on the in-memory link (and lwIP's)
 # (sender's count == receiver's), and its command line (--help, a bad option, --json).
 if(TARGET quasi_perf_lib)
   add_executable(perf_test ${CMAKE_CURRENT_LIST_DIR}/perf_test.cpp)
-  target_link_libraries(perf_test PRIVATE quasi_perf_lib GTest::gtest_main)
+  target_link_libraries(perf_test PRIVATE quasi_perf_lib quasi_perf_lwip GTest::gtest_main)
   add_test(NAME perf_test COMMAND perf_test)
   add_test(NAME perf_cli_help COMMAND quasi-perf --help)
   add_test(NAME perf_cli_bad_test COMMAND quasi-perf --test NO_SUCH_TEST)
