@@ -14,6 +14,7 @@
 // --baseline lwip the same between two lwIP netifs in memory (UDP_STREAM, TCP_STREAM, TCP_RR).
 #include "apps/perf_kernel.hpp"
 #include "apps/perf_lwip.hpp"
+#include "apps/perf_plot.hpp"
 #include "apps/perf_report.hpp"
 #include "jit/specialize.hpp"
 
@@ -40,6 +41,7 @@ struct Options {
     uint64_t count = 0;
     unsigned repeat = 1;
     bool json = false;
+    std::string plot;  // PNG path, empty: none
     bool progress = true;
 };
 
@@ -134,6 +136,8 @@ int parse(int argc, char** argv, Options& o) {
     app.add_option("-r,--repeat", o.repeat, "runs of each test, size and path (reported as min/median/max)")
         ->check(CLI::Range(1u, 1000u))
         ->capture_default_str();
+    app.add_option("--plot", o.plot, "draw throughput against message size (stream tests, every path) into this PNG (gnuplot)")
+        ->type_name("FILE.png");
     app.add_flag("--json", o.json, "print every figure and the machine as JSON instead of the table");
     app.add_flag("!--no-progress", o.progress, "no live progress line (it is shown only when stdout is a terminal)");
     try {
@@ -240,6 +244,13 @@ int main(int argc, char** argv) {
         print_table(stdout, cells);
         std::printf("load average (1 min): %.2f at start, %.2f at end\n", load_start["1min"].get<double>(),
                     load_average()["1min"].get<double>());
+    }
+    if (!o.plot.empty()) {
+        std::string error;
+        if (write_plot(cells, o.plot, error))
+            std::fprintf(stderr, "quasi-perf: plot written to %s\n", o.plot.c_str());
+        else
+            std::fprintf(stderr, "quasi-perf: --plot %s: %s\n", o.plot.c_str(), error.c_str()), ok = false;
     }
     return ok ? 0 : 1;
 }

@@ -13,7 +13,7 @@
 #   test  core + board + fuzzing runtime (libclang-rt-19-dev) + interop peers and tools
 #         (iproute2, ping, nftables, iperf3, curl, wrk, ab, scapy) + what quasi-bench-spec
 #         measures with (valgrind; liblwip-dev for its lwIP udp_sendto baseline row,
-#         which is skipped cleanly without it)
+#         which is skipped cleanly without it) + gnuplot-nox (quasi-perf --plot, bench/run)
 #   all   test + DPDK
 #
 # Several groups may be given; their union is installed. Only packages that are not
@@ -24,7 +24,7 @@ set -euo pipefail
 
 PKGS_CORE=(build-essential cmake ninja-build pkg-config libboost-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
   libsodium-dev libbenchmark-dev python3 clang-19 llvm-19-dev)
-PKGS_TEST=(libclang-rt-19-dev iproute2 iputils-ping nftables iperf3 curl wrk apache2-utils python3-scapy valgrind liblwip-dev)
+PKGS_TEST=(libclang-rt-19-dev iproute2 iputils-ping nftables iperf3 curl wrk apache2-utils python3-scapy valgrind liblwip-dev gnuplot-nox)
 PKGS_BOARD=(gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib googletest
   qemu-system-arm qemu-user g++-aarch64-linux-gnu)
 PKGS_ALL=(googletest libdpdk-dev)

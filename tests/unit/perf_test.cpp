@@ -2,6 +2,7 @@
 // and a short run of every test on the in-memory link, generic and specialized, where
 // what the sender counted must equal what the receiver got.
 #include "apps/perf_lwip.hpp"
+#include "apps/perf_plot.hpp"
 #include "apps/perf_report.hpp"
 #include "apps/perf_run.hpp"
 #include "apps/perf_stats.hpp"
@@ -101,6 +102,25 @@ TEST(RatioRows, PairsSpecializedWithGeneric) {
     nlohmann::json j = to_json(cells);
     EXPECT_DOUBLE_EQ(j["UDP_STREAM"]["64"]["ratios"]["specialized/generic_pps"]["median"].get<double>(), 3.0);
     EXPECT_DOUBLE_EQ(j["UDP_STREAM"]["64"]["generic"]["pps"]["max"].get<double>(), 100.0);
+}
+
+TEST(Plot, OneLinePerPathOnePointPerSize) {
+    auto run = [](double gbps) {
+        RunResult r;
+        r.window_s = 1;
+        r.window.bytes_received = uint64_t(gbps * 1e9 / 8);
+        return r;
+    };
+    std::vector<Cell> cells{{PerfTest::udp_stream, 64, Path::generic, {run(1), run(3), run(2)}},
+                            {PerfTest::udp_stream, 1472, Path::generic, {run(10)}},
+                            {PerfTest::udp_stream, 64, Path::lwip, {run(0.5)}},
+                            {PerfTest::tcp_rr, 64, Path::generic, {run(1)}}};  // RR: not a throughput
+    std::string script = plot_script(cells, "out.png");
+    EXPECT_NE(script.find("set output \"out.png\""), std::string::npos);
+    EXPECT_NE(script.find("64 2\n1472 10\nEOD"), std::string::npos) << script;  // the medians, by size
+    EXPECT_NE(script.find("title 'lwip'"), std::string::npos);
+    EXPECT_EQ(script.find("TCP_RR"), std::string::npos);
+    EXPECT_EQ(plot_script({cells.back()}, "out.png"), "");
 }
 
 TEST(CountMismatch, TcpBytesAlwaysUdpOnlyInMemory) {
