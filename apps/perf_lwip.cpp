@@ -266,12 +266,39 @@ bool tcp_send(tcp_pcb* pcb, const std::vector<uint8_t>& payload) {
     return tcp_write(pcb, payload.data(), static_cast<u16_t>(payload.size()), TCP_WRITE_FLAG_COPY) == ERR_OK;
 }
 
-RunResult run_tcp_stream(const RunSpec& spec, const Progress& progress) {
+// Sends one message from `from` and waits until `to` has it all.
+bool exchange(TcpEnd& from, TcpEnd& to, const std::vector<uint8_t>& payload, Counters& c) {
+    uint64_t expect = to.bytes + payload.size();
+    if (!poll_until([&] { return tcp_send(from.pcb, payload); })) return false;
+    tcp_output(from.pcb);
+    ++c.msgs_sent, c.bytes_sent += payload.size();
+    if (!poll_until([&] { return to.bytes >= expect; })) return false;
+    ++c.msgs_received, c.bytes_received += payload.size();
+    return true;
+}
+
+// TCP_STREAM: bursts of sends, the receiver counts; TCP_RR: one message each way per
+// transaction, Nagle off.
+RunResult run_tcp(const RunSpec& spec, const Progress& progress) {
     RunResult r;
+    bool rr = spec.test == Test::tcp_rr;
     Connection conn;
-    if (!conn.open(false, r.error)) return r;
+    if (!conn.open(rr, r.error)) return r;
     std::vector<uint8_t> payload(spec.size, 0x5A);
     Counters c;
+    if (rr) {
+        auto step = [&] {
+            return timed_transaction(r, c, [&] {
+                if (exchange(conn.client, conn.server, payload, c) && exchange(conn.server, conn.client, payload, c))
+                    return true;
+                r.error = "lwIP: a request or response was not delivered";
+                return false;
+            });
+        };
+        measure(spec, progress, r, step, [&] { return c; });
+        r.total = c;
+        return r;
+    }
     auto read = [&] {
         c.bytes_received = conn.server.bytes;
         c.msgs_received = conn.server.segments;
@@ -289,36 +316,6 @@ RunResult run_tcp_stream(const RunSpec& spec, const Progress& progress) {
     measure(spec, progress, r, step, read);
     poll_until([&] { return read().bytes_received >= c.bytes_sent; });
     r.total = read();
-    return r;
-}
-
-// Sends one message from `from` and waits until `to` has it all.
-bool exchange(TcpEnd& from, TcpEnd& to, const std::vector<uint8_t>& payload, Counters& c) {
-    uint64_t expect = to.bytes + payload.size();
-    if (!poll_until([&] { return tcp_send(from.pcb, payload); })) return false;
-    tcp_output(from.pcb);
-    ++c.msgs_sent, c.bytes_sent += payload.size();
-    if (!poll_until([&] { return to.bytes >= expect; })) return false;
-    ++c.msgs_received, c.bytes_received += payload.size();
-    return true;
-}
-
-RunResult run_tcp_rr(const RunSpec& spec, const Progress& progress) {
-    RunResult r;
-    Connection conn;
-    if (!conn.open(true, r.error)) return r;
-    std::vector<uint8_t> payload(spec.size, 0x5A);
-    Counters c;
-    auto step = [&] {
-        return timed_transaction(r, c, [&] {
-            if (exchange(conn.client, conn.server, payload, c) && exchange(conn.server, conn.client, payload, c))
-                return true;
-            r.error = "lwIP: a request or response was not delivered";
-            return false;
-        });
-    };
-    measure(spec, progress, r, step, [&] { return c; });
-    r.total = c;
     return r;
 }
 
@@ -346,11 +343,7 @@ RunResult run_lwip(const RunSpec& spec, const Progress& progress) {
         r.error = "lwIP: the netifs could not be set up";
         return r;
     }
-    switch (spec.test) {
-        case Test::udp_stream: return run_udp_stream(spec, progress);
-        case Test::tcp_stream: return run_tcp_stream(spec, progress);
-        default: return run_tcp_rr(spec, progress);
-    }
+    return spec.test == Test::udp_stream ? run_udp_stream(spec, progress) : run_tcp(spec, progress);
 }
 
 }  // namespace quasi::perf
