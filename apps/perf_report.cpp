@@ -25,6 +25,7 @@ const char* path_name(Path p) {
         case Path::specialized: return "specialized";
         case Path::kernel: return "kernel";
         case Path::kernel_capped: return "kernel-capped";
+        case Path::lwip: return "lwip";
     }
     return "?";
 }
@@ -66,7 +67,7 @@ std::string count_mismatch(Test t, Path p, const RunResult& r) {
                       (unsigned long long)r.total.bytes_sent, (unsigned long long)r.total.bytes_received);
         return text;
     }
-    bool mem = p == Path::generic || p == Path::specialized;
+    bool mem = p == Path::generic || p == Path::specialized || p == Path::lwip;
     if (!is_tcp(t) && mem && r.total.msgs_sent != r.total.msgs_received) {
         std::snprintf(text, sizeof text, "the senders counted %llu datagrams, the receivers got %llu",
                       (unsigned long long)r.total.msgs_sent, (unsigned long long)r.total.msgs_received);
@@ -96,9 +97,11 @@ nlohmann::json machine_info() {
 }
 
 std::vector<RatioRow> ratio_rows(const std::vector<Cell>& cells) {
-    // Which pairs: specialized against generic, and quasi's generic path against the kernel's.
-    const std::pair<Path, Path> pairs[] = {
-        {Path::specialized, Path::generic}, {Path::generic, Path::kernel}, {Path::generic, Path::kernel_capped}};
+    // Which pairs: specialized against generic, and quasi's generic path against the kernel's and lwIP's.
+    const std::pair<Path, Path> pairs[] = {{Path::specialized, Path::generic},
+                                           {Path::generic, Path::kernel},
+                                           {Path::generic, Path::kernel_capped},
+                                           {Path::generic, Path::lwip}};
     std::vector<RatioRow> rows;
     for (auto [n, d] : pairs) {
         for (const Cell& num : cells) {

@@ -21,8 +21,9 @@ namespace quasi::perf {
 enum class Test { udp_stream, tcp_stream, tcp_maerts, udp_rr, tcp_rr, tcp_crr };
 // generic: send(); specialized: a send handle compiled for the socket and the size
 // (jit/specialize.hpp); kernel / kernel_capped: Linux sockets across a veth pair, with
-// segmentation offloads on / capped to 1500-byte segments.
-enum class Path { generic, specialized, kernel, kernel_capped };
+// segmentation offloads on / capped to 1500-byte segments; lwip: lwIP 2.1.3, two netifs
+// joined in memory in this process (perf_lwip.hpp).
+enum class Path { generic, specialized, kernel, kernel_capped, lwip };
 
 const char* test_name(Test t);
 const char* path_name(Path p);

@@ -11,6 +11,7 @@
 // --hold N: opens N connections, each answers one 4-byte request, and reports the
 // process heap (glibc mallinfo2) per idle established connection end.
 #include "apps/app_common.hpp"
+#include "apps/cli_options.hpp"
 #include "ports/x86/mem_link.hpp"
 #include "ports/x86/steady_clock.hpp"
 #include "stack/socket.hpp"
@@ -22,7 +23,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <vector>
 
 using namespace quasi;
@@ -224,25 +224,17 @@ int run_hold(const Options& o) {
 
 int main(int argc, char** argv) {
     Options o;
-    for (int i = 1; i < argc; ++i) {
-        const char* arg = argv[i];
-        const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
-        bool ok = value != nullptr;
-        if (!std::strcmp(arg, "--cycles") && ok) ok = app::parse_size(value, o.cycles);
-        else if (!std::strcmp(arg, "--concurrency") && ok) ok = app::parse_size(value, o.concurrency) && o.concurrency > 0;
-        else if (!std::strcmp(arg, "--request") && ok) ok = app::parse_size(value, o.request) && o.request > 0;
-        else if (!std::strcmp(arg, "--response") && ok) ok = app::parse_size(value, o.response);
-        else if (!std::strcmp(arg, "--hold") && ok) ok = app::parse_size(value, o.hold);
-        else if (!std::strcmp(arg, "--seconds") && ok) ok = app::parse_size(value, o.seconds) && o.seconds > 0;
-        else ok = false;
-        if (!ok) {
-            std::fprintf(stderr, "quasi-churn: bad or incomplete option '%s'\n"
-                                 "usage: quasi-churn [--cycles N] [--concurrency C] [--request B] [--response B]\n"
-                                 "                   [--hold N] [--seconds S]\n",
-                         arg);
-            return 2;
-        }
-        i += 1;
-    }
+    CLI::App app{
+        "quasi-churn: connection churn (TCP_CRR-like) or idle connections held, two quasi stacks on the in-memory link",
+        "quasi-churn"};
+    app::take_last_values(app);
+    app::add_size(app, "--cycles", o.cycles, 0, UINT64_MAX, "connect/request/response/close cycles in all");
+    app::add_size(app, "--concurrency", o.concurrency, 1, 1u << 20, "connections at a time");
+    app::add_size(app, "--request", o.request, 1, 1u << 20, "request bytes");
+    app::add_size(app, "--response", o.response, 0, 1u << 20, "response bytes");
+    app::add_size(app, "--hold", o.hold, 0, 10'000'000,
+                  "instead: open this many connections and report the heap per idle one");
+    app::add_size(app, "--seconds", o.seconds, 1, UINT64_MAX, "bound on the whole run");
+    if (int rc = app::parse_command_line(app, argc, argv); rc >= 0) return rc;
     return o.hold ? run_hold(o) : run_crr(o);
 }

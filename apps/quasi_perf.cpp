@@ -10,15 +10,19 @@
 // --mode both runs generic and specialized back to back, run by run, and gives their
 // ratio pair by pair, so load swings on a shared machine cancel out within a pair.
 // --baseline kernel adds the same test over Linux sockets across a veth pair between two
-// namespaces quasi-perf creates (root), with offloads on and capped to 1500 B segments.
+// namespaces quasi-perf creates (root), with offloads on and capped to 1500 B segments;
+// --baseline lwip the same between two lwIP netifs in memory (UDP_STREAM, TCP_STREAM, TCP_RR).
 #include "apps/app_dpdk.hpp"
 #include "apps/perf_kernel.hpp"
+#include "apps/perf_lwip.hpp"
+#include "apps/perf_plot.hpp"
 #include "apps/perf_report.hpp"
 #include "jit/specialize.hpp"
 
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -31,13 +35,14 @@ struct Options {
     std::vector<std::string> tests{"UDP_STREAM"};
     std::string link = "mem";
     std::string mode = "both";
-    std::string baseline = "none";
+    std::vector<std::string> baselines;  // kernel, lwip
     std::vector<size_t> sizes;  // empty: each test's default
     double duration_s = 3;
     double warmup_s = 0.5;
     uint64_t count = 0;
     unsigned repeat = 1;
     bool json = false;
+    std::string plot;  // PNG path, empty: none
     bool progress = true;
     std::vector<std::string> eal_args;  // --link dpdk: EAL's arguments, after `--`
     const QuasiLink* quasi_link = nullptr;  // null: the in-memory link
@@ -56,15 +61,20 @@ std::vector<size_t> default_sizes(Test t) {
     return {64, 1472};
 }
 
+bool has(const std::vector<std::string>& list, const char* name) {
+    return std::find(list.begin(), list.end(), name) != list.end();
+}
+
 std::vector<Path> paths_of(const Options& o, Test t) {
     std::vector<Path> paths;
     // TCP_CRR runs generic even under --mode specialized: see can_specialize().
     if (o.mode != "specialized" || !can_specialize(t)) paths.push_back(Path::generic);
     if (o.mode != "generic" && can_specialize(t)) paths.push_back(Path::specialized);
-    if (o.baseline == "kernel") {
+    if (has(o.baselines, "kernel")) {
         paths.push_back(Path::kernel);
         paths.push_back(Path::kernel_capped);
     }
+    if (has(o.baselines, "lwip") && lwip_runs(t)) paths.push_back(Path::lwip);
     return paths;
 }
 
@@ -110,10 +120,12 @@ int parse(int argc, char** argv, Options& o) {
     app.add_option("--mode", o.mode, "quasi's send path: generic (send()), specialized (a JIT send handle), both")
         ->check(CLI::IsMember({"generic", "specialized", "both"}))
         ->capture_default_str();
-    app.add_option("--baseline", o.baseline,
-                   "kernel: the same test over Linux sockets across a veth pair in two namespaces (root)")
-        ->check(CLI::IsMember({"none", "kernel"}))
-        ->capture_default_str();
+    app.add_option("--baseline", o.baselines,
+                   "comma-separated: kernel (the same test over Linux sockets across a veth pair in two namespaces; "
+                   "root), lwip (lwIP 2.1.3, two netifs joined in memory: UDP_STREAM, TCP_STREAM, TCP_RR)")
+        ->delimiter(',')
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->check(CLI::IsMember({"none", "kernel", "lwip"}));
     app.add_option("-s,--sizes", o.sizes,
                    "message sizes in bytes, comma-separated (default: 64,1472 UDP_STREAM; 1448 TCP streams; 64 RR)")
         ->delimiter(',')
@@ -129,6 +141,8 @@ int parse(int argc, char** argv, Options& o) {
     app.add_option("-r,--repeat", o.repeat, "runs of each test, size and path (reported as min/median/max)")
         ->check(CLI::Range(1u, 1000u))
         ->capture_default_str();
+    app.add_option("--plot", o.plot, "draw throughput against message size (stream tests, every path) into this PNG (gnuplot)")
+        ->type_name("FILE.png");
     app.add_flag("--json", o.json, "print every figure and the machine as JSON instead of the table");
     app.add_flag("!--no-progress", o.progress, "no live progress line (it is shown only when stdout is a terminal)");
     try {
@@ -156,7 +170,9 @@ bool run_all(const Options& o, const std::vector<Test>& tests, KernelPair* kerne
                         line.show(spec, run, o.repeat, elapsed, rate);
                     };
                     bool on_kernel = paths[i] == Path::kernel || paths[i] == Path::kernel_capped;
-                    RunResult r = on_kernel ? kernel->run(spec, progress) : run_mem(spec, progress, o.quasi_link);
+                    RunResult r = on_kernel                  ? kernel->run(spec, progress)
+                                  : paths[i] == Path::lwip ? run_lwip(spec, progress)
+                                                           : run_mem(spec, progress, o.quasi_link);
                     line.clear();
                     if (r.error.empty()) r.error = count_mismatch(t, paths[i], r);
                     ok &= r.error.empty();
@@ -174,16 +190,16 @@ void print_header(const Options& o) {
         std::snprintf(window, sizeof window, "%llu messages or transactions", (unsigned long long)o.count);
     else
         std::snprintf(window, sizeof window, "%g s", o.duration_s);
-    std::printf("quasi-perf: link %s, mode %s%s; each run: %g s warm-up, then %s; %u run(s) of each\n", o.link.c_str(),
-                o.mode.c_str(), o.baseline == "kernel" ? ", kernel across a veth pair" : "", o.warmup_s, window,
-                o.repeat);
+    std::printf("quasi-perf: link %s, mode %s%s%s; each run: %g s warm-up, then %s; %u run(s) of each\n",
+                o.link.c_str(), o.mode.c_str(), has(o.baselines, "kernel") ? ", kernel across a veth pair" : "",
+                has(o.baselines, "lwip") ? ", lwIP 2.1.3 in memory" : "", o.warmup_s, window, o.repeat);
 }
 
 void print_json(const Options& o, const nlohmann::json& load_start, const std::vector<Cell>& cells) {
     nlohmann::json doc = {{"tool", "quasi-perf"},
                           {"link", o.link},
                           {"mode", o.mode},
-                          {"baseline", o.baseline},
+                          {"baseline", o.baselines},
                           {"duration_s", o.duration_s},
                           {"warmup_s", o.warmup_s},
                           {"count", o.count},
@@ -232,7 +248,11 @@ int main(int argc, char** argv) {
             }
     if (o.mode != "generic") quasi::prewarm_specializer();  // the JIT readies itself while the stacks come up
     std::unique_ptr<KernelPair> kernel;
-    if (o.baseline == "kernel") {
+    if (has(o.baselines, "lwip") && !lwip_built()) {
+        std::fprintf(stderr, "quasi-perf: --baseline lwip: built without lwIP (install liblwip-dev, reconfigure)\n");
+        return 1;
+    }
+    if (has(o.baselines, "kernel")) {
         std::string error;
         kernel = KernelPair::create(error);
         if (!kernel) {
@@ -250,6 +270,13 @@ int main(int argc, char** argv) {
         print_table(stdout, cells);
         std::printf("load average (1 min): %.2f at start, %.2f at end\n", load_start["1min"].get<double>(),
                     load_average()["1min"].get<double>());
+    }
+    if (!o.plot.empty()) {
+        std::string error;
+        if (write_plot(cells, o.plot, error))
+            std::fprintf(stderr, "quasi-perf: plot written to %s\n", o.plot.c_str());
+        else
+            std::fprintf(stderr, "quasi-perf: --plot %s: %s\n", o.plot.c_str(), error.c_str()), ok = false;
     }
     return ok ? 0 : 1;
 }

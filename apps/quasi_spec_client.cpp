@@ -30,12 +30,13 @@
 // and both handles sent something specialized; 1 on failure; 2 on usage or setup
 // errors. Bounded by --seconds overall.
 #include "apps/app_common.hpp"
+#include "apps/cli_options.hpp"
+#include "apps/digest.hpp"
 #include "jit/specialize.hpp"
 #include "ports/x86/steady_clock.hpp"
 #include "ports/x86/tap.hpp"
 #include "stack/socket.hpp"
 #include "stack/stack.hpp"
-#include "apps/digest.hpp"
 
 #include <poll.h>
 #include <time.h>
@@ -55,7 +56,7 @@ namespace {
 constexpr uint32_t kTcpAdu = 1448;
 
 struct Options {
-    const char* tap = nullptr;
+    std::string tap;
     Ipv4Addr ip;
     uint8_t prefix_len = 0;
     Ipv4Addr server;
@@ -73,72 +74,32 @@ struct Options {
     MacAddr mac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
 };
 
-void usage() {
-    std::fprintf(stderr,
-                 "usage: quasi_spec_client --tap IFNAME --ip ADDR/LEN --server ADDR [--udp-port P] [--udp-count N]\n"
-                 "                         [--udp-size B] [--udp-burst N] [--udp-gap-us US] [--tcp-port P]\n"
-                 "                         [--tcp-bytes N[k|M|G]] [--seed K] [--seconds S] [--mac MAC]\n"
-                 "                         [--wait-link-ms MS] [--linger-ms MS]\n");
-}
-
-bool parse_options(int argc, char** argv, Options& o) {
-    for (int i = 1; i < argc; i += 2) {  // options and their values
-        const char* arg = argv[i];
-        const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
-        auto number = [&](uint64_t& out, uint64_t lo, uint64_t hi) {
-            return app::parse_size(value, out) && out >= lo && out <= hi;
-        };
-        bool ok = value != nullptr;
-        if (!ok) {
-        } else if (!std::strcmp(arg, "--tap"))
-            o.tap = value;
-        else if (!std::strcmp(arg, "--ip"))
-            ok = app::parse_cidr(value, o.ip, o.prefix_len);
-        else if (!std::strcmp(arg, "--server"))
-            ok = parse_ipv4(value, o.server);
-        else if (!std::strcmp(arg, "--udp-port"))
-            ok = number(o.udp_port, 1, 65535);
-        else if (!std::strcmp(arg, "--udp-count"))
-            ok = number(o.udp_count, 1, 10'000'000);
-        else if (!std::strcmp(arg, "--udp-size"))
-            ok = number(o.udp_size, 8, 1472);
-        else if (!std::strcmp(arg, "--udp-burst"))
-            ok = number(o.udp_burst, 1, 100'000);
-        else if (!std::strcmp(arg, "--udp-gap-us"))
-            ok = number(o.udp_gap_us, 0, 1'000'000);
-        else if (!std::strcmp(arg, "--tcp-port"))
-            ok = number(o.tcp_port, 1, 65535);
-        else if (!std::strcmp(arg, "--tcp-bytes"))
-            ok = number(o.tcp_bytes, 1, 16ull << 30);
-        else if (!std::strcmp(arg, "--seed"))
-            ok = number(o.seed, 0, (1ull << 32) - 1);
-        else if (!std::strcmp(arg, "--seconds"))
-            ok = number(o.seconds, 1, 3600);
-        else if (!std::strcmp(arg, "--wait-link-ms"))
-            ok = number(o.wait_link_ms, 0, 60000);
-        else if (!std::strcmp(arg, "--linger-ms"))
-            ok = number(o.linger_ms, 0, 60000);
-        else if (!std::strcmp(arg, "--mac"))
-            ok = parse_mac(value, o.mac);
-        else {
-            std::fprintf(stderr, "quasi_spec_client: unknown option '%s'\n", arg);
-            return false;
-        }
-        if (!ok) {
-            std::fprintf(stderr, "quasi_spec_client: missing or bad value for %s: '%s'\n", arg, value ? value : "");
-            return false;
-        }
-    }
-    if (!o.tap || o.prefix_len == 0 || o.server.is_unspecified()) {
-        std::fprintf(stderr, "quasi_spec_client: --tap, --ip and --server are required\n");
-        return false;
-    }
+// -1 to go on, else the exit status (0 after --help, 2 for a bad command line).
+int parse_options(int argc, char** argv, Options& o) {
+    CLI::App app{"specialized UDP and TCP send handles over a tap, against the kernel's sockets", "quasi-spec-client"};
+    app::take_last_values(app);
+    app.add_option("--tap", o.tap, "the tap to attach to (it must exist)")->required();
+    app::add_cidr(app, "--ip", o.ip, o.prefix_len, "quasi's address and prefix, in 198.18.0.0/15")->required();
+    app::add_ipv4(app, "--server", o.server, "the kernel peer (tests/interop/spec_peer.py)")->required();
+    app::add_size(app, "--udp-port", o.udp_port, 1, 65535, "the peer's UDP port");
+    app::add_size(app, "--udp-count", o.udp_count, 1, 10'000'000, "datagrams through the UDP handle");
+    app::add_size(app, "--udp-size", o.udp_size, 8, 1472, "datagram size, declared to the specializer");
+    app::add_size(app, "--udp-burst", o.udp_burst, 1, 100'000, "datagrams per burst");
+    app::add_size(app, "--udp-gap-us", o.udp_gap_us, 0, 1'000'000, "pause between bursts (us)");
+    app::add_size(app, "--tcp-port", o.tcp_port, 1, 65535, "the peer's TCP port");
+    app::add_size(app, "--tcp-bytes", o.tcp_bytes, 1, 16ull << 30, "bytes through the TCP handle");
+    app::add_size(app, "--seed", o.seed, 0, (1ull << 32) - 1, "seed of the TCP stream");
+    app::add_size(app, "--seconds", o.seconds, 1, 3600, "bound on the whole run");
+    app::add_size(app, "--wait-link-ms", o.wait_link_ms, 0, 60000, "wait for the kernel to see the tap up (ms)");
+    app::add_size(app, "--linger-ms", o.linger_ms, 0, 60000, "keep the stack up after the close (ms)");
+    app::add_mac(app, "--mac", o.mac, "quasi's MAC address");
+    if (int rc = app::parse_command_line(app, argc, argv); rc >= 0) return rc;
     // DESIGN.md network safety: test traffic only inside 198.18.0.0/15.
     if (!app::in_benchmark_range(o.ip) || !app::in_benchmark_range(o.server) || o.prefix_len < 15) {
         std::fprintf(stderr, "quasi_spec_client: addresses must lie in 198.18.0.0/15 (prefix >= /15)\n");
-        return false;
+        return 2;
     }
-    return true;
+    return -1;
 }
 
 // Datagram k of the UDP phase (spec_peer.py checks the same pattern).
@@ -392,10 +353,7 @@ bool Client::report(bool ok) {
 
 int main(int argc, char** argv) {
     Options o;
-    if (!parse_options(argc, argv, o)) {
-        usage();
-        return 2;
-    }
+    if (int rc = parse_options(argc, argv, o); rc >= 0) return rc;
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     prewarm_specializer();  // the JIT readies itself while the link comes up and ARP resolves
     SteadyClock clock;
@@ -403,7 +361,7 @@ int main(int argc, char** argv) {
     config.seed = app::random_seed();
     config.pool.count = 8192;
     Stack stack(config, clock);
-    auto tap = app::open_tap_and_wait("quasi_spec_client", o.tap, stack.pool(), o.mac, o.wait_link_ms, clock);
+    auto tap = app::open_tap_and_wait("quasi_spec_client", o.tap.c_str(), stack.pool(), o.mac, o.wait_link_ms, clock);
     if (!tap) return 2;
     if (int rc = stack.add_interface(*tap, o.ip, o.prefix_len); rc < 0) {
         std::fprintf(stderr, "quasi_spec_client: cannot add interface: %s\n", std::strerror(-rc));

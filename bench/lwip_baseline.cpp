@@ -128,12 +128,18 @@ const char* lwip_baseline_config() {
         LWIP_IPV6) ", " QUASI_LWIP_OPT(LWIP_TCPIP_CORE_LOCKING) ", " QUASI_LWIP_OPT(LWIP_CHECKSUM_ON_COPY);
 }
 
+void lwip_init_once() {
+    static bool done = false;
+    if (!done) lwip_init();
+    done = true;
+}
+
 bool lwip_baseline_init() {
     Baseline& b = baseline();
     static bool tried = false;
     if (tried) return b.ready;
     tried = true;
-    lwip_init();
+    lwip_init_once();
     ip4_addr_t addr, mask, gw;
     IP4_ADDR(&addr, kLocalIp[0], kLocalIp[1], kLocalIp[2], kLocalIp[3]);
     IP4_ADDR(&mask, 255, 255, 255, 0);

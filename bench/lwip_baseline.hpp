@@ -30,6 +30,10 @@ const char* lwip_baseline_name();
 // empty when not built.
 const char* lwip_baseline_config();
 
+// lwip_init(), once per process (quasi-bench-spec's fixture and quasi-perf's lwIP pair
+// share the one lwIP instance a process can have). Only where lwIP is built.
+void lwip_init_once();
+
 // Sets lwIP up once (lwip_init without the tcpip thread, the netif, the ARP entry, a
 // UDP pcb bound to port 5000). False when not built or when setting up failed.
 bool lwip_baseline_init();

@@ -13,8 +13,9 @@
 #   test  core + board + fuzzing runtime (libclang-rt-19-dev) + interop peers and tools
 #         (iproute2, ping, nftables, iperf3, curl, wrk, ab, scapy) + what quasi-bench-spec
 #         measures with (valgrind; liblwip-dev for its lwIP udp_sendto baseline row,
-#         which is skipped cleanly without it), and DPDK (libdpdk-dev: ports/x86/dpdk and
-#         the dpdk label's tests, vdevs without hugepages)
+#         which is skipped cleanly without it) + gnuplot-nox (quasi-perf --plot, bench/run),
+#         and DPDK (libdpdk-dev: ports/x86/dpdk and the dpdk label's tests, vdevs without
+#         hugepages)
 #   all   test
 #
 # Several groups may be given; their union is installed. Only packages that are not
@@ -26,7 +27,7 @@ set -euo pipefail
 PKGS_CORE=(build-essential cmake ninja-build pkg-config libboost-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
   libsodium-dev libbenchmark-dev python3 clang-19 llvm-19-dev)
 PKGS_TEST=(libclang-rt-19-dev iproute2 iputils-ping nftables iperf3 curl wrk apache2-utils python3-scapy valgrind liblwip-dev
-  libdpdk-dev)
+  gnuplot-nox libdpdk-dev)
 PKGS_BOARD=(gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib googletest
   qemu-system-arm qemu-user g++-aarch64-linux-gnu)
 PKGS_ALL=(googletest)

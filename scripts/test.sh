@@ -10,6 +10,9 @@
 #              and scripts/board.sh build build-board         (the mps2-an385 firmware, label board)
 #   netns-lib  tests/interop/lib/selftest.sh (namespaces, tap, nftables on this machine)
 #   test       ctest in build/: every test (labels unit, interop, fuzz, ...)
+#   release    a plain CMake Release build (-O3, as a user or packager builds; JIT off) in
+#              build-release with -Werror: the core, the Linux ports and the tests GCC's
+#              -O3 inlining warned in before (tcp_state_test, tcp_time_wait_test), run
 #   aarch64    the unit tests, specd_test and quasi-echo cross-built for AArch64 Linux (static, -DQUASI_JIT=OFF:
 #              LLVM's arm64 packages do not install beside the amd64 ones) in build-aarch64, run
 #              under qemu-aarch64: ctest -L unit, and interop_icmp_ping + interop_udp_echo (tap)
@@ -31,10 +34,11 @@
 #   QUASI_SKIP_TSAN=1      skip the tsan phase
 #   QUASI_SKIP_FUZZ=1      skip the fuzz phase
 #   QUASI_SKIP_AARCH64=1   skip the aarch64 phase
+#   QUASI_SKIP_RELEASE=1   skip the release phase
 #   QUASI_SKIP_INTEROP=1   run without root: skip netns-lib and exclude label interop
 #   QUASI_TEST_JOBS=N      ctest parallelism (default 2)
 #   QUASI_TEST_TIMEOUT=S   per-test time limit for tests that set none (default 900)
-#   QUASI_BUILD_PREFIX=P   build directories P, P-board, P-aarch64, P-mutation, P-asan, P-tsan, P-fuzz (default: build in the repo)
+#   QUASI_BUILD_PREFIX=P   build directories P, P-board, P-release, P-aarch64, P-mutation, P-asan, P-tsan, P-fuzz (default: build in the repo)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,6 +55,7 @@ SKIP_ASAN="${QUASI_SKIP_ASAN:-0}"
 SKIP_FUZZ="${QUASI_SKIP_FUZZ:-0}"
 SKIP_TSAN="${QUASI_SKIP_TSAN:-0}"
 SKIP_AARCH64="${QUASI_SKIP_AARCH64:-0}"
+SKIP_RELEASE="${QUASI_SKIP_RELEASE:-0}"
 SKIP_INTEROP="${QUASI_SKIP_INTEROP:-0}"
 JOBS="${QUASI_TEST_JOBS:-2}"
 TIMEOUT="${QUASI_TEST_TIMEOUT:-900}"
@@ -167,6 +172,15 @@ do_aarch64() {
   fi
 }
 
+do_release() {
+  local dir="$B-release"
+  # CMake's own Release flags (-O3 -DNDEBUG), not scripts/build.sh's; -Werror so a
+  # warning GCC's -O3 inlining finds cannot come back unseen.
+  cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQUASI_JIT=OFF -DQUASI_WERROR=ON >/dev/null
+  cmake --build "$dir" -j "$(nproc)" --target quasi quasi_ports_x86 tcp_state_test tcp_time_wait_test
+  run_ctest "$dir" "unit (Release)" -R '^(tcp_state_test|tcp_time_wait_test)$'
+}
+
 do_mutation() { QUASI_BUILD_PREFIX="$B" "$ROOT/scripts/mutation_check.sh"; }
 
 do_asan() {
@@ -222,6 +236,12 @@ else
   phase netns-lib "tests/interop/lib/selftest.sh" do_netns_lib
 fi
 phase test "ctest --test-dir $B (all tests)" do_test
+if [[ "$SKIP_RELEASE" == 1 ]]; then
+  skip release "QUASI_SKIP_RELEASE=1"
+  warn "QUASI_SKIP_RELEASE=1: the Release build was NOT checked"
+else
+  phase release "$B-release (CMAKE_BUILD_TYPE=Release, -Werror), 2 unit tests" do_release
+fi
 if [[ "$SKIP_AARCH64" == 1 ]]; then
   skip aarch64 "QUASI_SKIP_AARCH64=1"
   warn "QUASI_SKIP_AARCH64=1: the AArch64 build and its tests were NOT run"

@@ -1,10 +1,14 @@
-# Boost.Intrusive for cross builds: header-only, but it lives in /usr/include, which a
-# cross compiler must not search (the host's libc headers are there too). Target
-# Boost::headers points at a directory holding nothing but a `boost` link to the host's
-# Boost headers.
-set(QUASI_BOOST_ONLY ${CMAKE_BINARY_DIR}/boost-only)
-file(MAKE_DIRECTORY ${QUASI_BOOST_ONLY})
-file(CREATE_LINK /usr/include/boost ${QUASI_BOOST_ONLY}/boost SYMBOLIC)
-add_library(quasi_boost_headers INTERFACE)
-target_include_directories(quasi_boost_headers SYSTEM INTERFACE ${QUASI_BOOST_ONLY})
-add_library(Boost::headers ALIAS quasi_boost_headers)
+# Header-only host libraries for cross builds: they live in /usr/include, which a cross
+# compiler must not search (the host's libc headers are there too). Each stand-in target
+# points at a directory holding nothing but a link to the host's headers of that library.
+function(quasi_host_headers name subdir target)
+  set(dir ${CMAKE_BINARY_DIR}/${name}-only)
+  file(MAKE_DIRECTORY ${dir})
+  file(CREATE_LINK /usr/include/${subdir} ${dir}/${subdir} SYMBOLIC)
+  add_library(quasi_${name}_headers INTERFACE)
+  target_include_directories(quasi_${name}_headers SYSTEM INTERFACE ${dir})
+  add_library(${target} ALIAS quasi_${name}_headers)
+endfunction()
+
+quasi_host_headers(boost boost Boost::headers)  # Boost.Intrusive
+quasi_host_headers(cli11 CLI CLI11::CLI11)      # the apps' command lines

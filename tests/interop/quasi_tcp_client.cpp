@@ -43,13 +43,13 @@
 // counters. Exit status 0 iff every byte came back intact; 1 on failure; 2 on bad usage
 // or setup errors. Bounded by --seconds overall (connect included).
 #include "apps/app_common.hpp"
+#include "apps/cli_options.hpp"
+#include "apps/digest.hpp"
 #include "apps/impair_options.hpp"
 #include "ports/x86/steady_clock.hpp"
 #include "ports/x86/tap.hpp"
 #include "stack/socket.hpp"
 #include "stack/stack.hpp"
-#include "apps/digest.hpp"
-
 
 #include <algorithm>
 #include <array>
@@ -57,6 +57,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -67,7 +68,7 @@ namespace {
 
 // --- options -----------------------------------------------------------------------
 struct Options {
-    const char* tap = nullptr;
+    std::string tap;
     Ipv4Addr ip;
     uint8_t prefix_len = 0;
     SockAddr server;
@@ -85,66 +86,52 @@ struct Options {
     app::LinkImpairment impair;
 };
 
-void usage() {
-    std::fprintf(stderr,
-                 "usage: quasi_tcp_client --tap IFNAME --ip ADDR/LEN --server ADDR:PORT [--bytes N[k|M|G]]\n"
-                 "                        [--seed K] [--seconds S] [--impair SPEC] [--congestion cubic|newreno]\n"
-                 "                        [--shutdown after-send|after-echo] [--mac MAC] [--wait-link-ms MS]\n"
-                 "                        [--linger-ms MS] [--hold-reads-ms MS]\n"
-                 "       quasi_tcp_client ... --churn N [--concurrency C]\n");
-}
-
-bool parse_options(int argc, char** argv, Options& o) {
-    for (int i = 1; i < argc; ++i) {
-        const char* arg = argv[i];
-        const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
-        bool ok = value != nullptr;
-        if (!ok) {
-        } else if (!std::strcmp(arg, "--tap")) o.tap = value;
-        else if (!std::strcmp(arg, "--ip")) ok = app::parse_cidr(value, o.ip, o.prefix_len);
-        else if (!std::strcmp(arg, "--server")) ok = app::parse_endpoint(value, o.server);
-        else if (!std::strcmp(arg, "--bytes")) ok = app::parse_size(value, o.bytes) && o.bytes >= 1 && o.bytes <= (16ull << 30);
-        else if (!std::strcmp(arg, "--seed")) ok = app::parse_size(value, o.seed) && o.seed < (1ull << 32);
-        else if (!std::strcmp(arg, "--seconds")) ok = app::parse_size(value, o.seconds) && o.seconds >= 1 && o.seconds <= 3600;
-        else if (!std::strcmp(arg, "--wait-link-ms")) ok = app::parse_size(value, o.wait_link_ms) && o.wait_link_ms <= 60000;
-        else if (!std::strcmp(arg, "--linger-ms")) ok = app::parse_size(value, o.linger_ms) && o.linger_ms <= 60000;
-        else if (!std::strcmp(arg, "--hold-reads-ms")) ok = app::parse_size(value, o.hold_reads_ms) && o.hold_reads_ms <= 60000;
-        else if (!std::strcmp(arg, "--mac")) ok = parse_mac(value, o.mac);
-        else if (!std::strcmp(arg, "--churn")) ok = app::parse_size(value, o.churn) && o.churn <= 10'000'000;
-        else if (!std::strcmp(arg, "--concurrency")) ok = app::parse_size(value, o.concurrency) && o.concurrency >= 1 && o.concurrency <= 4096;
-        else if (!std::strcmp(arg, "--impair")) ok = o.impair.parse(value);
-        else if (!std::strcmp(arg, "--shutdown")) {
-            if (!std::strcmp(value, "after-send")) o.shutdown_after_send = true;
-            else if (!std::strcmp(value, "after-echo")) o.shutdown_after_send = false;
-            else ok = false;
-        } else if (!std::strcmp(arg, "--congestion")) {
-            if (!std::strcmp(value, "cubic")) o.congestion = 1;
-            else if (!std::strcmp(value, "newreno")) o.congestion = 0;
-            else ok = false;
-        } else {
-            std::fprintf(stderr, "quasi_tcp_client: unknown option '%s'\n", arg);
-            return false;
-        }
-        if (!ok) {
-            std::fprintf(stderr, "quasi_tcp_client: missing or bad value for %s: '%s'\n", arg, value ? value : "");
-            return false;
-        }
-        i += 1;  // past the option's value
-    }
-    if (!o.tap || o.prefix_len == 0 || o.server.port == 0) {
-        std::fprintf(stderr, "quasi_tcp_client: --tap, --ip and --server are required\n");
-        return false;
-    }
+// -1 to go on, else the exit status (0 after --help, 2 for a bad command line).
+int parse_options(int argc, char** argv, Options& o) {
+    CLI::App app{"quasi as a TCP client over a tap: a stream echoed by the kernel's server and checked, or --churn "
+        "short connections", "quasi_tcp_client"};
+    app::take_last_values(app);
+    app.add_option("--tap", o.tap, "the tap to attach to (it must exist)")->required();
+    app::add_cidr(app, "--ip", o.ip, o.prefix_len, "quasi's address and prefix, in 198.18.0.0/15")->required();
+    app::add_endpoint(app, "--server", o.server, "the kernel's echo server")->required();
+    app::add_size(app, "--bytes", o.bytes, 1, 16ull << 30, "bytes to send and get back");
+    app::add_size(app, "--seed", o.seed, 0, (1ull << 32) - 1, "seed of the stream");
+    app::add_size(app, "--seconds", o.seconds, 1, 3600, "bound on the whole run, connect included");
+    app::add_size(app, "--wait-link-ms", o.wait_link_ms, 0, 60000, "wait for the kernel to see the tap up (ms)");
+    app::add_size(app, "--linger-ms", o.linger_ms, 0, 60000, "keep the stack up after the close (ms)");
+    app::add_size(app, "--hold-reads-ms", o.hold_reads_ms, 0, 60000,
+                  "read nothing until this long after the half-close (needs --shutdown after-send)");
+    app::add_mac(app, "--mac", o.mac, "quasi's MAC address");
+    app::add_size(app, "--churn", o.churn, 0, 10'000'000, "short connections instead of one transfer");
+    app::add_size(app, "--concurrency", o.concurrency, 1, 4096, "--churn connections at a time");
+    app.add_option_function<std::vector<std::string>>(
+           "--impair",
+           [&o](const std::vector<std::string>& specs) {
+               for (const std::string& spec : specs)
+                   if (!o.impair.parse(spec.c_str())) throw CLI::ValidationError("--impair", "bad spec '" + spec + "'");
+           },
+           "impairment decorator between the stack and the tap (apps/impair_options.hpp); repeats accumulate")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->type_name("SPEC");
+    std::map<std::string, bool> shutdowns{{"after-send", true}, {"after-echo", false}};
+    app.add_option("--shutdown", o.shutdown_after_send, "half-close after the last send or after the whole echo")
+        ->transform(CLI::CheckedTransformer(shutdowns).description(""))
+        ->type_name("after-send|after-echo");
+    std::map<std::string, int> congestion{{"cubic", 1}, {"newreno", 0}};
+    app.add_option("--congestion", o.congestion, "congestion control (default: the stack's)")
+        ->transform(CLI::CheckedTransformer(congestion).description(""))
+        ->type_name("cubic|newreno");
+    if (int rc = app::parse_command_line(app, argc, argv); rc >= 0) return rc;
     if (o.hold_reads_ms && !o.shutdown_after_send) {
         std::fprintf(stderr, "quasi_tcp_client: --hold-reads-ms needs --shutdown after-send\n");
-        return false;
+        return 2;
     }
     // DESIGN.md network safety: test traffic only inside 198.18.0.0/15.
     if (!app::in_benchmark_range(o.ip) || !app::in_benchmark_range(o.server.addr) || o.prefix_len < 15) {
         std::fprintf(stderr, "quasi_tcp_client: addresses must lie in 198.18.0.0/15 (prefix >= /15)\n");
-        return false;
+        return 2;
     }
-    return true;
+    return -1;
 }
 
 double mb_per_s(uint64_t bytes, TimeNs ns) { return ns ? double(bytes) / 1e6 / (double(ns) / double(kSecond)) : 0.0; }
@@ -235,10 +222,7 @@ int run_churn(Stack& stack, const Options& o, const Clock& clock, Pump pump) {
 
 int main(int argc, char** argv) {
     Options o;
-    if (!parse_options(argc, argv, o)) {
-        usage();
-        return 2;
-    }
+    if (int rc = parse_options(argc, argv, o); rc >= 0) return rc;
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     SteadyClock clock;
     Stack::Config config;
@@ -247,7 +231,7 @@ int main(int argc, char** argv) {
     Stack stack(config, clock);
     app::LinkImpairment::ReleaseGuard release_impairment{o.impair};  // before the stack and its pool go
 
-    auto tap = app::open_tap_and_wait("quasi_tcp_client", o.tap, stack.pool(), o.mac, o.wait_link_ms, clock);
+    auto tap = app::open_tap_and_wait("quasi_tcp_client", o.tap.c_str(), stack.pool(), o.mac, o.wait_link_ms, clock);
     if (!tap) return 2;
     Netif& link = o.impair.wrap(*tap, stack.pool(), clock);
     if (int rc = stack.add_interface(link, o.ip, o.prefix_len); rc < 0) {

@@ -27,6 +27,7 @@
 // kernel flushes when the tap loses its carrier) alive that long after the traffic; the
 // line "quasi_udp_client: traffic done, lingering" tells a script when to look.
 #include "apps/app_common.hpp"
+#include "apps/cli_options.hpp"
 #include "ports/x86/steady_clock.hpp"
 #include "ports/x86/tap.hpp"
 #include "stack/random.hpp"
@@ -48,7 +49,7 @@ using namespace quasi;
 namespace {
 
 struct Options {
-    const char* tap = nullptr;
+    std::string tap;
     Ipv4Addr ip;
     uint8_t prefix_len = 0;
     SockAddr server;
@@ -65,53 +66,32 @@ struct Options {
     bool check_peer_mac = false;
 };
 
-void usage() {
-    std::fprintf(stderr,
-                 "usage: quasi_udp_client --tap IFNAME --ip ADDR/LEN --server ADDR:PORT [--count N]\n"
-                 "                        [--max-size BYTES] [--seed K] [--timeout-ms MS] [--retries R]\n"
-                 "                        [--seconds S] [--mac MAC] [--expect-peer-mac MAC] [--linger-ms MS]\n"
-                 "                        [--wait-link-ms MS]\n");
-}
-
-bool parse_options(int argc, char** argv, Options& o) {
-    for (int i = 1; i < argc; ++i) {
-        const char* arg = argv[i];
-        const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
-        bool ok = value != nullptr;
-        if (!ok) {
-        } else if (!std::strcmp(arg, "--tap")) o.tap = value;
-        else if (!std::strcmp(arg, "--ip")) ok = app::parse_cidr(value, o.ip, o.prefix_len);
-        else if (!std::strcmp(arg, "--server")) ok = app::parse_endpoint(value, o.server);
-        else if (!std::strcmp(arg, "--count")) ok = app::parse_size(value, o.count) && o.count >= 1 && o.count <= 100000;
-        else if (!std::strcmp(arg, "--max-size")) ok = app::parse_size(value, o.max_size) && o.max_size >= 1 && o.max_size <= 65507;
-        else if (!std::strcmp(arg, "--seed")) ok = app::parse_size(value, o.seed);
-        else if (!std::strcmp(arg, "--timeout-ms")) ok = app::parse_size(value, o.timeout_ms) && o.timeout_ms >= 1 && o.timeout_ms <= 60000;
-        else if (!std::strcmp(arg, "--retries")) ok = app::parse_size(value, o.retries) && o.retries <= 10;
-        else if (!std::strcmp(arg, "--seconds")) ok = app::parse_size(value, o.seconds) && o.seconds >= 1 && o.seconds <= 3600;
-        else if (!std::strcmp(arg, "--wait-link-ms")) ok = app::parse_size(value, o.wait_link_ms) && o.wait_link_ms <= 60000;
-        else if (!std::strcmp(arg, "--linger-ms")) ok = app::parse_size(value, o.linger_ms) && o.linger_ms <= 10000;
-        else if (!std::strcmp(arg, "--mac")) ok = parse_mac(value, o.mac);
-        else if (!std::strcmp(arg, "--expect-peer-mac")) ok = parse_mac(value, o.expect_peer_mac), o.check_peer_mac = true;
-        else {
-            std::fprintf(stderr, "quasi_udp_client: unknown option '%s'\n", arg);
-            return false;
-        }
-        if (!ok) {
-            std::fprintf(stderr, "quasi_udp_client: missing or bad value for %s: '%s'\n", arg, value ? value : "");
-            return false;
-        }
-        i += 1;  // past the option's value
-    }
-    if (!o.tap || o.prefix_len == 0 || o.server.port == 0) {
-        std::fprintf(stderr, "quasi_udp_client: --tap, --ip and --server are required\n");
-        return false;
-    }
+// -1 to go on, else the exit status (0 after --help, 2 for a bad command line).
+int parse_options(int argc, char** argv, Options& o) {
+    CLI::App app{"UDP datagrams from quasi over a tap to the kernel's echo server, checked byte for byte",
+                 "quasi_udp_client"};
+    app::take_last_values(app);
+    app.add_option("--tap", o.tap, "the tap to attach to (it must exist)")->required();
+    app::add_cidr(app, "--ip", o.ip, o.prefix_len, "quasi's address and prefix, in 198.18.0.0/15")->required();
+    app::add_endpoint(app, "--server", o.server, "the kernel's UDP echo server")->required();
+    app::add_size(app, "--count", o.count, 1, 100000, "datagrams to send");
+    app::add_size(app, "--max-size", o.max_size, 1, 65507, "largest datagram (bytes)");
+    app::add_size(app, "--seed", o.seed, 0, UINT64_MAX, "seed of sizes and payloads");
+    app::add_size(app, "--timeout-ms", o.timeout_ms, 1, 60000, "wait for each echo (ms)");
+    app::add_size(app, "--retries", o.retries, 0, 10, "resends of a datagram whose echo did not come");
+    app::add_size(app, "--seconds", o.seconds, 1, 3600, "bound on the whole run");
+    app::add_size(app, "--wait-link-ms", o.wait_link_ms, 0, 60000, "wait for the kernel to see the tap up (ms)");
+    app::add_size(app, "--linger-ms", o.linger_ms, 0, 10000, "keep the stack up after the traffic (ms)");
+    app::add_mac(app, "--mac", o.mac, "quasi's MAC address");
+    app::add_mac(app, "--expect-peer-mac", o.expect_peer_mac, "the kernel's MAC that ARP must resolve")
+        ->each([&o](const std::string&) { o.check_peer_mac = true; });
+    if (int rc = app::parse_command_line(app, argc, argv); rc >= 0) return rc;
     // DESIGN.md network safety: test traffic only inside 198.18.0.0/15.
     if (!app::in_benchmark_range(o.ip) || !app::in_benchmark_range(o.server.addr) || o.prefix_len < 15) {
         std::fprintf(stderr, "quasi_udp_client: addresses must lie in 198.18.0.0/15 (prefix >= /15)\n");
-        return false;
+        return 2;
     }
-    return true;
+    return -1;
 }
 
 // Edge sizes first (fragmentation boundaries for a 1500-byte MTU), then pseudo-random.
@@ -143,10 +123,7 @@ const char* mac_text(const MacAddr& m, char (&buf)[18]) { return format(m, buf, 
 
 int main(int argc, char** argv) {
     Options o;
-    if (!parse_options(argc, argv, o)) {
-        usage();
-        return 2;
-    }
+    if (int rc = parse_options(argc, argv, o); rc >= 0) return rc;
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     SteadyClock clock;
     Stack::Config config;
@@ -154,7 +131,7 @@ int main(int argc, char** argv) {
     config.pool.count = 4096;
     Stack stack(config, clock);
 
-    auto tap = app::open_tap_and_wait("quasi_udp_client", o.tap, stack.pool(), o.mac, o.wait_link_ms, clock);
+    auto tap = app::open_tap_and_wait("quasi_udp_client", o.tap.c_str(), stack.pool(), o.mac, o.wait_link_ms, clock);
     if (!tap) return 2;
     int ifindex = stack.add_interface(*tap, o.ip, o.prefix_len);
     if (ifindex < 0) {

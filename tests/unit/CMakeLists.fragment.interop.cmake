@@ -7,8 +7,8 @@ set(QUASI_INTEROP_DIR ${PROJECT_SOURCE_DIR}/tests/interop)
 
 # The stack-originated UDP client (udp_stack_client.sh runs it inside the namespace).
 add_executable(quasi_udp_client ${QUASI_INTEROP_DIR}/quasi_udp_client.cpp)
-target_link_libraries(quasi_udp_client PRIVATE quasi quasi_ports_x86 quasi_app_common)
-target_compile_options(quasi_udp_client PRIVATE ${QUASI_CORE_FLAGS})
+target_link_libraries(quasi_udp_client PRIVATE quasi quasi_ports_x86 quasi_app_cli)
+target_compile_options(quasi_udp_client PRIVATE -fno-rtti)  # exceptions: CLI11 reports errors by throwing
 set_target_properties(quasi_udp_client PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/interop)
 
 # name        seconds (hard limit; each takes a few seconds)

@@ -11,8 +11,8 @@
 # libsodium's SHA-256, so not in a cross build).
 if(TARGET PkgConfig::SODIUM)
   add_executable(quasi_tcp_client ${PROJECT_SOURCE_DIR}/tests/interop/quasi_tcp_client.cpp)
-  target_link_libraries(quasi_tcp_client PRIVATE quasi quasi_ports_x86 quasi_app_common PkgConfig::SODIUM)
-  target_compile_options(quasi_tcp_client PRIVATE ${QUASI_CORE_FLAGS})
+  target_link_libraries(quasi_tcp_client PRIVATE quasi quasi_ports_x86 quasi_app_cli PkgConfig::SODIUM)
+  target_compile_options(quasi_tcp_client PRIVATE -fno-rtti)  # exceptions: CLI11 reports errors by throwing
   set_target_properties(quasi_tcp_client PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/interop)
 endif()
 

@@ -1,6 +1,8 @@
 // quasi-perf's statistics (histogram percentiles, min/median/max, ratios pair by pair)
 // and a short run of every test on the in-memory link, generic and specialized, where
 // what the sender counted must equal what the receiver got.
+#include "apps/perf_lwip.hpp"
+#include "apps/perf_plot.hpp"
 #include "apps/perf_report.hpp"
 #include "apps/perf_run.hpp"
 #include "apps/perf_stats.hpp"
@@ -102,6 +104,25 @@ TEST(RatioRows, PairsSpecializedWithGeneric) {
     EXPECT_DOUBLE_EQ(j["UDP_STREAM"]["64"]["generic"]["pps"]["max"].get<double>(), 100.0);
 }
 
+TEST(Plot, OneLinePerPathOnePointPerSize) {
+    auto run = [](double gbps) {
+        RunResult r;
+        r.window_s = 1;
+        r.window.bytes_received = uint64_t(gbps * 1e9 / 8);
+        return r;
+    };
+    std::vector<Cell> cells{{PerfTest::udp_stream, 64, Path::generic, {run(1), run(3), run(2)}},
+                            {PerfTest::udp_stream, 1472, Path::generic, {run(10)}},
+                            {PerfTest::udp_stream, 64, Path::lwip, {run(0.5)}},
+                            {PerfTest::tcp_rr, 64, Path::generic, {run(1)}}};  // RR: not a throughput
+    std::string script = plot_script(cells, "out.png");
+    EXPECT_NE(script.find("set output \"out.png\""), std::string::npos);
+    EXPECT_NE(script.find("64 2\n1472 10\nEOD"), std::string::npos) << script;  // the medians, by size
+    EXPECT_NE(script.find("title 'lwip'"), std::string::npos);
+    EXPECT_EQ(script.find("TCP_RR"), std::string::npos);
+    EXPECT_EQ(plot_script({cells.back()}, "out.png"), "");
+}
+
 TEST(CountMismatch, TcpBytesAlwaysUdpOnlyInMemory) {
     RunResult r;
     r.total.bytes_sent = 100, r.total.bytes_received = 99;
@@ -127,7 +148,7 @@ TEST(Measure, WarmupLeftOutOfTheWindow) {
     EXPECT_LE(r.window.msgs_received, r.window.msgs_sent + 32);  // at most one burst in flight at the start
 }
 
-// Every test, both quasi paths, a counted run with no warm-up: the totals must match.
+// Every test, both quasi paths (and lwIP), a counted run with no warm-up: the totals must match.
 class MemRun : public ::testing::TestWithParam<std::tuple<PerfTest, Path>> {};
 
 std::string mem_run_name(const ::testing::TestParamInfo<MemRun::ParamType>& info) {
@@ -142,7 +163,8 @@ TEST_P(MemRun, SenderCountEqualsReceiverCount) {
     spec.size = is_rr(test) ? 100 : is_tcp(test) ? 1448 : 64;
     spec.warmup_s = 0;
     spec.count = is_rr(test) ? 500 : 4000;
-    RunResult r = run_mem(spec, nullptr);
+    if (path == Path::lwip && !lwip_built()) GTEST_SKIP() << "built without lwIP";
+    RunResult r = path == Path::lwip ? run_lwip(spec, nullptr) : run_mem(spec, nullptr);
     ASSERT_EQ(r.error, "");
     EXPECT_GT(r.window_s, 0);
     EXPECT_GE(is_rr(test) ? r.window.transactions : r.window.msgs_sent, spec.count);
@@ -166,6 +188,11 @@ INSTANTIATE_TEST_SUITE_P(AllTests, MemRun,
                          ::testing::Combine(::testing::Values(PerfTest::udp_stream, PerfTest::tcp_stream,
                                                               PerfTest::tcp_maerts, PerfTest::udp_rr, PerfTest::tcp_rr),
                                             ::testing::Values(Path::generic, Path::specialized)),
+                         mem_run_name);
+// lwIP's two netifs in memory (--baseline lwip): the tests it runs.
+INSTANTIATE_TEST_SUITE_P(Lwip, MemRun,
+                         ::testing::Combine(::testing::Values(PerfTest::udp_stream, PerfTest::tcp_stream, PerfTest::tcp_rr),
+                                            ::testing::Values(Path::lwip)),
                          mem_run_name);
 // TCP_CRR: a connection per transaction, generic only (can_specialize()).
 INSTANTIATE_TEST_SUITE_P(Crr, MemRun, ::testing::Values(std::make_tuple(PerfTest::tcp_crr, Path::generic)),

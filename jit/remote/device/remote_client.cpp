@@ -119,6 +119,7 @@ ssize_t RemoteClient::send(int handle, const void* data, size_t len) {
         return -EBADF;
     case HandleGuard::Verdict::reject:  // not this policy's; kept for completeness
         return -ESTALE;
+    case HandleGuard::Verdict::reinforce:  // no egress rule on a remote device: ask again
     case HandleGuard::Verdict::respecialize:
         // A frozen invariant changed (or no code yet): never run the old code again;
         // ask for new code unless a request is already queued or on the wire.
