@@ -127,9 +127,7 @@ bool timed_transaction(RunResult& r, Counters& c, Exchange exchange) {
     return true;
 }
 
-// Two quasi stacks in this process on the in-memory link, polled alternately on one
-// thread (ports/x86/mem_link.hpp). Path generic or specialized.
-RunResult run_mem(const RunSpec& spec, const Progress& progress);
+
 // The two devices (and their pools) the quasi stacks use instead of the in-memory link,
 // e.g. a DPDK net_ring pair (quasi-perf --link dpdk).
 struct QuasiLink {
