@@ -191,6 +191,7 @@ void Stack::housekeeping(Timer& timer, TimeNs now) {
     Stack& stack = *static_cast<Stack*>(timer.context);
     for (size_t i = 0; i < stack.interface_count_; ++i) stack.interfaces_[i]->arp().poll(now);
     stack.reassembler_.expire(now);
+    stack.tcp_.housekeeping();
     stack.timers_.schedule(timer, now + kHousekeepingInterval);
 }
 

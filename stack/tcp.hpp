@@ -278,6 +278,9 @@ public:
     // Frees the sockets closed since the last call (Stack::poll calls it once per pass:
     // code still holding a reference while a segment or timer is processed stays safe).
     void reap();
+    // Periodic (Stack's housekeeping): gives back ring blocks the cache did not need.
+    void housekeeping() { ring_blocks_.trim(); }
+    size_t cached_ring_memory() const { return ring_blocks_.bytes(); }
     uint32_t isn_for(const TcpTuple& t);
 
     // Output (tcp_output.cpp).
@@ -346,6 +349,9 @@ public:
     // holds none; bigger ones (a bulk flow's) are kept until the connection ends,
     // sparing a bulk transfer a free and a page-faulting allocation per window.
     static constexpr size_t kRingKeepBytes = 64 * 1024;
+    // Freed ring chunks of the first size kept for the next connection (BlockCache):
+    // enough for a burst of connections opening and closing together.
+    static constexpr size_t kRingCacheBlocks = 128;
 
 private:
     friend struct TcpInput;
@@ -385,6 +391,7 @@ private:
     Stack& stack_;
     Config config_;
     MemorySource& memory_;
+    BlockCache ring_blocks_;  // rings' first chunks and RACK's send times (all one size)
     SlabPool<TcpSocket> sockets_;
     HashTable<ConnTable> connections_;  // every socket with a full 4-tuple (not listeners)
     ListenerList listeners_;
