@@ -49,7 +49,8 @@ void Interface::flush() {
 // ---- path MTU ----
 
 uint16_t PathMtuCache::get(Ipv4Addr dst, uint16_t link_mtu, TimeNs now, TimeNs* expires) const {
-    for (const Entry& e : entries_) {
+    for (size_t i = 0; i < filled_; ++i) {
+        const Entry& e = entries_[i];
         if (e.mtu == 0 || e.dst != dst || e.expires <= now) continue;
         if (expires) *expires = e.expires;
         return e.mtu < link_mtu ? e.mtu : link_mtu;
@@ -75,6 +76,7 @@ bool PathMtuCache::lower(Ipv4Addr dst, uint16_t mtu, TimeNs now) {
             if (e.expires < slot->expires) slot = &e;
     }
     *slot = Entry{dst, mtu, now + kLifetime};
+    if (size_t index = size_t(slot - entries_.data()) + 1; index > filled_) filled_ = index;
     version.guarded_write(version + 1);
     return true;
 }
@@ -175,13 +177,17 @@ size_t Stack::poll() {
             for (size_t k = 0; k < n; ++k) {
                 stats_.count(Counter::rx_frames);
                 stats_.count(Counter::rx_bytes, burst[k]->length);
+                TimePin pin(*this);
                 ethernet_input(iface, std::move(burst[k]));
             }
             work += n;
             if (n < burst.size()) break;
         }
     }
-    work += timers_.advance(clock_.now());
+    {
+        TimePin pin(*this);
+        work += timers_.advance(now());
+    }
     flush_all();
     tcp_.reap();
     return work;
