@@ -220,12 +220,32 @@ int run_hold(const Options& o) {
     return answered == o.hold ? 0 : 1;
 }
 
+constexpr const char* kUsage =
+    "usage: quasi-churn [--cycles N] [--concurrency C] [--request B] [--response B]\n"
+    "                   [--hold N] [--seconds S]\n";
+
+constexpr const char* kHelp =
+    "Connection churn and idle connections between two quasi stacks on the in-memory link.\n"
+    "\n"
+    "  --cycles N       connect/request/response/close cycles in all (default 200000)\n"
+    "  --concurrency C  connections at a time (default 64)\n"
+    "  --request B      request bytes (default 64)\n"
+    "  --response B     response bytes; the server closes first (default 64)\n"
+    "  --hold N         instead: open N connections, each answers one request, and report\n"
+    "                   the memory per idle connection end\n"
+    "  --seconds S      bound on the whole run (default 60)\n"
+    "  -h, --help       this text\n";
+
 }  // namespace
 
 int main(int argc, char** argv) {
     Options o;
     for (int i = 1; i < argc; ++i) {
         const char* arg = argv[i];
+        if (!std::strcmp(arg, "--help") || !std::strcmp(arg, "-h")) {
+            std::printf("%s\n%s", kUsage, kHelp);
+            return 0;
+        }
         const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
         bool ok = value != nullptr;
         if (!std::strcmp(arg, "--cycles") && ok) ok = app::parse_size(value, o.cycles);
@@ -236,10 +256,7 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(arg, "--seconds") && ok) ok = app::parse_size(value, o.seconds) && o.seconds > 0;
         else ok = false;
         if (!ok) {
-            std::fprintf(stderr, "quasi-churn: bad or incomplete option '%s'\n"
-                                 "usage: quasi-churn [--cycles N] [--concurrency C] [--request B] [--response B]\n"
-                                 "                   [--hold N] [--seconds S]\n",
-                         arg);
+            std::fprintf(stderr, "quasi-churn: bad or incomplete option '%s'\n%s", arg, kUsage);
             return 2;
         }
         i += 1;

@@ -155,7 +155,7 @@ uint16_t* Stack::ip_ident_counter(Ipv4Addr src, Ipv4Addr dst, uint8_t protocol) 
     // RFC 7739 5.2 / 6864: a counter per hashed (src, dst, protocol) bucket, each
     // started at a random value, so IDs reveal nothing across destinations.
     uint64_t words[2] = {(uint64_t{src.value} << 32) | dst.value, protocol};
-    size_t bucket = siphash(hash_key_, words, 2) % kIdentBuckets;
+    size_t bucket = ident_hash_(hash_key_, words) % kIdentBuckets;
     return &ident_counters_[bucket];
 }
 

@@ -241,6 +241,7 @@ private:
     BufferPool* pool_;
     Random random_;
     SipKey hash_key_;
+    SipHashMemo<2> ident_hash_;  // ip_ident_counter's last (src, dst, protocol)
     std::array<std::unique_ptr<Interface>, kMaxInterfaces> interfaces_;
     size_t interface_count_ = 0;
     RouteTable routes_;

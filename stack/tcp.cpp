@@ -272,7 +272,7 @@ void TcpLayer::init_connection(TcpSocket& s) {
     // connection to the next, which is what lets a peer holding a TIME-WAIT record
     // take our next SYN on the same ports (RFC 6191).
     const uint64_t words[1] = {uint64_t{s.local_addr.get().value} << 32 | s.remote_addr.get().value};
-    s.ts_offset = static_cast<uint32_t>(siphash(ts_key_, words, 1));
+    s.ts_offset = static_cast<uint32_t>(ts_offset_hash_(ts_key_, words));
     s.snd_mss.guarded_write(536);
     s.cc.init(config_.congestion, 536, stack_.now());
     s.last_receive_time = stack_.now();

@@ -402,6 +402,7 @@ private:
     uint32_t next_ephemeral_ = 0;  // RFC 6056 algorithm 3's counter
     SipKey port_key_;
     SipKey ts_key_;  // TSval offsets per address pair (init_connection)
+    SipHashMemo<1> ts_offset_hash_;
     size_t open_count_ = 0;
     SipKey isn_key_;
     SipKey cookie_key_;
