@@ -31,4 +31,27 @@ struct SipKey {
 };
 uint64_t siphash(const SipKey& key, const uint64_t* words, size_t count);
 
+// The last answer of siphash(key, words) under one fixed key. Per-address-pair values
+// (TSval offsets, IP ID buckets) are asked for at every connection, and a host
+// churning connections with one peer asks the same question each time; the answer
+// is the same function of the same input, so it is kept rather than hashed again.
+template <size_t N>
+class SipHashMemo {
+public:
+    uint64_t operator()(const SipKey& key, const uint64_t (&words)[N]) {
+        bool same = valid_;
+        for (size_t i = 0; i < N && same; ++i) same = words_[i] == words[i];
+        if (same) return hash_;
+        for (size_t i = 0; i < N; ++i) words_[i] = words[i];
+        hash_ = siphash(key, words, N);
+        valid_ = true;
+        return hash_;
+    }
+
+private:
+    uint64_t words_[N] = {};
+    uint64_t hash_ = 0;
+    bool valid_ = false;
+};
+
 }  // namespace quasi

@@ -197,6 +197,7 @@ int bind(Stack& stack, int fd, SockAddr local) {
 }
 
 int connect(Stack& stack, int fd, SockAddr remote) {
+    Stack::TimePin pin(stack);  // one clock reading for the whole call
     if (UdpSocket* s = stack.descriptors().udp(fd)) return stack.udp().connect(*s, remote);
     if (TcpSocket* s = stack.descriptors().tcp(fd)) {
         int rc = stack.tcp().connect(*s, remote);
@@ -212,6 +213,7 @@ int listen(Stack& stack, int fd, int backlog) {
 }
 
 int accept(Stack& stack, int fd, SockAddr* peer) {
+    Stack::TimePin pin(stack);  // one clock reading for the whole call
     TcpSocket* l = stack.descriptors().tcp(fd);
     if (!l) return stack.descriptors().udp(fd) ? -EOPNOTSUPP : -EBADF;
     int error = 0;
@@ -230,6 +232,7 @@ int accept(Stack& stack, int fd, SockAddr* peer) {
 }
 
 ssize_t sendto(Stack& stack, int fd, const void* data, size_t len, int /*flags*/, const SockAddr* dst) {
+    Stack::TimePin pin(stack);  // one clock reading for the whole call
     if (!data && len > 0) return -EFAULT;
     ssize_t rc;
     if (UdpSocket* s = stack.descriptors().udp(fd)) {
@@ -248,6 +251,7 @@ ssize_t send(Stack& stack, int fd, const void* data, size_t len, int flags) {
 }
 
 ssize_t recvfrom(Stack& stack, int fd, void* data, size_t len, int flags, SockAddr* from) {
+    Stack::TimePin pin(stack);  // one clock reading for the whole call
     if (!data && len > 0) return -EFAULT;
     if (UdpSocket* s = stack.descriptors().udp(fd))
         return stack.udp().receive_from(*s, static_cast<uint8_t*>(data), len, from, flags & kMsgPeek);
@@ -265,6 +269,7 @@ ssize_t recv(Stack& stack, int fd, void* data, size_t len, int flags) {
 }
 
 int shutdown(Stack& stack, int fd, int how) {
+    Stack::TimePin pin(stack);  // one clock reading for the whole call
     TcpSocket* s = stack.descriptors().tcp(fd);
     if (!s) return stack.descriptors().udp(fd) ? -ENOTCONN : -EBADF;
     if (how < kShutRd || how > kShutRdwr) return -EINVAL;
@@ -274,6 +279,7 @@ int shutdown(Stack& stack, int fd, int how) {
 }
 
 int close(Stack& stack, int fd) {
+    Stack::TimePin pin(stack);  // one clock reading for the whole call
     if (UdpSocket* s = stack.descriptors().udp(fd)) {
         stack.udp().close(*s);
     } else if (TcpSocket* t = stack.descriptors().tcp(fd)) {

@@ -49,7 +49,8 @@ void Interface::flush() {
 // ---- path MTU ----
 
 uint16_t PathMtuCache::get(Ipv4Addr dst, uint16_t link_mtu, TimeNs now, TimeNs* expires) const {
-    for (const Entry& e : entries_) {
+    for (size_t i = 0; i < filled_; ++i) {
+        const Entry& e = entries_[i];
         if (e.mtu == 0 || e.dst != dst || e.expires <= now) continue;
         if (expires) *expires = e.expires;
         return e.mtu < link_mtu ? e.mtu : link_mtu;
@@ -75,6 +76,7 @@ bool PathMtuCache::lower(Ipv4Addr dst, uint16_t mtu, TimeNs now) {
             if (e.expires < slot->expires) slot = &e;
     }
     *slot = Entry{dst, mtu, now + kLifetime};
+    if (size_t index = size_t(slot - entries_.data()) + 1; index > filled_) filled_ = index;
     version.guarded_write(version + 1);
     return true;
 }
@@ -153,7 +155,7 @@ uint16_t* Stack::ip_ident_counter(Ipv4Addr src, Ipv4Addr dst, uint8_t protocol) 
     // RFC 7739 5.2 / 6864: a counter per hashed (src, dst, protocol) bucket, each
     // started at a random value, so IDs reveal nothing across destinations.
     uint64_t words[2] = {(uint64_t{src.value} << 32) | dst.value, protocol};
-    size_t bucket = siphash(hash_key_, words, 2) % kIdentBuckets;
+    size_t bucket = ident_hash_(hash_key_, words) % kIdentBuckets;
     return &ident_counters_[bucket];
 }
 
@@ -175,13 +177,17 @@ size_t Stack::poll() {
             for (size_t k = 0; k < n; ++k) {
                 stats_.count(Counter::rx_frames);
                 stats_.count(Counter::rx_bytes, burst[k]->length);
+                TimePin pin(*this);
                 ethernet_input(iface, std::move(burst[k]));
             }
             work += n;
             if (n < burst.size()) break;
         }
     }
-    work += timers_.advance(clock_.now());
+    {
+        TimePin pin(*this);
+        work += timers_.advance(now());
+    }
     flush_all();
     tcp_.reap();
     return work;
@@ -191,6 +197,7 @@ void Stack::housekeeping(Timer& timer, TimeNs now) {
     Stack& stack = *static_cast<Stack*>(timer.context);
     for (size_t i = 0; i < stack.interface_count_; ++i) stack.interfaces_[i]->arp().poll(now);
     stack.reassembler_.expire(now);
+    stack.tcp_.housekeeping();
     stack.timers_.schedule(timer, now + kHousekeepingInterval);
 }
 

@@ -100,6 +100,7 @@ private:
         TimeNs expires = 0;
     };
     std::array<Entry, kEntries> entries_{};
+    size_t filled_ = 0;  // entries_[filled_..] were never used: get() stops there
 };
 
 class Stack {
@@ -144,7 +145,30 @@ public:
     BufferPool& pool() { return *pool_; }
     const BufferPool& pool() const { return *pool_; }
     uint32_t random_u32() { return random_.next32(); }
-    TimeNs now() const { return clock_.now(); }
+    // The time. Reading the clock costs as much as processing a small part of a
+    // segment, and a segment asks for the time a dozen times (RTT, timestamps, timers,
+    // RACK), so a TimePin reads it once for everything done for one received frame,
+    // one timer pass or one socket call, as Linux stamps a segment once (tcp_mstamp).
+    TimeNs now() const { return time_pinned_ ? pinned_time_ : clock_.now(); }
+    // While it lives, now() answers the clock's reading taken at its construction;
+    // nested pins keep the outer reading.
+    class TimePin {
+    public:
+        explicit TimePin(Stack& stack) : stack_(stack), outer_(!stack.time_pinned_) {
+            if (!outer_) return;
+            stack.pinned_time_ = stack.clock_.now();
+            stack.time_pinned_ = true;
+        }
+        ~TimePin() {
+            if (outer_) stack_.time_pinned_ = false;
+        }
+        TimePin(const TimePin&) = delete;
+        TimePin& operator=(const TimePin&) = delete;
+
+    private:
+        Stack& stack_;
+        bool outer_;
+    };
     const Config& config() const { return config_; }
     RouteTable& routes() { return routes_; }
     size_t interface_count() const { return interface_count_; }
@@ -215,11 +239,14 @@ private:
 
     Config config_;
     const Clock& clock_;
+    bool time_pinned_ = false;
+    TimeNs pinned_time_ = 0;
     Stats stats_;
     std::unique_ptr<BufferPool> owned_pool_;
     BufferPool* pool_;
     Random random_;
     SipKey hash_key_;
+    SipHashMemo<2> ident_hash_;  // ip_ident_counter's last (src, dst, protocol)
     std::array<std::unique_ptr<Interface>, kMaxInterfaces> interfaces_;
     size_t interface_count_ = 0;
     RouteTable routes_;

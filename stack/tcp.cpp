@@ -40,10 +40,11 @@ TcpLayer::TcpLayer(Stack& stack, const Config& config)
     : stack_(stack),
       config_(config),
       memory_(config.memory ? *config.memory : heap_memory()),
+      ring_blocks_(memory_, ByteRing::kFirstAllocation, kRingCacheBlocks),
       sockets_(socket_pool_config(config), memory_),
       connections_(memory_, config.grow ? 256 : config.max_sockets, config.max_sockets, config.grow),
       time_wait_(time_wait_config(config), memory_),
-      rings_{.source = &memory_, .limit = config.max_buffer_memory},
+      rings_{.source = &ring_blocks_, .limit = config.max_buffer_memory},
       time_wait_timer_(&TcpLayer::on_time_wait_expiry, this) {
     isn_key_ = SipKey{uint64_t{stack.random_u32()} << 32 | stack.random_u32(),
                       uint64_t{stack.random_u32()} << 32 | stack.random_u32()};
@@ -67,7 +68,7 @@ TcpLayer::~TcpLayer() {
 }
 
 size_t TcpLayer::memory_in_use() const {
-    return sockets_.bytes() + connections_.bytes() + time_wait_.bytes() + rings_.used;
+    return sockets_.bytes() + connections_.bytes() + time_wait_.bytes() + rings_.used + ring_blocks_.bytes();
 }
 
 void TcpLayer::reap() {
@@ -146,7 +147,7 @@ bool TcpLayer::alloc_buffers(TcpSocket& s) {
     }
     // RACK's send times (stack/tcp_rack.hpp): a record per segment of at least 1 KB,
     // taken at the first send and given back with the send ring's storage.
-    s.send_times.configure(s.send_buffer.capacity() / 1024, memory_);
+    s.send_times.configure(s.send_buffer.capacity() / 1024, ring_blocks_);
     return true;
 }
 
@@ -272,7 +273,7 @@ void TcpLayer::init_connection(TcpSocket& s) {
     // connection to the next, which is what lets a peer holding a TIME-WAIT record
     // take our next SYN on the same ports (RFC 6191).
     const uint64_t words[1] = {uint64_t{s.local_addr.get().value} << 32 | s.remote_addr.get().value};
-    s.ts_offset = static_cast<uint32_t>(siphash(ts_key_, words, 1));
+    s.ts_offset = static_cast<uint32_t>(ts_offset_hash_(ts_key_, words));
     s.snd_mss.guarded_write(536);
     s.cc.init(config_.congestion, 536, stack_.now());
     s.last_receive_time = stack_.now();

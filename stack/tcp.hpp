@@ -283,6 +283,9 @@ public:
     // Frees the sockets closed since the last call (Stack::poll calls it once per pass:
     // code still holding a reference while a segment or timer is processed stays safe).
     void reap();
+    // Periodic (Stack's housekeeping): gives back ring blocks the cache did not need.
+    void housekeeping() { ring_blocks_.trim(); }
+    size_t cached_ring_memory() const { return ring_blocks_.bytes(); }
     uint32_t isn_for(const TcpTuple& t);
 
     // Output (tcp_output.cpp).
@@ -351,6 +354,9 @@ public:
     // holds none; bigger ones (a bulk flow's) are kept until the connection ends,
     // sparing a bulk transfer a free and a page-faulting allocation per window.
     static constexpr size_t kRingKeepBytes = 64 * 1024;
+    // Freed ring chunks of the first size kept for the next connection (BlockCache):
+    // enough for a burst of connections opening and closing together.
+    static constexpr size_t kRingCacheBlocks = 128;
 
 private:
     friend struct TcpInput;
@@ -393,6 +399,7 @@ private:
     Stack& stack_;
     Config config_;
     MemorySource& memory_;
+    BlockCache ring_blocks_;  // rings' first chunks and RACK's send times (all one size)
     SlabPool<TcpSocket> sockets_;
     HashTable<ConnTable> connections_;  // every socket with a full 4-tuple (not listeners)
     ListenerList listeners_;
@@ -403,6 +410,7 @@ private:
     uint32_t next_ephemeral_ = 0;  // RFC 6056 algorithm 3's counter
     SipKey port_key_;
     SipKey ts_key_;  // TSval offsets per address pair (init_connection)
+    SipHashMemo<1> ts_offset_hash_;
     size_t open_count_ = 0;
     SipKey isn_key_;
     SipKey cookie_key_;

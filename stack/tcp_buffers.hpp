@@ -64,6 +64,9 @@ public:
     // storage is at most `threshold` bytes; the capacity stays.
     void shrink_if_empty(size_t threshold);
 
+    // The first storage a ring takes (the capacity if smaller); it doubles from there.
+    static constexpr size_t kFirstAllocation = 2048;
+
     size_t capacity() const { return capacity_; }
     size_t allocated() const { return allocated_; }  // bytes of storage held now
     size_t size() const { return size_; }  // bytes readable from the head
@@ -100,7 +103,6 @@ private:
     bool grow(size_t bytes);  // tcp_ring_memory.cpp, like the two below
     void free_storage();
 
-    static constexpr size_t kFirstAllocation = 2048;
     uint8_t* storage_ = nullptr;
     RingBudget* budget_ = nullptr;
     size_t capacity_ = 0;   // a power of two, or 0 before init

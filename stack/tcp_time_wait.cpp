@@ -21,24 +21,15 @@ TimeWaitRecord* TimeWaitTable::find(const TcpTuple& t) {
     return it == table_.end() ? nullptr : &*it;
 }
 
-TimeWaitRecord* TimeWaitTable::insert(const TimeWaitRecord& values, bool& retired_early) {
+TimeWaitRecord* TimeWaitTable::insert(const TimeWaitValues& values, bool& retired_early) {
     retired_early = false;
-    TimeWaitRecord* r = records_.allocate();
+    TimeWaitRecord* r = records_.allocate(values);
     if (!r && !fifo_.empty()) {
         remove(fifo_.front());
         retired_early = true;
-        r = records_.allocate();
+        r = records_.allocate(values);
     }
     if (!r) return nullptr;
-    r->tuple = values.tuple;
-    r->snd_nxt = values.snd_nxt;
-    r->rcv_nxt = values.rcv_nxt;
-    r->ts_recent = values.ts_recent;
-    r->ts_offset = values.ts_offset;
-    r->expires = values.expires;
-    r->window = values.window;
-    r->ttl = values.ttl;
-    r->ts_ok = values.ts_ok;
     table_.insert(*r);
     fifo_.push_back(*r);
     return r;

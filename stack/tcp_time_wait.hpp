@@ -24,9 +24,8 @@
 
 namespace quasi {
 
-struct TimeWaitRecord {
-    boost::intrusive::unordered_set_member_hook<> table_hook;
-    boost::intrusive::list_member_hook<> expiry_hook;
+// What a record keeps of its connection (enter_time_wait fills one in).
+struct TimeWaitValues {
     TcpTuple tuple;
     uint32_t snd_nxt = 0;    // after our FIN: the SEQ of our ACKs
     uint32_t rcv_nxt = 0;    // after the peer's FIN
@@ -36,6 +35,12 @@ struct TimeWaitRecord {
     uint16_t window = 0;  // the window field of our ACKs (already scaled down)
     uint8_t ttl = 64;
     bool ts_ok = false;
+};
+
+struct TimeWaitRecord : TimeWaitValues {
+    explicit TimeWaitRecord(const TimeWaitValues& values) : TimeWaitValues(values) {}
+    boost::intrusive::unordered_set_member_hook<> table_hook;
+    boost::intrusive::list_member_hook<> expiry_hook;
 };
 
 class TimeWaitTable {
@@ -53,7 +58,7 @@ public:
     // A new record for values.tuple (which must not be in the table), expiring at
     // values.expires. When the table is full the oldest record is retired first and
     // retired_early is set. nullptr only when not even one record can be had.
-    TimeWaitRecord* insert(const TimeWaitRecord& values, bool& retired_early);
+    TimeWaitRecord* insert(const TimeWaitValues& values, bool& retired_early);
     // Another 2*MSL from now: the record moves to the FIFO's tail.
     void restart(TimeWaitRecord& r, TimeNs expires);
     void remove(TimeWaitRecord& r);

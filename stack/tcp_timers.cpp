@@ -183,7 +183,7 @@ void TcpLayer::zero_window_probe(TcpSocket& s) {
 }
 
 void TcpLayer::enter_time_wait(TcpSocket& s) {
-    TimeWaitRecord values;
+    TimeWaitValues values;
     values.tuple = s.tuple();
     values.snd_nxt = s.ack_seq();
     values.rcv_nxt = s.rcv_nxt;

@@ -467,6 +467,17 @@ TEST(SipHash, ReferenceVectorsForWholeWordMessages) {
     EXPECT_EQ(siphash(kReferenceKey, words, 2), 0x3f2acc7f57c29bdbull);
 }
 
+// The memo answers what siphash answers, for a repeated input and after the input
+// changed in any word (the last answer is kept, never a stale one returned).
+TEST(SipHash, MemoAnswersAsTheHashWhateverTheOrderOfInputs) {
+    SipHashMemo<2> memo;
+    const uint64_t a[2] = {1, 2}, b[2] = {1, 3}, c[2] = {4, 2};
+    for (const uint64_t* w : {a, a, b, b, c, a, c}) {
+        const uint64_t(&words)[2] = *reinterpret_cast<const uint64_t(*)[2]>(w);
+        EXPECT_EQ(memo(kReferenceKey, words), siphash(kReferenceKey, w, 2));
+    }
+}
+
 TEST(SipHash, KeyAndMessageSensitivity) {
     const uint64_t m[2] = {1, 2};
     const uint64_t base = siphash(kReferenceKey, m, 2);

@@ -33,6 +33,30 @@ std::vector<std::pair<EthernetRepr, ArpRepr>> arp_messages(const std::vector<Byt
     return out;
 }
 
+// ---------------------------------------------------------------- the time
+
+// A received frame, a timer pass or a socket call reads the clock once (Stack::TimePin):
+// inside a pin the time holds still, a nested pin keeps the outer reading, and once
+// the outer pin ends the stack follows the clock again.
+TEST(StackTime, APinHoldsOneClockReadingUntilTheOutermostPinEnds) {
+    LoneStack s(1);
+    const TimeNs start = s.clock.now();
+    {
+        Stack::TimePin outer(s.stack);
+        s.clock.advance(kMillisecond);
+        EXPECT_EQ(s.stack.now(), start);
+        {
+            Stack::TimePin inner(s.stack);
+            s.clock.advance(kMillisecond);
+            EXPECT_EQ(s.stack.now(), start);
+        }
+        EXPECT_EQ(s.stack.now(), start) << "the inner pin ended, the outer one holds";
+    }
+    EXPECT_EQ(s.stack.now(), start + 2 * kMillisecond);
+    s.clock.advance(kMillisecond);
+    EXPECT_EQ(s.stack.now(), start + 3 * kMillisecond);
+}
+
 // ---------------------------------------------------------------- gratuitous ARP
 
 // RFC 5227 3: an address that comes up is announced, so neighbours holding a stale

@@ -182,6 +182,65 @@ TEST(ByteRing, RandomOperationsMatchDequeModel) {
     }
 }
 
+// ---- BlockCache (the layer's cache of freed first-size ring chunks) ----
+
+// Counts what reaches the source behind the cache.
+class CountingSource final : public MemorySource {
+public:
+    void* allocate(size_t bytes, size_t align) override {
+        ++allocations;
+        return heap_memory().allocate(bytes, align);
+    }
+    void deallocate(void* p, size_t bytes, size_t align) override {
+        ++deallocations;
+        heap_memory().deallocate(p, bytes, align);
+    }
+    size_t allocations = 0;
+    size_t deallocations = 0;
+};
+
+TEST(BlockCache, ReusesFreedBlocksUpToItsBoundAndPassesOtherSizesThrough) {
+    CountingSource source;
+    BlockCache cache(source, 2048, 2);
+    void* a = cache.allocate(2048, 16);
+    void* b = cache.allocate(2048, 8);
+    void* c = cache.allocate(2048, 16);
+    EXPECT_EQ(source.allocations, 3u);
+    cache.deallocate(a, 2048, 16);
+    cache.deallocate(b, 2048, 8);
+    cache.deallocate(c, 2048, 16);  // beyond the bound: straight back to the source
+    EXPECT_EQ(source.deallocations, 1u);
+    EXPECT_EQ(cache.bytes(), 2u * 2048);
+    void* d = cache.allocate(2048, 16);  // the last one freed, without the source
+    EXPECT_EQ(d, b);
+    EXPECT_EQ(source.allocations, 3u);
+    void* big = cache.allocate(4096, 16);  // another size is not cached
+    cache.deallocate(big, 4096, 16);
+    EXPECT_EQ(source.allocations, 4u);
+    EXPECT_EQ(source.deallocations, 2u);
+    cache.deallocate(d, 2048, 16);
+    cache.release_all();
+    EXPECT_EQ(cache.bytes(), 0u);
+    EXPECT_EQ(source.deallocations, 4u);
+}
+
+TEST(BlockCache, TrimGivesBackOnlyWhatLayUnusedSinceTheLastTrim) {
+    CountingSource source;
+    BlockCache cache(source, 2048, 8);
+    std::vector<void*> blocks;
+    for (int i = 0; i < 4; ++i) blocks.push_back(cache.allocate(2048, 16));
+    for (void* p : blocks) cache.deallocate(p, 2048, 16);
+    cache.trim();  // the first call: all 4 arrived since, none had lain unused
+    EXPECT_EQ(cache.blocks(), 4u);
+    cache.deallocate(cache.allocate(2048, 16), 2048, 16);
+    cache.deallocate(cache.allocate(2048, 16), 2048, 16);  // never below 3 held
+    cache.trim();
+    EXPECT_EQ(cache.blocks(), 1u) << "the 3 never taken go back; the one in use since stays";
+    cache.trim();
+    EXPECT_EQ(cache.blocks(), 0u);
+    EXPECT_EQ(source.deallocations, 4u);
+}
+
 // ---- SeqRangeSet ----
 
 TEST(SeqRangeSet, MergeCases) {
