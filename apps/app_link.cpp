@@ -87,7 +87,6 @@ void AppLink::idle_wait(const Clock& clock, TimeNs max_wait) {
 }
 
 size_t AppLink::finish(std::FILE* out) {
-    options_.impair.print(out);
     return dpdk_ ? dpdk_->finish(out) : 0;
 }
 

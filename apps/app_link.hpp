@@ -57,9 +57,13 @@ public:
     // Tap: sleeps until a frame or a due timer (at most max_wait). DPDK: returns at
     // once (the lcore busy-polls, as DPDK applications do).
     void idle_wait(const Clock& clock, TimeNs max_wait);
-    // Before the stack goes: the decorator's held frames return to the stack's pool.
-    void detach() { options_.impair.release(); }
-    // After the stack is gone: impairment and DPDK counters; the mbufs still out (0).
+    // Before the stack goes: prints the decorator's counters, then its held frames
+    // return to the stack's pool (the decorator is gone afterwards).
+    void detach(std::FILE* out) {
+        options_.impair.print(out);
+        options_.impair.release();
+    }
+    // After the stack is gone: the DPDK port's counters; the mbufs still out (0).
     size_t finish(std::FILE* out);
 
 private:

@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
         std::printf("quasi-echo: tcp connections accepted %llu, open %zu, sockets in use %zu\n",
                     (unsigned long long)tcp_echo->accepted(), tcp_echo->connections(), stack->tcp().open_sockets());
     app::print_stats(stdout, "stack statistics:", stack->stats());
-    link->detach();
+    link->detach(stdout);
     tcp_echo.reset();
     stack.reset();
     return link->finish(stdout) == 0 ? 0 : 1;

@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
     }
     std::printf("quasi-httpd: %llu connections accepted\n", (unsigned long long)server->accepted());
     app::print_stats(stdout, "stack statistics:", stack->stats());
-    link->detach();
+    link->detach(stdout);
     server.reset();
     stack.reset();
     return link->finish(stdout) == 0 ? 0 : 1;
