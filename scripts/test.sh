@@ -18,10 +18,10 @@
 #              under qemu-aarch64: ctest -L unit, and interop_icmp_ping + interop_udp_echo (tap)
 #   mutation   scripts/mutation_check.sh: every source mutation in tests/mutations.txt must
 #              make its named unit test fail (scratch tree and build in build-mutation/)
-#   asan       scripts/build.sh build-asan -DQUASI_SANITIZE=ON -DQUASI_JIT=OFF; ctest -L unit there
+#   asan       build-asan -DQUASI_SANITIZE=ON -DQUASI_JIT=OFF, only the unit tests' targets; ctest -L unit there
 #   tsan       build-tsan -DQUASI_TSAN=ON, only guards_threads_test built and run: two stacks on
 #              two threads with specialized handles while a third invalidates (ThreadSanitizer)
-#   fuzz       CC=clang-19 CXX=clang++-19 scripts/build.sh build-fuzz -DQUASI_FUZZ=ON -DQUASI_JIT=OFF;
+#   fuzz       build-fuzz with clang-19 -DQUASI_FUZZ=ON -DQUASI_JIT=OFF, only the fuzzers;
 #              ctest -L fuzz there
 #
 # A phase that finds no test registered (an empty ctest selection) fails: nothing ran.
@@ -50,12 +50,6 @@ case "${1:-}" in
   *) echo "test.sh: takes no arguments (see --help)" >&2; exit 2 ;;
 esac
 
-SKIP_MUTATION="${QUASI_SKIP_MUTATION:-0}"
-SKIP_ASAN="${QUASI_SKIP_ASAN:-0}"
-SKIP_FUZZ="${QUASI_SKIP_FUZZ:-0}"
-SKIP_TSAN="${QUASI_SKIP_TSAN:-0}"
-SKIP_AARCH64="${QUASI_SKIP_AARCH64:-0}"
-SKIP_RELEASE="${QUASI_SKIP_RELEASE:-0}"
 SKIP_INTEROP="${QUASI_SKIP_INTEROP:-0}"
 JOBS="${QUASI_TEST_JOBS:-2}"
 TIMEOUT="${QUASI_TEST_TIMEOUT:-900}"
@@ -116,11 +110,68 @@ skip() {
   summary_line "$1" skipped 0
 }
 
+# optional_phase NAME DESCRIPTION FUNCTION WHAT: a phase the developer switch
+# QUASI_SKIP_<NAME>=1 skips; a skipped phase is announced, and WHAT (what did not
+# run) repeated as a warning in the summary.
+optional_phase() {
+  local name="$1" desc="$2" fn="$3" what="$4" switch
+  switch="QUASI_SKIP_${name^^}"
+  if [[ "${!switch:-0}" == 1 ]]; then
+    skip "$name" "$switch=1"
+    warn "$switch=1: $what NOT run"
+  else
+    phase "$name" "$desc" "$fn"
+  fi
+}
+
 # count_tests DIR [CTEST_ARGS...]: number of tests ctest would run.
 count_tests() {
   local dir="$1"
   shift
   ctest --test-dir "$dir" -N "$@" | sed -n 's/^Total Tests: \([0-9]*\)$/\1/p'
+}
+
+# selected_targets DIR [CTEST_ARGS...]: the build targets behind the tests ctest would
+# select, one per line: every file in DIR a selected test's add_test() names (its
+# command, a `sh -c` argument, or -DVAR=PATH for a `cmake -P` script), kept where it is
+# a target of DIR's build. Read from the CTestTestfile.cmake files, since ctest itself
+# shows no command whose executable is not built yet. Sanitizer phases build only these.
+selected_targets() {
+  local dir
+  dir="$(realpath "$1")"
+  shift
+  comm -12 \
+    <(ctest --test-dir "$dir" --show-only=json-v1 "$@" | python3 -c '
+import json, os, pathlib, re, sys
+root = sys.argv[1]
+selected = {test["name"] for test in json.load(sys.stdin)["tests"]}
+add_test = re.compile(r"^add_test\(\[=\[(.*?)\]=\]\s(.*)\)$")
+for testfile in pathlib.Path(root).rglob("CTestTestfile.cmake"):
+    for line in testfile.read_text().splitlines():
+        m = add_test.match(line)
+        if not m or m.group(1) not in selected:
+            continue
+        for arg in re.findall(r"\"([^\"]*)\"", m.group(2)):
+            path = arg.split("=", 1)[1] if arg.startswith("-D") and "=" in arg else arg
+            if path.startswith(root + "/"):
+                print(os.path.basename(path))' "$dir" | sort -u) \
+    <(ninja -C "$dir" -t targets all | sed -n 's/^\([^:/]*\): phony$/\1/p' | sort -u)
+}
+
+# build_selected DIR "CTEST_ARGS" [CMAKE_ARGS...]: configure DIR as scripts/build.sh
+# does (Ninja, RelWithDebInfo, -Werror) and build only the targets of the selected tests.
+build_selected() {
+  local dir="$1" select="$2" targets
+  shift 2
+  cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQUASI_WERROR=ON "$@" >/dev/null
+  # shellcheck disable=SC2086 # $select is a list of ctest arguments
+  mapfile -t targets < <(selected_targets "$dir" $select)
+  if [[ ${#targets[@]} -eq 0 ]]; then
+    echo "test.sh: error: no build targets found for the tests selected by '$select' in $dir" >&2
+    return 1
+  fi
+  echo "test.sh: building ${#targets[@]} target(s) in $dir: ${targets[*]}"
+  cmake --build "$dir" -j "$(nproc)" --target "${targets[@]}"
 }
 
 # run_ctest DIR LABEL_DESC [CTEST_ARGS...]: run ctest; fail if nothing matched (a
@@ -162,8 +213,7 @@ do_aarch64() {
   # host build's quasi-specd over loopback and runs the code it gets under qemu.
   cmake -S "$ROOT" -B "$dir" -G Ninja -DQUASI_JIT=OFF -DQUASI_WERROR=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
     -DCMAKE_TOOLCHAIN_FILE="$ROOT/ports/arm/toolchain-aarch64-linux-gnu.cmake" -DQUASI_SPECD_HOST="$B/apps/quasi-specd" >/dev/null
-  # Each unit test is a target of its own name.
-  mapfile -t targets < <(ctest --test-dir "$dir" -N -L 'unit|remote' | sed -n 's/^ *Test *#[0-9]*: //p')
+  mapfile -t targets < <(selected_targets "$dir" -L 'unit|remote')
   cmake --build "$dir" -j "$(nproc)" --target "${targets[@]}" quasi-echo
   run_ctest "$dir" "unit (AArch64, qemu-aarch64)" -L unit
   run_ctest "$dir" "remote (AArch64 device, host quasi-specd)" -R '^specd_test$'
@@ -184,8 +234,9 @@ do_release() {
 do_mutation() { QUASI_BUILD_PREFIX="$B" "$ROOT/scripts/mutation_check.sh"; }
 
 do_asan() {
-  # The JIT (jit/, bench/) is not needed for the unit label and is the slowest to build.
-  "$ROOT/scripts/build.sh" "$B-asan" -DQUASI_SANITIZE=ON -DQUASI_JIT=OFF
+  # The JIT (jit/, bench/) is not needed for the unit label and is the slowest to build;
+  # only the unit tests' targets are built.
+  build_selected "$B-asan" "-L unit" -DQUASI_SANITIZE=ON -DQUASI_JIT=OFF
   export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:check_initialization_order=1:strict_init_order=1:abort_on_error=1}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
   run_ctest "$B-asan" "unit (ASan+UBSan)" -L unit
@@ -203,7 +254,7 @@ do_fuzz() {
   command -v clang-19 >/dev/null || { echo "test.sh: clang-19 not found (scripts/setup.sh test installs it)" >&2; return 1; }
   # The -D compiler settings matter when build-fuzz/ already exists (CC/CXX only
   # apply to a fresh configure).
-  CC=clang-19 CXX=clang++-19 "$ROOT/scripts/build.sh" "$B-fuzz" -DQUASI_FUZZ=ON -DQUASI_JIT=OFF \
+  CC=clang-19 CXX=clang++-19 build_selected "$B-fuzz" "-L fuzz" -DQUASI_FUZZ=ON -DQUASI_JIT=OFF \
     -DCMAKE_C_COMPILER=clang-19 -DCMAKE_CXX_COMPILER=clang++-19
   export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
@@ -236,42 +287,15 @@ else
   phase netns-lib "tests/interop/lib/selftest.sh" do_netns_lib
 fi
 phase test "ctest --test-dir $B (all tests)" do_test
-if [[ "$SKIP_RELEASE" == 1 ]]; then
-  skip release "QUASI_SKIP_RELEASE=1"
-  warn "QUASI_SKIP_RELEASE=1: the Release build was NOT checked"
-else
-  phase release "$B-release (CMAKE_BUILD_TYPE=Release, -Werror), 2 unit tests" do_release
-fi
-if [[ "$SKIP_AARCH64" == 1 ]]; then
-  skip aarch64 "QUASI_SKIP_AARCH64=1"
-  warn "QUASI_SKIP_AARCH64=1: the AArch64 build and its tests were NOT run"
-else
-  phase aarch64 "$B-aarch64 (AArch64 Linux under qemu-aarch64), ctest -L unit + 2 interop" do_aarch64
-fi
-if [[ "$SKIP_MUTATION" == 1 ]]; then
-  skip mutation "QUASI_SKIP_MUTATION=1"
-  warn "QUASI_SKIP_MUTATION=1: the mutation check was NOT run"
-else
-  phase mutation "scripts/mutation_check.sh (tests/mutations.txt, $B-mutation)" do_mutation
-fi
-if [[ "$SKIP_ASAN" == 1 ]]; then
-  skip asan "QUASI_SKIP_ASAN=1"
-  warn "QUASI_SKIP_ASAN=1: ASan+UBSan unit tests were NOT run"
-else
-  phase asan "$B-asan (-DQUASI_SANITIZE=ON), ctest -L unit" do_asan
-fi
-if [[ "$SKIP_TSAN" == 1 ]]; then
-  skip tsan "QUASI_SKIP_TSAN=1"
-  warn "QUASI_SKIP_TSAN=1: the ThreadSanitizer phase was NOT run"
-else
-  phase tsan "$B-tsan (-DQUASI_TSAN=ON), guards_threads_test" do_tsan
-fi
-if [[ "$SKIP_FUZZ" == 1 ]]; then
-  skip fuzz "QUASI_SKIP_FUZZ=1"
-  warn "QUASI_SKIP_FUZZ=1: fuzz tests were NOT run"
-else
-  phase fuzz "$B-fuzz (clang-19, -DQUASI_FUZZ=ON), ctest -L fuzz" do_fuzz
-fi
+optional_phase release "$B-release (CMAKE_BUILD_TYPE=Release, -Werror), 2 unit tests" do_release \
+  "the Release build was"
+optional_phase aarch64 "$B-aarch64 (AArch64 Linux under qemu-aarch64), ctest -L unit + 2 interop" do_aarch64 \
+  "the AArch64 build and its tests were"
+optional_phase mutation "scripts/mutation_check.sh (tests/mutations.txt, $B-mutation)" do_mutation \
+  "the mutation check was"
+optional_phase asan "$B-asan (-DQUASI_SANITIZE=ON), ctest -L unit" do_asan "ASan+UBSan unit tests were"
+optional_phase tsan "$B-tsan (-DQUASI_TSAN=ON), guards_threads_test" do_tsan "the ThreadSanitizer phase was"
+optional_phase fuzz "$B-fuzz (clang-19, -DQUASI_FUZZ=ON), ctest -L fuzz" do_fuzz "fuzz tests were"
 
 print_summary
 echo "test.sh: PASSED"
