@@ -13,7 +13,9 @@
 # new code were verified against the generic path's frames and matched, the rest ran
 # specialized, each cached request gave a handle that sent specialized, the kernel's
 # sink got every datagram, quasi-specd compiled once and answered the rest from its
-# cache, and quasi-specd stops cleanly on SIGTERM.
+# cache, and quasi-specd stops cleanly on SIGTERM. A TCP connection to the kernel's
+# port 5001 asks for a TCP handle too when the RemoteClient has them (its latency
+# line for bench/remote_figures.sh; "tcp: unsupported" otherwise).
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../interop/interop_common.sh
@@ -45,7 +47,7 @@ ip netns exec "$NS" timeout --kill-after=5 200 "$SPECD" --listen "$KIP:7700" --k
   >"$QI_TMP/specd.out" 2>"$QI_TMP/specd.log" &
 SPECD_PID=$!
 qnetns_on_exit "kill $SPECD_PID 2>/dev/null"
-ip netns exec "$NS" timeout 200 python3 "$HERE/udp_sink.py" "$KIP" 9 "$QI_TMP/sink.count" &
+ip netns exec "$NS" timeout 200 python3 "$HERE/sink.py" "$KIP" 9 5001 "$QI_TMP/sink.count" &
 qnetns_on_exit "kill $! 2>/dev/null"
 qwait_for "grep -q 'listening on' '$QI_TMP/specd.out'" 30 || { cat "$QI_TMP/specd.log"; qi_die "quasi-specd did not start"; }
 qwait_for "test -s '$QI_TMP/sink.count'" 30 || qi_die "the kernel's UDP sink did not start"
@@ -53,7 +55,7 @@ qwait_for "test -s '$QI_TMP/sink.count'" 30 || qi_die "the kernel's UDP sink did
 qi_step "device ($TARGET${QUASI_EMULATOR:+, under $QUASI_EMULATOR}): UDP handle from quasi-specd, $COUNT datagrams, $CACHED cached requests"
 rc=0
 ip netns exec "$NS" timeout --kill-after=5 150 ${QUASI_EMULATOR:-} "$CLIENT" --tap "$TAP" --ip "$DIP/24" \
-  --specd "$KIP:7700" --device 7 --key "$KEY" --sink "$KIP:9" --count "$COUNT" --cached "$CACHED" \
+  --specd "$KIP:7700" --device 7 --key "$KEY" --sink "$KIP:9" --count "$COUNT" --cached "$CACHED" --tcp-port 5001 \
   >"$QI_TMP/client.log" 2>&1 || rc=$?
 grep '^quasi_remote_client' "$QI_TMP/client.log"
 qi_expect_eq "quasi-remote-client exit status" "$rc" 0
