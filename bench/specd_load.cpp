@@ -253,12 +253,28 @@ bool ask_blocking(const Device& d, const FrozenUdpContext& c, uint64_t nonce) {
 // The warm contexts compiled (device 0 asks for each), then one hit from every
 // device: what a connection costs the daemon is paid before the clock starts.
 bool Load::warm_up() {
-    for (uint64_t i = 0; i < o_.warm_contexts + o_.devices; ++i) {
+    for (uint64_t i = 0; i < o_.warm_contexts; ++i) {
+        FrozenUdpContext c = base_;
+        c.src_port = static_cast<uint16_t>(10000 + i);
+        if (!ask_blocking(devices_.front(), c, rng_())) {
+            std::fprintf(stderr, "quasi_specd_load: warm-up request %" PRIu64 " failed\n", i);
+            return false;
+        }
+    }
+    // Every device's first request at once, then every reply.
+    std::vector<uint64_t> nonces(devices_.size());
+    for (size_t i = 0; i < devices_.size(); ++i) {
         FrozenUdpContext c = base_;
         c.src_port = static_cast<uint16_t>(10000 + i % o_.warm_contexts);
-        const Device& d = devices_[i < o_.warm_contexts ? 0 : i - o_.warm_contexts];
-        if (!ask_blocking(d, c, rng_())) {
-            std::fprintf(stderr, "quasi_specd_load: warm-up request %" PRIu64 " failed\n", i);
+        nonces[i] = rng_();
+        if (!write_all(devices_[i].fd, request_bytes(c, devices_[i].id, nonces[i]))) return false;
+    }
+    for (size_t i = 0; i < devices_.size(); ++i) {
+        auto m = read_message(devices_[i].fd);
+        proto::SpecReply reply;
+        if (m.empty() || proto::decode(m, key_of(devices_[i].id), reply) != proto::ProtoError::ok ||
+            reply.nonce != nonces[i] || reply.status != proto::Status::ok) {
+            std::fprintf(stderr, "quasi_specd_load: device %zu's first request failed\n", i);
             return false;
         }
     }
