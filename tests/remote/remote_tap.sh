@@ -54,6 +54,7 @@ qwait_for "test -s '$QI_TMP/sink.count'" 30 || qi_die "the kernel's UDP sink did
 
 qi_step "device ($TARGET${QUASI_EMULATOR:+, under $QUASI_EMULATOR}): UDP handle from quasi-specd, $COUNT datagrams, $CACHED cached requests"
 rc=0
+# shellcheck disable=SC2086  # no emulator: the word must vanish, not be ""
 ip netns exec "$NS" timeout --kill-after=5 150 ${QUASI_EMULATOR:-} "$CLIENT" --tap "$TAP" --ip "$DIP/24" \
   --specd "$KIP:7700" --device 7 --key "$KEY" --sink "$KIP:9" --count "$COUNT" --cached "$CACHED" --tcp-port 5001 \
   >"$QI_TMP/client.log" 2>&1 || rc=$?
