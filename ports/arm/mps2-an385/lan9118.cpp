@@ -238,8 +238,22 @@ size_t Lan9118::tx_burst(std::span<PacketPtr> frames) {
             const uint8_t* p = s->data();
             uint32_t i = 0;
             if (filled == 0) {
+                // Four words a turn: a turn per word cost 7 instructions, most of
+                // them the loop's own (QEMU's count for a 64-byte datagram).
+                // (Four named words: an array goes through the stack at -Os.)
+                for (; i + 16 <= s->length; i += 16) {
+                    uint32_t w0, w1, w2, w3;
+                    std::memcpy(&w0, p + i, 4);  // Cortex-M3 loads unaligned words
+                    std::memcpy(&w1, p + i + 4, 4);
+                    std::memcpy(&w2, p + i + 8, 4);
+                    std::memcpy(&w3, p + i + 12, 4);
+                    write(kTxDataFifo, w0);
+                    write(kTxDataFifo, w1);
+                    write(kTxDataFifo, w2);
+                    write(kTxDataFifo, w3);
+                }
                 for (; i + 4 <= s->length; i += 4) {
-                    std::memcpy(&word, p + i, 4);  // Cortex-M3 loads unaligned words
+                    std::memcpy(&word, p + i, 4);
                     write(kTxDataFifo, word);
                 }
                 word = 0;
