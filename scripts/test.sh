@@ -13,9 +13,10 @@
 #   release    a plain CMake Release build (-O3, as a user or packager builds; JIT off) in
 #              build-release with -Werror: the core, the Linux ports and the tests GCC's
 #              -O3 inlining warned in before (tcp_state_test, tcp_time_wait_test), run
-#   aarch64    the unit tests, specd_test and quasi-echo cross-built for AArch64 Linux (static, -DQUASI_JIT=OFF:
+#   aarch64    the unit and remote tests' targets cross-built for AArch64 Linux (static, -DQUASI_JIT=OFF:
 #              LLVM's arm64 packages do not install beside the amd64 ones) in build-aarch64, run
-#              under qemu-aarch64: ctest -L unit, and interop_icmp_ping + interop_udp_echo (tap)
+#              under qemu-aarch64: ctest -L unit, specd_test, and interop_icmp_ping +
+#              interop_udp_echo + remote_tap (tap; the last a RemoteClient device against quasi-specd)
 #   mutation   scripts/mutation_check.sh: every source mutation in tests/mutations.txt must
 #              make its named unit test fail (scratch tree and build in build-mutation/)
 #   asan       build-asan -DQUASI_SANITIZE=ON -DQUASI_JIT=OFF, only the unit tests' targets; ctest -L unit there
@@ -132,9 +133,10 @@ count_tests() {
 }
 
 # selected_targets DIR [CTEST_ARGS...]: the build targets behind the tests ctest would
-# select, one per line: every file in DIR a selected test's add_test() names (its
-# command, a `sh -c` argument, or -DVAR=PATH for a `cmake -P` script), kept where it is
-# a target of DIR's build. Read from the CTestTestfile.cmake files, since ctest itself
+# select, one per line: a target of the test's own name (a custom target gathering what
+# a script runs), and every file in DIR a selected test's add_test() names (its
+# command, a `sh -c` argument, or -DVAR=PATH for a `cmake -P` script), each kept where
+# it is a target of DIR's build. Read from the CTestTestfile.cmake files, since ctest itself
 # shows no command whose executable is not built yet. Sanitizer phases build only these.
 selected_targets() {
   local dir
@@ -145,6 +147,7 @@ selected_targets() {
 import json, os, pathlib, re, sys
 root = sys.argv[1]
 selected = {test["name"] for test in json.load(sys.stdin)["tests"]}
+print(*selected, sep="\n")
 add_test = re.compile(r"^add_test\(\[=\[(.*?)\]=\]\s(.*)\)$")
 for testfile in pathlib.Path(root).rglob("CTestTestfile.cmake"):
     for line in testfile.read_text().splitlines():
@@ -218,7 +221,7 @@ do_aarch64() {
   run_ctest "$dir" "unit (AArch64, qemu-aarch64)" -L unit
   run_ctest "$dir" "remote (AArch64 device, host quasi-specd)" -R '^specd_test$'
   if [[ "$SKIP_INTEROP" != 1 ]]; then
-    run_ctest "$dir" "tap interop (AArch64 quasi-echo under qemu-aarch64)" -R '^interop_(icmp_ping|udp_echo)$'
+    run_ctest "$dir" "tap interop (AArch64 quasi-echo and quasi-remote-client under qemu-aarch64)" -R '^(interop_(icmp_ping|udp_echo)|remote_tap)$'
   fi
 }
 
@@ -289,7 +292,7 @@ fi
 phase test "ctest --test-dir $B (all tests)" do_test
 optional_phase release "$B-release (CMAKE_BUILD_TYPE=Release, -Werror), 2 unit tests" do_release \
   "the Release build was"
-optional_phase aarch64 "$B-aarch64 (AArch64 Linux under qemu-aarch64), ctest -L unit + 2 interop" do_aarch64 \
+optional_phase aarch64 "$B-aarch64 (AArch64 Linux under qemu-aarch64), ctest -L unit, specd_test + 3 tap tests" do_aarch64 \
   "the AArch64 build and its tests were"
 optional_phase mutation "scripts/mutation_check.sh (tests/mutations.txt, $B-mutation)" do_mutation \
   "the mutation check was"
