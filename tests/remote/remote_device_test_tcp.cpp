@@ -252,6 +252,26 @@ TEST(RemoteTcp, ConnectionNotEstablishedIsRefusedClearly) {
     EXPECT_EQ(w.client->specialize_send(fd, {.message_size = 0}), -EMSGSIZE);
 }
 
+// Released handles give their code-buffer room back, installed or still asked for:
+// the buffer (64 KiB here) never fills, and a later handle gets its code.
+TEST(RemoteTcp, ReleasedHandlesGiveTheirCodeRoomBack) {
+    MmapExecRegion region(1 << 16);
+    TcpDevice d(region);
+    for (int round = 0; round < 40; ++round) {
+        int h = d.handle();
+        ASSERT_GE(h, 0);
+        ASSERT_TRUE(d.w.client->info(h).specialized) << "round " << round;
+        d.w.respond = nullptr;
+        int ttl = 60 + round;  // a violation: the next request stays unanswered
+        ASSERT_EQ(setsockopt(d.w.dev, d.fd, kIpProtoIp, kIpTtl, &ttl, sizeof ttl), 0);
+        std::vector<uint8_t> data(kMessage, 1);
+        ASSERT_EQ(d.w.client->send(h, data.data(), data.size()), static_cast<ssize_t>(kMessage));
+        d.w.pump();
+        d.w.client->release(h);
+        EXPECT_EQ(d.w.client->code_buffer().used_bytes(), 0u) << "round " << round;
+    }
+}
+
 // The socket closed under the handle: -EBADF, the code never runs again.
 TEST(RemoteTcp, ClosedConnectionGivesEbadf) {
     MmapExecRegion region(1 << 16);

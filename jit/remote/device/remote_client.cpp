@@ -17,7 +17,7 @@ RemoteClient::RemoteClient(Stack& stack, ExecRegion& region, VerifyTap* tap, con
 
 RemoteClient::~RemoteClient() {
     close_connection();
-    for (auto& h : handles_) h.reset();  // the replugger gives every version back
+    for (size_t i = 0; i < handles_.size(); ++i) release(static_cast<int>(i));
 }
 
 int RemoteClient::freeze(int fd, Proto proto, std::optional<uint32_t> message_size, Frozen& out) {
@@ -97,16 +97,24 @@ void RemoteClient::unplug(Handle& h, State next) {
 
 // The buffer took the room back: the code must never run again.
 void RemoteClient::code_evicted(uint32_t owner, int entry) {
+    if (owner >= handles_.size() || !handles_[owner]) return;
     Handle& h = *handles_[owner];
+    bool ours = false;
     for (Version& v : h.versions)
-        if (v.in_use && v.entry == entry) v.entry = CodeBuffer::kNone;  // already freed by the buffer
-    unplug(h, State::idle);
+        if (v.in_use && v.entry == entry) {
+            v.entry = CodeBuffer::kNone;  // already freed by the buffer
+            ours = true;
+        }
+    if (ours) unplug(h, State::idle);
 }
 
 void RemoteClient::release(int handle) {
     Handle* h = slot(handle);
     if (!h) return;
     if (outstanding_ == handle) outstanding_ = -1;  // its reply, if it comes, is dropped as stale
+    // Every version goes back while the slot is still engaged, so release(PluggableCode*)
+    // finds it here and frees its room (reserved or installed) in the code buffer.
+    h->plug.unplug();
     handles_[handle].reset();
 }
 
