@@ -134,7 +134,8 @@ for run in cold cached; do
   qi_expect_eq "udp $run: code installed again after the route change" "$(field installs)" 2
   qi_expect_eq "udp $run: sends verified against the generic path (8 per installed code)" "$(field verified_sends)" 16
   qi_expect_eq "udp $run: every send accounted for" $(($(field specialized_sends) + $(field generic_sends))) $((SENDS + 16))
-  qi_expect_ge "udp $run: sends through the specialized code" "$(field specialized_sends)" $((SENDS * 9 / 10))
+  # (generic while each request is answered: ~0.1-1 s of the stream, cold compiles the longest)
+  qi_expect_ge "udp $run: sends through the specialized code" "$(field specialized_sends)" $((SENDS / 2))
   qi_expect_ge "udp $run: code bytes" "$(field code_bytes)" 1
   [[ $run == cold ]] && SPEC_NS="$(field ns_per_send)"
 
@@ -145,11 +146,13 @@ for run in cold cached; do
   qi_expect_eq "tcp $run: bytes the board sent" "$(field bytes)" "$TCP_BYTES"
   qi_expect_eq "tcp $run: verify mode caught nothing" "$(field verify_failed)" 0
   qi_expect_ge "tcp $run: code installed again after each change" "$(field installs)" 3
+  qi_expect_eq "tcp $run: the handle specialized at the end (the code for the MSS of 1240)" "$(field specialized)" 1
   qi_expect_eq "tcp $run: the MSS after the ICMP (1280 - 40)" "$(field mss_after)" 1240
   qi_expect_ge "tcp $run: messages through the specialized code" "$(field specialized_sends)" 1000
   qi_expect_ge "tcp $run: code bytes" "$(field code_bytes)" 1
   qwait_for "test \$(wc -l <'$QI_TMP/tcp.sink') -ge $n" 30 || qi_die "the kernel's TCP sink reported no connection #$n"
-  qi_expect_eq "tcp $run: bytes and SHA-256 at the kernel" "$(sed -n "${n}p" "$QI_TMP/tcp.sink")" "$TCP_BYTES $TCP_SHA"
+  got="$(sed -n "${n}p" "$QI_TMP/tcp.sink")"
+  qi_check "tcp $run: bytes and SHA-256 at the kernel ($got)" test "$got" = "$TCP_BYTES $TCP_SHA"
 done
 qi_step "request to usable handle, board clock (us): udp cold ${USABLE[udp_cold]} cached ${USABLE[udp_cached]}, tcp cold ${USABLE[tcp_cold]} cached ${USABLE[tcp_cached]}"
 printf u >&7  # the generic path timed the same way

@@ -78,10 +78,11 @@ bool run_until(Stack& stack, remote::RemoteClient& client, TimeNs limit, Done do
     return false;
 }
 
-// A route change mid-stream: a prefix the stream does not use, via the gateway.
-// The routing table's version moves, so every handle's route guard fires.
+// A route change mid-stream: a new prefix the stream does not use (198.19.N.0/24),
+// via the gateway. The routing table's version moves, so every handle's route guard fires.
 void change_route(Stack& stack, Ipv4Addr gateway) {
-    stack.add_route(Ipv4Addr{(198u << 24) | (19u << 16)}, 16, gateway);
+    static uint32_t n = 0;
+    stack.add_route(Ipv4Addr{(198u << 24) | (19u << 16) | (n++ % 256) << 8}, 24, gateway);
 }
 
 // A router on the path says "fragmentation needed" (RFC 1191) about the segment at
@@ -256,15 +257,23 @@ void BoardRemote::run_tcp(Stack& stack, SockAddr peer, size_t bytes) {
         if (!route_changed && sent >= bytes / 3) change_route(stack, gateway), route_changed = true;
         if (!mtu_lowered && sent >= 2 * bytes / 3) path_mtu_falls(stack, s, 1280), mtu_lowered = true;
         const size_t len = bytes - sent < message ? bytes - sent : message;
-        for (size_t i = 0; i < len; ++i) chunk[i] = pattern_byte(sent + i);
-        ssize_t rc = client.send(h, chunk, len);
-        if (rc > 0) sent += static_cast<size_t>(rc);
+        // A message is written when the send ring has room for all of it (as with
+        // SO_SNDLOWAT), so no call is refused with EAGAIN and counted as generic.
+        ssize_t rc = 0;
+        if (s.send_buffer.free_space() >= len) {
+            for (size_t i = 0; i < len; ++i) chunk[i] = pattern_byte(sent + i);
+            rc = client.send(h, chunk, len);
+            if (rc > 0) sent += static_cast<size_t>(rc);
+        }
         stack.poll();
         client.poll();
         if (rc < 0 && rc != -EAGAIN) break;
     }
     // Everything acknowledged, then the FIN (the peer hashes what it read until EOF).
     run_until(stack, client, 10 * kSecond, [&] { return s.snd_una == s.snd_max && s.send_buffer.empty(); });
+    // The code for the last change may still be on its way (a cold compile can take
+    // longer than the stream): the handle must get it, so wait for it (bounded).
+    if (h >= 0) run_until(stack, client, 5 * kSecond, [&] { return client.info(h).specialized; });
     remote::RemoteHandleInfo info = h >= 0 ? client.info(h) : remote::RemoteHandleInfo{};
     const uint64_t mss_after = s.snd_mss.get();
     if (h >= 0) client.release(h);
