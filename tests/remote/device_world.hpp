@@ -61,6 +61,14 @@ extern "C" inline ssize_t quasi_test_interpreted_send(const uint8_t* data, size_
 extern "C" inline ssize_t quasi_test_interpreted_tcp_send(const uint8_t* data, size_t len, const FrozenTcpContext* c) {
     return tcp_send_frozen<const FrozenTcpContext>(*c, data, len);
 }
+// A slow device: the clock moves on by 1 ms while the code runs (after it read the
+// time), as a board's would during a long send.
+inline ManualClock* slow_send_clock = nullptr;
+extern "C" inline ssize_t quasi_test_slow_tcp_send(const uint8_t* data, size_t len, const FrozenTcpContext* c) {
+    ssize_t rc = tcp_send_frozen<const FrozenTcpContext>(*c, data, len);
+    if (slow_send_clock) slow_send_clock->advance(kMillisecond);
+    return rc;
+}
 
 // 8 bytes of int3 before the entry (so the entry offset matters), then
 // movabs rdx, context; movabs rax, function; jmp rax.
@@ -191,13 +199,15 @@ struct DeviceWorld {
         return code_reply(r, &server_contexts().back(), reinterpret_cast<const void*>(&quasi_test_interpreted_send),
                           tamper);
     }
-    std::vector<uint8_t> honest_tcp_reply(const SpecRequest& r, const std::function<void(FrozenTcpContext&)>& edit = {}) {
+    std::vector<uint8_t> honest_tcp_reply(const SpecRequest& r, const std::function<void(FrozenTcpContext&)>& edit = {},
+                                          bool slow = false) {
         FrozenTcpContext c{};
         std::memcpy(&c, r.context.data(), std::min(r.context.size(), sizeof c));
         if (edit) edit(c);
         server_tcp_contexts().push_back(c);
-        return code_reply(r, &server_tcp_contexts().back(),
-                          reinterpret_cast<const void*>(&quasi_test_interpreted_tcp_send), {});
+        const void* code = slow ? reinterpret_cast<const void*>(&quasi_test_slow_tcp_send)
+                                : reinterpret_cast<const void*>(&quasi_test_interpreted_tcp_send);
+        return code_reply(r, &server_tcp_contexts().back(), code, {});
     }
     std::vector<uint8_t> code_reply(const SpecRequest& r, const void* context, const void* function,
                                     const std::function<void(SpecReply&)>& tamper) {

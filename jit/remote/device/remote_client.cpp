@@ -21,22 +21,16 @@ RemoteClient::~RemoteClient() {
 }
 
 int RemoteClient::freeze(int fd, Proto proto, std::optional<uint32_t> message_size, Frozen& out) {
-    if (proto == Proto::tcp) {
-        auto snap = freeze_tcp_send(stack_, fd, message_size);
+    auto take = [&out](auto snap, auto& context) {
         if (!snap) return -snap.error().code;
-        out.tcp = snap->context;
+        context = snap->context;
         out.socket = snap->socket;
         out.iface = snap->context.iface;
         out.arp_generation = snap->arp_generation;
         return 0;
-    }
-    auto snap = freeze_udp_send(stack_, fd, message_size);
-    if (!snap) return -snap.error().code;
-    out.udp = snap->context;
-    out.socket = snap->socket;
-    out.iface = snap->context.iface;
-    out.arp_generation = snap->arp_generation;
-    return 0;
+    };
+    return proto == Proto::tcp ? take(freeze_tcp_send(stack_, fd, message_size), out.tcp)
+                               : take(freeze_udp_send(stack_, fd, message_size), out.udp);
 }
 
 int RemoteClient::specialize_send(int fd, const RemoteSpecOptions& options) {
