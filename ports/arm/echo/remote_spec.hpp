@@ -35,7 +35,9 @@ public:
     // 'r': asks for the handle of `fd`, waits for the code (at most 5 s of the clock,
     // the stack running), sends 16 + `count` datagrams of 64 B through it (the first
     // 1000 of `count` timed, as 'u' times the generic path; a route added halfway
-    // through the rest), prints the handle's figures.
+    // through the rest), prints the handle's figures: request to usable code
+    // (usable_us) and, after the route change, to code again (again_us: the same
+    // context, from quasi-specd's cache).
     void run(Stack& stack, int fd, int count);
     // 't': connects to `peer`, asks for the connection's handle (one full segment per
     // message), streams `bytes` of a fixed pattern through it (byte i is the top byte
