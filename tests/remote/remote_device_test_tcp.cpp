@@ -6,10 +6,7 @@
 // option, MSS or route sends generic at once and asks again. Every test checks
 // the byte stream at the kernel-less peer: every message, in order, once.
 #include "stack/tcp.hpp"
-#include "stack/wire/checksum.hpp"
-#include "stack/wire/ethernet.hpp"
-#include "stack/wire/icmp.hpp"
-#include "stack/wire/ipv4.hpp"
+#include "stack/wire/icmp_frag_needed.hpp"
 #include "tests/remote/device_world.hpp"
 
 #include <gtest/gtest.h>
@@ -26,25 +23,10 @@ constexpr size_t kMessage = 1000;  // one segment at the mem link's MSS
 // flight as far as RFC 5927 is concerned): the device lowers its MSS.
 void icmp_frag_needed(DeviceWorld& w, const TcpSocket& s, uint16_t mtu) {
     PacketPtr frame = w.pool.alloc();
-    constexpr size_t kIcmpLen = 8 + kIpv4MinHeaderLen + 8;
-    uint8_t* p = frame->append(kEthernetHeaderLen + kIpv4MinHeaderLen + kIcmpLen);
-    EthernetRepr{.dst = w.link.a().mac(), .src = w.link.b().mac(), .ethertype = uint16_t(EtherType::ipv4)}.emit(p);
-    Ipv4Repr{.src = DeviceWorld::kServer, .dst = DeviceWorld::kDevice, .protocol = uint8_t(IpProtocol::icmp),
-             .ttl = 64, .payload_len = uint16_t(kIcmpLen)}
-        .emit(p + kEthernetHeaderLen);
-    uint8_t* icmp = p + kEthernetHeaderLen + kIpv4MinHeaderLen;
-    std::memset(icmp, 0, kIcmpLen);
-    icmp[0] = uint8_t(IcmpType::dest_unreachable);
-    icmp[1] = uint8_t(IcmpUnreachCode::frag_needed);
-    store_be16(icmp + 6, mtu);
-    Ipv4Repr{.src = DeviceWorld::kDevice, .dst = DeviceWorld::kServer, .protocol = uint8_t(IpProtocol::tcp), .ttl = 64,
-             .dont_fragment = true, .payload_len = 1040}
-        .emit(icmp + 8);
-    uint8_t* quoted = icmp + 8 + kIpv4MinHeaderLen;
-    store_be16(quoted, s.local_port.get());
-    store_be16(quoted + 2, s.remote_port.get());
-    store_be32(quoted + 4, s.snd_una);
-    store_be16(icmp + 2, internet_checksum({icmp, kIcmpLen}));
+    TcpFragNeeded{.dst_mac = w.link.a().mac(), .src_mac = w.link.b().mac(), .router = DeviceWorld::kServer,
+                  .src = DeviceWorld::kDevice, .dst = DeviceWorld::kServer, .src_port = s.local_port.get(),
+                  .dst_port = s.remote_port.get(), .seq = s.snd_una, .mtu = mtu}
+        .emit(frame->append(TcpFragNeeded::kFrameLen));
     w.dev.ethernet_input(*w.dev.interface(0), std::move(frame));
 }
 

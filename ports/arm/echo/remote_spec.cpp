@@ -6,10 +6,7 @@
 #include "stack/socket.hpp"
 #include "stack/stack.hpp"
 #include "stack/tcp.hpp"
-#include "stack/wire/checksum.hpp"
-#include "stack/wire/ethernet.hpp"
-#include "stack/wire/icmp.hpp"
-#include "stack/wire/ipv4.hpp"
+#include "stack/wire/icmp_frag_needed.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -91,26 +88,11 @@ void change_route(Stack& stack, Ipv4Addr gateway) {
 void path_mtu_falls(Stack& stack, const TcpSocket& s, uint16_t mtu) {
     PacketPtr frame = stack.pool().alloc();
     if (!frame) return;
-    constexpr size_t kIcmpLen = 8 + kIpv4MinHeaderLen + 8;
-    uint8_t* p = frame->append(kEthernetHeaderLen + kIpv4MinHeaderLen + kIcmpLen);
     Interface& iface = *stack.interface(0);
-    EthernetRepr{.dst = iface.mac(), .src = MacAddr{{0x02, 0, 0, 0, 0, 1}}, .ethertype = uint16_t(EtherType::ipv4)}.emit(p);
-    Ipv4Repr{.src = s.remote_addr.get(), .dst = s.local_addr.get(), .protocol = uint8_t(IpProtocol::icmp), .ttl = 64,
-             .payload_len = uint16_t(kIcmpLen)}
-        .emit(p + kEthernetHeaderLen);
-    uint8_t* icmp = p + kEthernetHeaderLen + kIpv4MinHeaderLen;
-    std::memset(icmp, 0, kIcmpLen);
-    icmp[0] = uint8_t(IcmpType::dest_unreachable);
-    icmp[1] = uint8_t(IcmpUnreachCode::frag_needed);
-    store_be16(icmp + 6, mtu);
-    Ipv4Repr{.src = s.local_addr.get(), .dst = s.remote_addr.get(), .protocol = uint8_t(IpProtocol::tcp), .ttl = 64,
-             .dont_fragment = true, .payload_len = 1500 - kIpv4MinHeaderLen}
-        .emit(icmp + 8);
-    uint8_t* quoted = icmp + 8 + kIpv4MinHeaderLen;
-    store_be16(quoted, s.local_port.get());
-    store_be16(quoted + 2, s.remote_port.get());
-    store_be32(quoted + 4, s.snd_una);
-    store_be16(icmp + 2, internet_checksum({icmp, kIcmpLen}));
+    TcpFragNeeded{.dst_mac = iface.mac(), .src_mac = MacAddr{{0x02, 0, 0, 0, 0, 1}}, .router = s.remote_addr.get(),
+                  .src = s.local_addr.get(), .dst = s.remote_addr.get(), .src_port = s.local_port.get(),
+                  .dst_port = s.remote_port.get(), .seq = s.snd_una, .mtu = mtu}
+        .emit(frame->append(TcpFragNeeded::kFrameLen));
     stack.ethernet_input(iface, std::move(frame));
 }
 
