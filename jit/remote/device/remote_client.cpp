@@ -172,8 +172,17 @@ bool same_frames(std::span<const PacketPtr> a, std::span<const PacketPtr> b) {
 }
 }  // namespace
 
+// The frames the stack sent since the capture began (flushed first).
+size_t RemoteClient::take_frames(Frames& out) {
+    stack_.flush_all();
+    return tap_->take(out);
+}
+
 // Forwards the generic frames and counts the comparison; a mismatch drops the code for good.
-void RemoteClient::verify_outcome(Handle& h, bool same) {
+void RemoteClient::verify_outcome(Handle& h, bool same, Frames& generic, size_t n_gen) {
+    tap_->set_capture(false);
+    for (size_t i = 0; i < n_gen; ++i)
+        if (!tap_->forward(std::move(generic[i]))) stack_.stats().drop(Drop::tx_ring_full);
     if (same) {
         --h.verify_left;
         ++h.info.verified_sends;
@@ -193,11 +202,10 @@ void RemoteClient::verify_outcome(Handle& h, bool same) {
 ssize_t RemoteClient::verified_udp_send(Handle& h, const uint8_t* data, size_t len) {
     uint16_t ident = *h.udp_context.ident_counter;
     Stats before = stack_.stats();
-    std::array<PacketPtr, VerifyTap::kMaxCaptured> specialized, generic;
+    Frames specialized, generic;
     tap_->set_capture(true);
     ssize_t rc = h.code()(data, len);
-    stack_.flush_all();
-    size_t n_spec = tap_->take(specialized);
+    size_t n_spec = take_frames(specialized);
     if (rc == kSlowPath) {  // the code declined: nothing to compare
         tap_->set_capture(false);
         return generic_send(h, data, len);
@@ -205,13 +213,9 @@ ssize_t RemoteClient::verified_udp_send(Handle& h, const uint8_t* data, size_t l
     *h.udp_context.ident_counter = ident;
     stack_.stats() = before;
     ssize_t rc_generic = stack_.udp().send_to(h.udp(), data, len, nullptr);
-    stack_.flush_all();
-    size_t n_gen = tap_->take(generic);
-    tap_->set_capture(false);
-    bool same = rc == rc_generic && same_frames({specialized.data(), n_spec}, {generic.data(), n_gen});
-    for (size_t i = 0; i < n_gen; ++i)
-        if (!tap_->forward(std::move(generic[i]))) stack_.stats().drop(Drop::tx_ring_full);
-    verify_outcome(h, same);
+    size_t n_gen = take_frames(generic);
+    verify_outcome(h, rc == rc_generic && same_frames({specialized.data(), n_spec}, {generic.data(), n_gen}), generic,
+                   n_gen);
     return rc_generic;
 }
 
@@ -232,11 +236,10 @@ ssize_t RemoteClient::verified_tcp_send(Handle& h, const uint8_t* data, size_t l
     uint16_t* ident = h.tcp_context.ident_counter;
     const TcpSendState start = TcpSendState::of(s, ident);
     Stats before = stack_.stats();
-    std::array<PacketPtr, VerifyTap::kMaxCaptured> specialized, generic;
+    Frames specialized, generic;
     tap_->set_capture(true);
     ssize_t rc = h.code()(data, len);
-    stack_.flush_all();
-    size_t n_spec = tap_->take(specialized);
+    size_t n_spec = take_frames(specialized);
     const TcpSendState after_code = TcpSendState::of(s, ident);
     if (rc == kSlowPath && n_spec == 0 && after_code == start) {  // the code declined: nothing to compare
         tap_->set_capture(false);
@@ -245,14 +248,10 @@ ssize_t RemoteClient::verified_tcp_send(Handle& h, const uint8_t* data, size_t l
     start.restore(stack_, s, ident);
     stack_.stats() = before;
     ssize_t rc_generic = stack_.tcp().send(s, data, len);
-    stack_.flush_all();
-    size_t n_gen = tap_->take(generic);
-    tap_->set_capture(false);
+    size_t n_gen = take_frames(generic);
     bool same = rc == rc_generic && TcpSendState::of(s, ident) == after_code &&
                 same_frames({specialized.data(), n_spec}, {generic.data(), n_gen});
-    for (size_t i = 0; i < n_gen; ++i)
-        if (!tap_->forward(std::move(generic[i]))) stack_.stats().drop(Drop::tx_ring_full);
-    verify_outcome(h, same);
+    verify_outcome(h, same, generic, n_gen);
     return rc_generic;
 }
 

@@ -170,7 +170,9 @@ private:
     ssize_t verified_send(Handle& h, const uint8_t* data, size_t len);
     ssize_t verified_udp_send(Handle& h, const uint8_t* data, size_t len);
     ssize_t verified_tcp_send(Handle& h, const uint8_t* data, size_t len);
-    void verify_outcome(Handle& h, bool same);
+    using Frames = std::array<PacketPtr, VerifyTap::kMaxCaptured>;
+    size_t take_frames(Frames& out);
+    void verify_outcome(Handle& h, bool same, Frames& generic, size_t n_gen);
     // A fresh extraction of a socket's context, either path's (the one of `proto`).
     struct Frozen {
         FrozenUdpContext udp{};
