@@ -109,9 +109,8 @@ TEST(RemoteTcp, VerifyModeCatchesCodeThatBuildsOtherSegments) {
     EXPECT_EQ(d.w.drops(Drop::remote_verify_mismatch), 1u);
 }
 
-// Code that builds the right segments but leaves the connection in another state
-// (it does not time the segment for RTT: a context claiming timestamps it does not
-// have... here: one whose payload MSS is short, so a message is cut in two): caught.
+// Code that cuts a message otherwise than the generic path (a payload MSS of 600: two
+// segments where the generic path sends one): other frames, other SND.NXT steps: caught.
 TEST(RemoteTcp, VerifyModeCatchesCodeThatCutsMessagesOtherwise) {
     MmapExecRegion region(1 << 16);
     TcpDevice d(region);

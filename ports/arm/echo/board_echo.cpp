@@ -12,8 +12,9 @@
 // 64-byte UDP datagram to the gateway's discard port (9) through the whole path down
 // to the LAN9118's FIFO, 'r' asks quasi-specd for that socket's specialized send
 // path and sends 20,000 datagrams through the handle, 't' does the same for a TCP
-// connection to the gateway's port 5001 and 4 MiB (remote_spec.hpp). Under QEMU's -icount shift=0 (scripts/board.sh run --icount)
-// one nanosecond of the clock is one instruction, so the time is an instruction count.
+// connection to the gateway's port 5001 and 4 MiB (remote_spec.hpp). Under QEMU's
+// -icount shift=0 (scripts/board.sh run --icount) one nanosecond of the clock is one
+// instruction, so the time is an instruction count.
 //
 // Every buffer here is static; after start-up nothing is allocated (heap_audit.hpp):
 // TCP takes its memory from a static arena sized by config.hpp (buddy_arena.hpp).
