@@ -87,6 +87,15 @@ public:
     size_t peek(size_t offset, uint8_t* out, size_t len) const;
     // Drops up to len bytes from the head; returns bytes dropped.
     size_t consume(size_t len);
+    // Takes back up to len bytes from the tail: no longer readable, they count as
+    // written past it. Remote verify mode undoes a send's append with it
+    // (jit/remote/device/tcp_verify.hpp).
+    size_t drop_tail(size_t len) {
+        const size_t n = len < size_ ? len : size_;
+        size_ -= n;
+        written_past_tail_ += n;
+        return n;
+    }
     size_t read(uint8_t* out, size_t len);
 
     // The readable bytes [head + offset, head + offset + len), clipped to size(), as

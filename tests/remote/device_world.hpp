@@ -2,11 +2,12 @@
 // stack (198.18.0.1, its interface behind a VerifyTap) runs a RemoteClient; the
 // server stack (198.18.0.2) listens on TCP 7700 and answers spec requests as each
 // test tells it, honestly or not; a UDP sink on the server's port 9 counts what the
-// device's handle sends. The "code" an honest server returns is real x86-64 machine
-// code run from the device's code buffer: a trampoline into the frozen UDP path
-// (udp_send<const FrozenUdpContext>, the reference the JIT compiles) with the
-// context the device sent, so the whole device side runs as it would with
-// quasi-specd's code.
+// device's handle sends, and a TCP sink on port 9 (open_tcp()) keeps every byte a
+// device connection sends. The "code" an honest server returns is real x86-64
+// machine code run from the device's code buffer: a trampoline into the frozen UDP
+// or TCP path (udp_send<const FrozenUdpContext>, tcp_send_frozen<const
+// FrozenTcpContext>: the references the JIT compiles) with the context the device
+// sent, so the whole device side runs as it would with quasi-specd's code.
 #pragma once
 
 #include "jit/remote/device/mmap_exec_region.hpp"
@@ -49,14 +50,29 @@ inline std::deque<FrozenUdpContext>& server_contexts() {
     static std::deque<FrozenUdpContext> contexts;
     return contexts;
 }
+inline std::deque<FrozenTcpContext>& server_tcp_contexts() {
+    static std::deque<FrozenTcpContext> contexts;
+    return contexts;
+}
 
 extern "C" inline ssize_t quasi_test_interpreted_send(const uint8_t* data, size_t len, const FrozenUdpContext* c) {
     return udp_send<const FrozenUdpContext>(*c, data, len);
 }
+extern "C" inline ssize_t quasi_test_interpreted_tcp_send(const uint8_t* data, size_t len, const FrozenTcpContext* c) {
+    return tcp_send_frozen<const FrozenTcpContext>(*c, data, len);
+}
+// A slow device: the clock moves on by 1 ms while the code runs (after it read the
+// time), as a board's would during a long send.
+inline ManualClock* slow_send_clock = nullptr;
+extern "C" inline ssize_t quasi_test_slow_tcp_send(const uint8_t* data, size_t len, const FrozenTcpContext* c) {
+    ssize_t rc = tcp_send_frozen<const FrozenTcpContext>(*c, data, len);
+    if (slow_send_clock) slow_send_clock->advance(kMillisecond);
+    return rc;
+}
 
 // 8 bytes of int3 before the entry (so the entry offset matters), then
-// movabs rdx, context; movabs rax, quasi_test_interpreted_send; jmp rax.
-inline std::vector<uint8_t> trampoline_code(const FrozenUdpContext* context, uint32_t& entry_offset) {
+// movabs rdx, context; movabs rax, function; jmp rax.
+inline std::vector<uint8_t> trampoline_code(const void* context, const void* function, uint32_t& entry_offset) {
     std::vector<uint8_t> code(8, 0xCC);
     entry_offset = 8;
     auto imm64 = [&](uint64_t v) {
@@ -65,7 +81,7 @@ inline std::vector<uint8_t> trampoline_code(const FrozenUdpContext* context, uin
     code.insert(code.end(), {0x48, 0xBA});
     imm64(reinterpret_cast<uintptr_t>(context));
     code.insert(code.end(), {0x48, 0xB8});
-    imm64(reinterpret_cast<uintptr_t>(&quasi_test_interpreted_send));
+    imm64(reinterpret_cast<uintptr_t>(function));
     code.insert(code.end(), {0xFF, 0xE0});
     return code;
 }
@@ -117,6 +133,7 @@ struct DeviceWorld {
             size_t work = dev.poll() + srv.poll();
             if (client) client->poll();
             serve();
+            serve_tcp_sink();
             if (work == 0 && link.a().rx_pending() == 0 && link.b().rx_pending() == 0 && i > 4) return;
         }
     }
@@ -179,6 +196,21 @@ struct DeviceWorld {
         std::memcpy(&c, r.context.data(), std::min(r.context.size(), sizeof c));
         if (edit) edit(c);
         server_contexts().push_back(c);
+        return code_reply(r, &server_contexts().back(), reinterpret_cast<const void*>(&quasi_test_interpreted_send),
+                          tamper);
+    }
+    std::vector<uint8_t> honest_tcp_reply(const SpecRequest& r, const std::function<void(FrozenTcpContext&)>& edit = {},
+                                          bool slow = false) {
+        FrozenTcpContext c{};
+        std::memcpy(&c, r.context.data(), std::min(r.context.size(), sizeof c));
+        if (edit) edit(c);
+        server_tcp_contexts().push_back(c);
+        const void* code = slow ? reinterpret_cast<const void*>(&quasi_test_slow_tcp_send)
+                                : reinterpret_cast<const void*>(&quasi_test_interpreted_tcp_send);
+        return code_reply(r, &server_tcp_contexts().back(), code, {});
+    }
+    std::vector<uint8_t> code_reply(const SpecRequest& r, const void* context, const void* function,
+                                    const std::function<void(SpecReply&)>& tamper) {
         SpecReply reply;
         reply.device_id = r.device_id;
         reply.nonce = r.nonce;
@@ -187,7 +219,7 @@ struct DeviceWorld {
         reply.path = r.path;
         reply.code_address = r.code_address;
         reply.symbol_hash = symbol_table_hash(r.symbol_table());
-        code_store.push_back(trampoline_code(&server_contexts().back(), reply.entry_offset));
+        code_store.push_back(trampoline_code(context, function, reply.entry_offset));
         reply.code = code_store.back();
         if (tamper) tamper(reply);
         return encoded(reply);
@@ -227,6 +259,55 @@ struct DeviceWorld {
         }
         return n;
     }
+    // A device TCP connection to the server's TCP sink on port 9, ESTABLISHED and its
+    // next hop resolved; -1 on failure.
+    int open_tcp() {
+        if (tcp_listener < 0) {
+            tcp_listener = socket(srv, kAfInet, kSockStream);
+            bind(srv, tcp_listener, {kServer, kSinkPort});
+            listen(srv, tcp_listener, 2);
+        }
+        int fd = socket(dev, kAfInet, kSockStream);
+        if (connect(dev, fd, {kServer, kSinkPort}) != -EINPROGRESS) return -1;
+        pump();
+        return tcp_peer >= 0 ? fd : -1;
+    }
+    // The sink: accepts one connection and reads everything into tcp_received.
+    void serve_tcp_sink() {
+        if (tcp_listener < 0) return;
+        if (tcp_peer < 0) tcp_peer = accept(srv, tcp_listener, nullptr);
+        if (tcp_peer < 0 || !tcp_reading) return;
+        uint8_t buf[4096];
+        ssize_t n;
+        while ((n = recv(srv, tcp_peer, buf, sizeof buf)) > 0) tcp_received.insert(tcp_received.end(), buf, buf + n);
+    }
+    // Sends n messages of `size` bytes through the handle (byte j of message i is
+    // i * 7 + j), a pump after each; a message the stack takes in part is finished
+    // (the rest through the handle too). Returns the messages sent whole.
+    int send_tcp_messages(int handle, int n, size_t size, int first = 0) {
+        int ok = 0;
+        std::vector<uint8_t> data(size);
+        for (int i = first; i < first + n; ++i) {
+            for (size_t j = 0; j < size; ++j) data[j] = static_cast<uint8_t>(i * 7 + j);
+            size_t done = 0;
+            for (int tries = 0; done < size && tries < 100; ++tries) {
+                ssize_t rc = client->send(handle, data.data() + done, size - done);
+                if (rc > 0) done += static_cast<size_t>(rc);
+                pump();
+                if (rc == -EAGAIN) run_for(10 * kMillisecond);
+            }
+            ok += done == size;
+        }
+        return ok;
+    }
+    // Whether the sink holds exactly messages [0, n) of send_tcp_messages' pattern.
+    bool tcp_stream_is(int n, size_t size) const {
+        if (tcp_received.size() != static_cast<size_t>(n) * size) return false;
+        for (int i = 0; i < n; ++i)
+            for (size_t j = 0; j < size; ++j)
+                if (tcp_received[i * size + j] != static_cast<uint8_t>(i * 7 + j)) return false;
+        return true;
+    }
     uint64_t drops(Drop d) const { return dev.stats()[d]; }
     uint64_t count(Counter c) const { return dev.stats()[c]; }
 
@@ -240,6 +321,10 @@ struct DeviceWorld {
     int listener = -1;
     int conn = -1;
     int udp = -1;
+    int tcp_listener = -1;
+    int tcp_peer = -1;
+    bool tcp_reading = true;  // false: the sink's window fills
+    std::vector<uint8_t> tcp_received;
     std::vector<uint8_t> rx, tx;
     std::vector<std::vector<uint8_t>> requests;
     std::deque<std::vector<uint8_t>> code_store;

@@ -14,7 +14,8 @@ endif()
 # The device side against an in-test server over the stack's own TCP (an in-memory
 # link); the honest server's code is x86-64 machine code, so host x86-64 only.
 if(NOT CMAKE_CROSSCOMPILING AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
-  add_executable(remote_device_test ${QUASI_REMOTE_TESTS}/remote_device_test.cpp)
+  add_executable(remote_device_test ${QUASI_REMOTE_TESTS}/remote_device_test.cpp
+                                    ${QUASI_REMOTE_TESTS}/remote_device_test_tcp.cpp)
   target_link_libraries(remote_device_test PRIVATE quasi_remote_device quasi_ports_x86 GTest::gtest_main)
   add_test(NAME remote_device_test COMMAND remote_device_test)
   set_tests_properties(remote_device_test PROPERTIES LABELS "remote;unit")

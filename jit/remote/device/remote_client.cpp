@@ -2,8 +2,10 @@
 // generic) and the guards (guards/). The exchange with the server is in remote_link.cpp.
 #include "jit/remote/device/remote_client.hpp"
 
+#include "jit/remote/device/tcp_verify.hpp"
 #include "stack/socket.hpp"
 #include "stack/stack.hpp"
+#include "stack/tcp.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -15,19 +17,32 @@ RemoteClient::RemoteClient(Stack& stack, ExecRegion& region, VerifyTap* tap, con
 
 RemoteClient::~RemoteClient() {
     close_connection();
-    for (auto& h : handles_) h.reset();  // the replugger gives every version back
+    for (size_t i = 0; i < handles_.size(); ++i) release(static_cast<int>(i));
+}
+
+int RemoteClient::freeze(int fd, Proto proto, std::optional<uint32_t> message_size, Frozen& out) {
+    auto take = [&out](auto snap, auto& context) {
+        if (!snap) return -snap.error().code;
+        context = snap->context;
+        out.socket = snap->socket;
+        out.iface = snap->context.iface;
+        out.arp_generation = snap->arp_generation;
+        return 0;
+    };
+    return proto == Proto::tcp ? take(freeze_tcp_send(stack_, fd, message_size), out.tcp)
+                               : take(freeze_udp_send(stack_, fd, message_size), out.udp);
 }
 
 int RemoteClient::specialize_send(int fd, const RemoteSpecOptions& options) {
-    if (stack_.descriptors().tcp(fd)) return -EOPNOTSUPP;
-    auto snap = freeze_udp_send(stack_, fd, options.message_size);
-    if (!snap) return -snap.error().code;
+    const Proto proto = stack_.descriptors().tcp(fd) ? Proto::tcp : Proto::udp;
+    Frozen snap;
+    if (int rc = freeze(fd, proto, options.message_size, snap); rc < 0) return rc;
     for (size_t i = 0; i < handles_.size(); ++i) {
         if (handles_[i]) continue;
-        handles_[i].emplace(stack_, fd, snap->socket, options, static_cast<CodeOwner&>(*this));
+        handles_[i].emplace(stack_, fd, proto, snap.socket, options, static_cast<CodeOwner&>(*this));
         handles_[i]->info.waiting = true;
         // Watching from now: a change before the code arrives is seen like one after.
-        handles_[i]->guard.arm(snap->socket, snap->context.iface, snap->arp_generation);
+        handles_[i]->guard.arm(snap.socket, snap.iface, snap.arp_generation);
         return static_cast<int>(i);
     }
     return -ENOSPC;
@@ -76,22 +91,31 @@ void RemoteClient::unplug(Handle& h, State next) {
 
 // The buffer took the room back: the code must never run again.
 void RemoteClient::code_evicted(uint32_t owner, int entry) {
+    if (owner >= handles_.size() || !handles_[owner]) return;
     Handle& h = *handles_[owner];
+    bool ours = false;
     for (Version& v : h.versions)
-        if (v.in_use && v.entry == entry) v.entry = CodeBuffer::kNone;  // already freed by the buffer
-    unplug(h, State::idle);
+        if (v.in_use && v.entry == entry) {
+            v.entry = CodeBuffer::kNone;  // already freed by the buffer
+            ours = true;
+        }
+    if (ours) unplug(h, State::idle);
 }
 
 void RemoteClient::release(int handle) {
     Handle* h = slot(handle);
     if (!h) return;
     if (outstanding_ == handle) outstanding_ = -1;  // its reply, if it comes, is dropped as stale
+    // Every version goes back while the slot is still engaged, so release(PluggableCode*)
+    // finds it here and frees its room (reserved or installed) in the code buffer.
+    h->plug.unplug();
     handles_[handle].reset();
 }
 
 ssize_t RemoteClient::generic_send(Handle& h, const uint8_t* data, size_t len) {
     ++h.info.generic_sends;
-    ssize_t rc = stack_.udp().send_to(*h.socket, data, len, nullptr);
+    ssize_t rc = h.proto == Proto::tcp ? stack_.tcp().send(h.tcp(), data, len)
+                                       : stack_.udp().send_to(h.udp(), data, len, nullptr);
     if (h.options.flush) stack_.flush_all();
     return rc;
 }
@@ -134,32 +158,29 @@ ssize_t RemoteClient::send(int handle, const void* data, size_t len) {
     return generic_send(h, bytes, len);
 }
 
-// The specialized frame is built and held back, the state it changed (the IP ID
-// counter, the statistics) rewound, the generic path builds its frame for the same
-// send, and the two must be equal; the generic one is what leaves.
 ssize_t RemoteClient::verified_send(Handle& h, const uint8_t* data, size_t len) {
     stack_.flush_all();  // earlier frames leave now, outside the capture
-    uint16_t ident = *h.context.ident_counter;
-    Stats before = stack_.stats();
-    std::array<PacketPtr, VerifyTap::kMaxCaptured> specialized, generic;
-    tap_->set_capture(true);
-    ssize_t rc = h.code()(data, len);
+    return h.proto == Proto::tcp ? verified_tcp_send(h, data, len) : verified_udp_send(h, data, len);
+}
+
+namespace {
+bool same_frames(std::span<const PacketPtr> a, std::span<const PacketPtr> b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+        if (a[i]->length != b[i]->length || std::memcmp(a[i]->data(), b[i]->data(), a[i]->length) != 0) return false;
+    return true;
+}
+}  // namespace
+
+// The frames the stack sent since the capture began (flushed first).
+size_t RemoteClient::take_frames(Frames& out) {
     stack_.flush_all();
-    size_t n_spec = tap_->take(specialized);
-    if (rc == kSlowPath) {  // the code declined: nothing to compare
-        tap_->set_capture(false);
-        return generic_send(h, data, len);
-    }
-    *h.context.ident_counter = ident;
-    stack_.stats() = before;
-    ssize_t rc_generic = stack_.udp().send_to(*h.socket, data, len, nullptr);
-    stack_.flush_all();
-    size_t n_gen = tap_->take(generic);
+    return tap_->take(out);
+}
+
+// Forwards the generic frames and counts the comparison; a mismatch drops the code for good.
+void RemoteClient::verify_outcome(Handle& h, bool same, Frames& generic, size_t n_gen) {
     tap_->set_capture(false);
-    bool same = rc == rc_generic && n_spec == n_gen;
-    for (size_t i = 0; same && i < n_gen; ++i)
-        same = specialized[i]->length == generic[i]->length &&
-               std::memcmp(specialized[i]->data(), generic[i]->data(), generic[i]->length) == 0;
     for (size_t i = 0; i < n_gen; ++i)
         if (!tap_->forward(std::move(generic[i]))) stack_.stats().drop(Drop::tx_ring_full);
     if (same) {
@@ -173,6 +194,64 @@ ssize_t RemoteClient::verified_send(Handle& h, const uint8_t* data, size_t len) 
         h.info.verify_failed = true;
         ++h.info.generic_sends;
     }
+}
+
+// The specialized frame is built and held back, the state it changed (the IP ID
+// counter, the statistics) rewound, the generic path builds its frame for the same
+// send, and the two must be equal; the generic one is what leaves.
+ssize_t RemoteClient::verified_udp_send(Handle& h, const uint8_t* data, size_t len) {
+    uint16_t ident = *h.udp_context.ident_counter;
+    Stats before = stack_.stats();
+    Frames specialized, generic;
+    tap_->set_capture(true);
+    ssize_t rc = h.code()(data, len);
+    size_t n_spec = take_frames(specialized);
+    if (rc == kSlowPath) {  // the code declined: nothing to compare
+        tap_->set_capture(false);
+        return generic_send(h, data, len);
+    }
+    *h.udp_context.ident_counter = ident;
+    stack_.stats() = before;
+    ssize_t rc_generic = stack_.udp().send_to(h.udp(), data, len, nullptr);
+    size_t n_gen = take_frames(generic);
+    verify_outcome(h, rc == rc_generic && same_frames({specialized.data(), n_spec}, {generic.data(), n_gen}), generic,
+                   n_gen);
+    return rc_generic;
+}
+
+// TCP (tcp_verify.hpp): the code's segments are held back and the sender state they
+// moved (the message appended to the send ring included) rewound; TcpLayer::send
+// then sends the message from the same state at the same instant. Return values,
+// frames and the state after must agree; the generic segments leave. A send that
+// may retransmit (recovery, SND.NXT rewound by a timeout) changes more than is
+// rewound (the retransmission log), and one with data queued unsent or of more
+// segments than the tap holds could send more than it captures: those go generic,
+// unverified.
+ssize_t RemoteClient::verified_tcp_send(Handle& h, const uint8_t* data, size_t len) {
+    TcpSocket& s = h.tcp();
+    const bool all_sent = s.snd_nxt == s.snd_max && s.snd_nxt - s.snd_una == s.send_buffer.size();
+    if (s.in_recovery || !all_sent || len > (VerifyTap::kMaxCaptured - 1) * size_t{stack_.tcp().data_mss(s)})
+        return generic_send(h, data, len);
+    Stack::TimePin pin(stack_);  // one instant for both: timestamps, RTT sample, timers
+    uint16_t* ident = h.tcp_context.ident_counter;
+    const TcpSendState start = TcpSendState::of(s, ident);
+    Stats before = stack_.stats();
+    Frames specialized, generic;
+    tap_->set_capture(true);
+    ssize_t rc = h.code()(data, len);
+    size_t n_spec = take_frames(specialized);
+    const TcpSendState after_code = TcpSendState::of(s, ident);
+    if (rc == kSlowPath && n_spec == 0 && after_code == start) {  // the code declined: nothing to compare
+        tap_->set_capture(false);
+        return generic_send(h, data, len);
+    }
+    start.restore(stack_, s, ident);
+    stack_.stats() = before;
+    ssize_t rc_generic = stack_.tcp().send(s, data, len);
+    size_t n_gen = take_frames(generic);
+    bool same = rc == rc_generic && TcpSendState::of(s, ident) == after_code &&
+                same_frames({specialized.data(), n_spec}, {generic.data(), n_gen});
+    verify_outcome(h, same, generic, n_gen);
     return rc_generic;
 }
 

@@ -1,12 +1,13 @@
 // The device side of remote specialization: a board (or any stack without LLVM)
-// asks quasi-specd for the specialized send path of a connected UDP socket, over
-// the stack's own TCP, and runs the code it gets back from a bounded code buffer.
+// asks quasi-specd for the specialized send path of a connected UDP socket or an
+// ESTABLISHED TCP connection, over the stack's own TCP, and runs the code it gets
+// back from a bounded code buffer.
 //
 //   RemoteClient client(stack, region, &tap, {.device_id = 7, .key = key, .server = {addr, 7700}});
 //   int h = client.specialize_send(fd, {.message_size = 64});  // at once; the request goes out
 //   for (...) { stack.poll(); client.poll(); client.send(h, data, 64); }
 //
-// A handle sends through the generic path (UdpLayer::send_to) until its code has
+// A handle sends through the generic path (UdpLayer::send_to, TcpLayer::send) until its code has
 // arrived, whenever its guard is violated (then it asks again), after its code was
 // evicted, and for good if verify mode caught its code building a wrong frame. A
 // reply is checked whole before anything of it is copied into the code buffer: its
@@ -22,6 +23,11 @@
 // send from the same state (IP ID counter and statistics rewound), the two are
 // compared byte for byte and the generic one leaves. A mismatch drops the handle's
 // code for good, counts remote_verify_mismatch and records it in the handle's info.
+// TCP (tcp_verify.hpp): the code's segments are held back, the sender state they
+// moved (SND.NXT/SND.MAX, the RTT sample, timers, ACK bookkeeping, IP ID,
+// statistics) is rewound, and TcpLayer's output sends the same bytes the code put in
+// the send ring (checked against the caller's): each message leaves once, as the
+// generic path cut it, and the two states after must agree too.
 //
 // Guards are the host's (guards/): each handle has a HandleGuard over the socket's
 // and the path's quasi-invariants and a Replugger over the versions of its code
@@ -32,6 +38,7 @@
 // Fixed tables, no allocation after construction: the board runs this.
 #pragma once
 
+#include "context/tcp_context.hpp"
 #include "context/udp_context.hpp"
 #include "jit/remote/device/code_buffer.hpp"
 #include "guards/handle_guard.hpp"
@@ -62,7 +69,8 @@ struct RemoteConfig {
     TimeNs request_timeout = 2 * kSecond;  // connect and reply, each
     TimeNs retry_after = 1 * kSecond;      // after a timeout, a refusal or a failed connection
     uint32_t verify_sends = 8;             // per newly installed code; 0: off
-    uint32_t code_capacity = 2048;         // bytes reserved per request
+    uint32_t code_capacity = 2048;         // bytes reserved per UDP request
+    uint32_t tcp_code_capacity = 4096;     // per TCP request (~3 KB of code: jit/remote/README)
 };
 
 struct RemoteSpecOptions {
@@ -94,9 +102,9 @@ public:
     RemoteClient(const RemoteClient&) = delete;
     RemoteClient& operator=(const RemoteClient&) = delete;
 
-    // A handle for connected UDP socket fd, at once (its request is queued): >= 0, or
-    // -errno: EBADF (not a UDP socket), EOPNOTSUPP (a TCP socket: not yet remote),
-    // ENOSPC (handle table full), or freeze_udp_send's (ENOTCONN, ENETUNREACH, ...).
+    // A handle for connected UDP socket or ESTABLISHED TCP connection fd, at once (its
+    // request is queued): >= 0, or -errno: EBADF (no such socket), ENOSPC (handle table
+    // full), or freeze_udp_send's / freeze_tcp_send's (ENOTCONN, ENETUNREACH, EMSGSIZE...).
     int specialize_send(int fd, const RemoteSpecOptions& options = {});
     // As send(): bytes sent or -errno; -EBADF once the socket is closed.
     ssize_t send(int handle, const void* data, size_t len);
@@ -121,22 +129,28 @@ private:
         int entry = CodeBuffer::kNone;  // in the code buffer
         bool in_use = false;
     };
+    using Proto = HandleGuard::Proto;
     struct Handle {
-        Handle(Stack& stack, int descriptor, UdpSocket* s, const RemoteSpecOptions& o, CodeOwner& owner)
-            : fd(descriptor), socket(s), options(o), plug(owner),
-              guard(stack, descriptor, HandleGuard::Proto::udp, ViolationPolicy::fallback_and_respecialize, plug) {}
+        Handle(Stack& stack, int descriptor, Proto p, void* s, const RemoteSpecOptions& o, CodeOwner& owner)
+            : fd(descriptor), proto(p), socket(s), options(o), plug(owner),
+              guard(stack, descriptor, p, ViolationPolicy::fallback_and_respecialize, plug) {}
         State state = State::queued;
         int fd;
-        UdpSocket* socket;
+        Proto proto;
+        void* socket;  // UdpSocket or TcpSocket, as proto says
         RemoteSpecOptions options;
         std::array<Version, 2> versions;  // running and the one asked for
         Replugger plug;                   // before guard: the guard points at it
         HandleGuard guard;
-        FrozenUdpContext context{};  // as sent in the last request
+        // As sent in the last request (the one of proto).
+        FrozenUdpContext udp_context{};
+        FrozenTcpContext tcp_context{};
         uint32_t verify_left = 0;
         TimeNs retry_at = 0;
         RemoteHandleInfo info;
 
+        UdpSocket& udp() const { return *static_cast<UdpSocket*>(socket); }
+        TcpSocket& tcp() const { return *static_cast<TcpSocket*>(socket); }
         SendFn code() const { return reinterpret_cast<SendFn>(plug.function()); }
         Version* running() { return version_of(plug.running()); }
         Version* version_of(const PluggableCode* c) {
@@ -154,6 +168,21 @@ private:
     void unplug(Handle& h, State next);
     ssize_t generic_send(Handle& h, const uint8_t* data, size_t len);
     ssize_t verified_send(Handle& h, const uint8_t* data, size_t len);
+    ssize_t verified_udp_send(Handle& h, const uint8_t* data, size_t len);
+    ssize_t verified_tcp_send(Handle& h, const uint8_t* data, size_t len);
+    using Frames = std::array<PacketPtr, VerifyTap::kMaxCaptured>;
+    size_t take_frames(Frames& out);
+    void verify_outcome(Handle& h, bool same, Frames& generic, size_t n_gen);
+    // A fresh extraction of a socket's context, either path's (the one of `proto`).
+    struct Frozen {
+        FrozenUdpContext udp{};
+        FrozenTcpContext tcp{};
+        void* socket = nullptr;
+        Interface* iface = nullptr;
+        uint64_t arp_generation = 0;
+    };
+    // 0, or freeze_udp_send's / freeze_tcp_send's -errno.
+    int freeze(int fd, Proto proto, std::optional<uint32_t> message_size, Frozen& out);
 
     // remote_link.cpp: the connection and the request/reply exchange.
     void open_connection();
@@ -166,7 +195,7 @@ private:
     void pump_tx();
     void pump_rx();
     void on_message(std::span<const uint8_t> message);
-    bool reply_matches(int entry, const SpecReply& r);
+    bool reply_matches(const Handle& h, int entry, const SpecReply& r);
     int next_queued() const;
 
     Stack& stack_;

@@ -109,37 +109,45 @@ void RemoteClient::fail_version(Handle& h, State next, TimeNs retry_at) {
 }
 
 bool RemoteClient::send_request(Handle& h, int index) {
-    auto snap = freeze_udp_send(stack_, h.fd, h.options.message_size);
-    if (!snap || snap->socket != h.socket) {
+    Frozen snap;
+    if (freeze(h.fd, h.proto, h.options.message_size, snap) != 0 || snap.socket != h.socket) {
         // Not sendable now (e.g. the next hop not resolved yet): ask later.
         h.retry_at = stack_.now() + config_.retry_after;
         return false;
     }
+    const bool tcp = h.proto == Proto::tcp;
     Version* v = fresh_version(h);
-    int entry = v ? code_.reserve(config_.code_capacity, static_cast<uint32_t>(index)) : CodeBuffer::kNone;
+    const uint32_t capacity = tcp ? config_.tcp_code_capacity : config_.code_capacity;
+    int entry = v ? code_.reserve(capacity, static_cast<uint32_t>(index)) : CodeBuffer::kNone;
     if (entry == CodeBuffer::kNone) {
         if (v) v->in_use = false;
         h.retry_at = stack_.now() + config_.retry_after;
         return false;
     }
     v->entry = entry;
-    h.context = snap->context;
-    h.context.guard = v->code.guard.address();  // the code reads its version's guard word
-    h.guard.arm(h.socket, h.context.iface, snap->arp_generation);
+    // The code reads its version's guard word.
+    if (tcp) {
+        h.tcp_context = snap.tcp;
+        h.tcp_context.guard = v->code.guard.address();
+    } else {
+        h.udp_context = snap.udp;
+        h.udp_context.guard = v->code.guard.address();
+    }
+    h.guard.arm(h.socket, snap.iface, snap.arp_generation);
     h.plug.plug(&v->code, /*keep_running=*/false);  // the old version, if any, is given back
 
     SpecRequest r;
     r.device_id = config_.device_id;
     r.nonce = (uint64_t{stack_.random_u32()} << 32) | stack_.random_u32();
     r.target = device_target();
-    r.path = SendPath::udp;
+    r.path = tcp ? SendPath::tcp : SendPath::udp;
     r.pointer_bytes = sizeof(void*);
-    r.layout_tag = udp_context_layout_tag();
-    r.context = {reinterpret_cast<const uint8_t*>(&h.context), sizeof h.context};
+    r.layout_tag = tcp ? tcp_context_layout_tag() : udp_context_layout_tag();
+    r.context = tcp ? std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&h.tcp_context), sizeof h.tcp_context)
+                    : std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&h.udp_context), sizeof h.udp_context);
     r.code_address = code_.address(entry);
     r.code_capacity = static_cast<uint32_t>(code_.capacity(entry));
-    auto symbols = udp_host_symbols();
-    for (const Symbol& s : symbols) r.symbols[r.symbol_count++] = s;
+    for (const Symbol& s : host_symbols(r.path)) r.symbols[r.symbol_count++] = s;
     size_t size = 0;
     if (encode(r, config_.key, tx_, size) != ProtoError::ok) {  // a bad key: a configuration error
         fail_version(h, State::dead, 0);
@@ -202,10 +210,11 @@ void RemoteClient::pump_rx() {
     }
 }
 
-bool RemoteClient::reply_matches(int entry, const SpecReply& r) {
-    return r.target == device_target() && r.path == SendPath::udp && r.code_address == code_.address(entry) &&
+bool RemoteClient::reply_matches(const Handle& h, int entry, const SpecReply& r) {
+    const SendPath path = h.proto == Proto::tcp ? SendPath::tcp : SendPath::udp;
+    return r.target == device_target() && r.path == path && r.code_address == code_.address(entry) &&
            r.code.size() <= code_.capacity(entry) && r.entry_offset < r.code.size() &&
-           r.symbol_hash == symbol_table_hash(udp_host_symbols());
+           r.symbol_hash == symbol_table_hash(host_symbols(path));
 }
 
 // Every check passes before code_.install() copies a byte.
@@ -227,7 +236,7 @@ void RemoteClient::on_message(std::span<const uint8_t> message) {
         if (permanent(r.status)) h.state = State::dead;
         return;
     }
-    if (!v || v->entry == CodeBuffer::kNone || !reply_matches(v->entry, r)) {
+    if (!v || v->entry == CodeBuffer::kNone || !reply_matches(h, v->entry, r)) {
         stack_.stats().drop(Drop::remote_reply_mismatch);
         return fail_outstanding(stack_.now() + config_.retry_after);
     }

@@ -14,7 +14,7 @@ namespace quasi::remote {
 
 class VerifyTap final : public Netif {
 public:
-    static constexpr size_t kMaxCaptured = 4;
+    static constexpr size_t kMaxCaptured = 8;  // a UDP datagram's fragments, a TCP message's segments
 
     explicit VerifyTap(Netif& inner) : inner_(inner) {}
 

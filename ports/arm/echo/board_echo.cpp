@@ -11,8 +11,10 @@
 // the heap audit failed (an allocation on the data path), 'u' times 1000 sends of a
 // 64-byte UDP datagram to the gateway's discard port (9) through the whole path down
 // to the LAN9118's FIFO, 'r' asks quasi-specd for that socket's specialized send
-// path and sends 1000 datagrams through the handle (remote_spec.hpp). Under QEMU's -icount shift=0 (scripts/board.sh run --icount)
-// one nanosecond of the clock is one instruction, so the time is an instruction count.
+// path and sends 20,000 datagrams through the handle, 't' does the same for a TCP
+// connection to the gateway's port 5001 and 4 MiB (remote_spec.hpp). Under QEMU's
+// -icount shift=0 (scripts/board.sh run --icount) one nanosecond of the clock is one
+// instruction, so the time is an instruction count.
 //
 // Every buffer here is static; after start-up nothing is allocated (heap_audit.hpp):
 // TCP takes its memory from a static arena sized by config.hpp (buddy_arena.hpp).
@@ -231,7 +233,7 @@ int main() {
     char mac[18];
     console_put(format(nic.mac(), mac, sizeof mac));
     console_put(nic.link_up() ? " link up" : " link down");
-    console_put(", UDP/TCP echo on 7, HTTP on 80; console: s = stats, q = quit, u = UDP send timing, r = remote handle\n");
+    console_put(", UDP/TCP echo on 7, HTTP on 80; console: s = stats, q = quit, u = UDP send timing, r/t = remote UDP/TCP handle\n");
     console_put("quasi-board: ready\n");
 
     for (;;) {
@@ -240,7 +242,8 @@ int main() {
         const int c = console_read();
         if (c == 's') print_stats(stack, nic, services, clock);
         if (c == 'u' && bench_fd >= 0) udp_send_benchmark(stack, bench_fd, clock);
-        if (c == 'r' && bench_fd >= 0) remote.run(stack, bench_fd, 1000);
+        if (c == 'r' && bench_fd >= 0) remote.run(stack, bench_fd, 20000);
+        if (c == 't') remote.run_tcp(stack, SockAddr{address.gateway, 5001}, size_t{4} << 20);
         remote.poll();
         if (c == 'q') {
             print_stats(stack, nic, services, clock);

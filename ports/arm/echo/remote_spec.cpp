@@ -5,6 +5,8 @@
 #include "ports/arm/mps2-an385/config.hpp"
 #include "stack/socket.hpp"
 #include "stack/stack.hpp"
+#include "stack/tcp.hpp"
+#include "stack/wire/icmp_frag_needed.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -50,6 +52,81 @@ void put_figure(const char* key, uint64_t value) {
     console_put_u64(value);
 }
 
+void put_handle(const remote::RemoteHandleInfo& info) {
+    put_figure("specialized", info.specialized);
+    put_figure("installs", info.installs);
+    put_figure("requests", info.requests);
+    put_figure("specialized_sends", info.specialized_sends);
+    put_figure("verified_sends", info.verified_sends);
+    put_figure("generic_sends", info.generic_sends);
+    put_figure("verify_failed", info.verify_failed);
+    put_figure("status", static_cast<uint64_t>(info.last_status));
+    put_figure("code_bytes", info.code_bytes);
+}
+
+// Runs the stack and the client until `done` (at most `limit` of the clock); false on timeout.
+template <class Done>
+bool run_until(Stack& stack, remote::RemoteClient& client, TimeNs limit, Done done) {
+    for (TimeNs start = stack.now(); stack.now() - start < limit;) {
+        stack.poll();
+        client.poll();
+        if (done()) return true;
+    }
+    return false;
+}
+
+// A route change mid-stream: a new prefix the stream does not use (198.19.N.0/24),
+// via the gateway. The routing table's version moves, so every handle's route guard fires.
+void change_route(Stack& stack, Ipv4Addr gateway) {
+    static uint32_t n = 0;
+    stack.add_route(Ipv4Addr{(198u << 24) | (19u << 16) | (n++ % 256) << 8}, 24, gateway);
+}
+
+// A router on the path says "fragmentation needed" (RFC 1191) about the segment at
+// SND.UNA (in flight, as RFC 5927 asks): the frame enters through the stack's own
+// Ethernet input, as if the LAN9118 had received it.
+void path_mtu_falls(Stack& stack, const TcpSocket& s, uint16_t mtu) {
+    PacketPtr frame = stack.pool().alloc();
+    if (!frame) return;
+    Interface& iface = *stack.interface(0);
+    TcpFragNeeded{.dst_mac = iface.mac(), .src_mac = MacAddr{{0x02, 0, 0, 0, 0, 1}}, .router = s.remote_addr.get(),
+                  .src = s.local_addr.get(), .dst = s.remote_addr.get(), .src_port = s.local_port.get(),
+                  .dst_port = s.remote_port.get(), .seq = s.snd_una, .mtu = mtu}
+        .emit(frame->append(TcpFragNeeded::kFrameLen));
+    stack.ethernet_input(iface, std::move(frame));
+}
+
+// A TCP connection to `peer`, ESTABLISHED within 5 s, TCP_NODELAY; -1 otherwise.
+int connect_peer(Stack& stack, remote::RemoteClient& client, SockAddr peer) {
+    int fd = socket(stack, kAfInet, kSockStream);
+    PollFd writable{fd, events::out, 0};
+    if (fd < 0 || connect(stack, fd, peer) != -EINPROGRESS ||
+        !run_until(stack, client, 5 * kSecond, [&] { return quasi::poll(stack, &writable, 1) > 0; }) ||
+        (writable.revents & (events::err | events::hup))) {
+        if (fd >= 0) close(stack, fd);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(stack, fd, kIpProtoTcp, kTcpNodelay, &one, sizeof one);
+    return fd;
+}
+
+// How long the handle took to run code again after a route change: the context is
+// the same, so quasi-specd answers from its cache (one round trip and a link).
+struct Respecialization {
+    TimeNs changed_at = 0;
+    TimeNs took = 0;
+    void route_changed(Stack& stack, Ipv4Addr gateway) {
+        change_route(stack, gateway);
+        changed_at = stack.now();
+    }
+    void poll(Stack& stack, const remote::RemoteClient& client, int h) {
+        if (changed_at && !took && client.info(h).specialized) took = stack.now() - changed_at;
+    }
+};
+
+uint8_t pattern_byte(size_t i) { return static_cast<uint8_t>((static_cast<uint32_t>(i) * 2654435761u) >> 24); }
+
 }  // namespace
 
 bool parse_remote_arg(const char* token, RemoteArgs& args, bool& known) {
@@ -89,6 +166,7 @@ bool BoardRemote::start(Stack& stack, remote::VerifyTap& tap, const RemoteArgs& 
     config.key = {args.key, args.key_len};
     config.server = args.server;
     config.code_capacity = kRemoteCodeCapacity;
+    config.tcp_code_capacity = kRemoteTcpCodeCapacity;
     // Static storage: the client holds its message buffers (2 x 24 KiB); placed once at start-up.
     alignas(remote::RemoteClient) static uint8_t storage[sizeof(remote::RemoteClient)];
     client_ = new (storage) remote::RemoteClient(stack, region, &tap, config);
@@ -130,32 +208,96 @@ void BoardRemote::run(Stack& stack, int fd, int count) {
             break;
         }
     }
-    // The verified sends first, then `count` timed as 'u' times the generic path (each
-    // send flushed to the NIC, no poll between): under QEMU's -icount shift=0 the time
-    // per send is its instruction count.
+    // The verified sends first, then up to 1000 timed as 'u' times the generic path
+    // (each send flushed to the NIC, no poll between): under QEMU's -icount shift=0
+    // the time per send is its instruction count. The rest with the stack running,
+    // a route added halfway through.
     for (int i = 0; i < 16; ++i) {
         client_->send(h, payload, sizeof payload);
         stack.poll();
         client_->poll();
     }
+    const int timed = count < 1000 ? count : 1000;
     const TimeNs start = stack.now();
-    for (int i = 0; i < count; ++i) client_->send(h, payload, sizeof payload);
-    const TimeNs per_send = (stack.now() - start) / static_cast<TimeNs>(count);
-    remote::RemoteHandleInfo info = client_->info(h);
+    for (int i = 0; i < timed; ++i) client_->send(h, payload, sizeof payload);
+    const TimeNs per_send = timed ? (stack.now() - start) / static_cast<TimeNs>(timed) : 0;
+    const Ipv4Addr gateway = stack.descriptors().udp(fd)->remote_addr.get();
+    Respecialization again;
+    for (int i = timed; i < count; ++i) {
+        if (i == timed + (count - timed) / 2) again.route_changed(stack, gateway);
+        client_->send(h, payload, sizeof payload);
+        stack.poll();
+        client_->poll();
+        again.poll(stack, *client_, h);
+    }
     console_put("quasi-board: remote:");
-    put_figure("specialized", info.specialized);
-    put_figure("installs", info.installs);
-    put_figure("requests", info.requests);
-    put_figure("specialized_sends", info.specialized_sends);
-    put_figure("verified_sends", info.verified_sends);
-    put_figure("generic_sends", info.generic_sends);
-    put_figure("verify_failed", info.verify_failed);
-    put_figure("status", static_cast<uint64_t>(info.last_status));
-    put_figure("code_bytes", info.code_bytes);
+    put_handle(client_->info(h));
     put_figure("usable_us", usable ? (usable - asked) / kMicrosecond : 0);
+    put_figure("again_us", again.took / kMicrosecond);
     put_figure("ns_per_send", per_send);
     console_put("\n");
     client_->release(h);
+}
+
+void BoardRemote::run_tcp(Stack& stack, SockAddr peer, size_t bytes) {
+    if (!client_) {
+        console_put("quasi-board: remote: no specd= key= device= boot arguments\n");
+        return;
+    }
+    remote::RemoteClient& client = *client_;
+    const int fd = connect_peer(stack, client, peer);
+    if (fd < 0) {
+        console_put("quasi-board: remote tcp: no connection to the peer\n");
+        return;
+    }
+    TcpSocket& s = *stack.descriptors().tcp(fd);
+    const uint32_t message = stack.tcp().data_mss(s);  // one full segment per message
+    const TimeNs asked = stack.now();
+    int h = client.specialize_send(fd, {.message_size = message});
+    TimeNs usable = 0;
+    if (h >= 0 && run_until(stack, client, 5 * kSecond, [&] { return client.info(h).specialized; }))
+        usable = stack.now();
+    static uint8_t chunk[1536];
+    size_t sent = 0;
+    Respecialization again;
+    bool mtu_lowered = false;
+    const Ipv4Addr gateway = s.remote_addr.get();
+    for (TimeNs start = stack.now(); h >= 0 && sent < bytes && stack.now() - start < 60 * kSecond;) {
+        if (!again.changed_at && sent >= bytes / 3) again.route_changed(stack, gateway);
+        if (!mtu_lowered && sent >= 2 * bytes / 3) path_mtu_falls(stack, s, 1280), mtu_lowered = true;
+        const size_t len = bytes - sent < message ? bytes - sent : message;
+        // A message is written when the send ring has room for all of it (as with
+        // SO_SNDLOWAT), so no call is refused with EAGAIN and counted as generic.
+        ssize_t rc = 0;
+        if (s.send_buffer.free_space() >= len) {
+            for (size_t i = 0; i < len; ++i) chunk[i] = pattern_byte(sent + i);
+            rc = client.send(h, chunk, len);
+            if (rc > 0) sent += static_cast<size_t>(rc);
+        }
+        stack.poll();
+        client.poll();
+        if (!mtu_lowered) again.poll(stack, client, h);
+        if (rc < 0 && rc != -EAGAIN) break;
+    }
+    // Everything acknowledged, then the FIN (the peer hashes what it read until EOF).
+    run_until(stack, client, 10 * kSecond, [&] { return s.snd_una == s.snd_max && s.send_buffer.empty(); });
+    // The code for the last change may still be on its way (a cold compile can take
+    // longer than the stream): the handle must get it, so wait for it (bounded).
+    if (h >= 0) run_until(stack, client, 5 * kSecond, [&] { return client.info(h).specialized; });
+    remote::RemoteHandleInfo info = h >= 0 ? client.info(h) : remote::RemoteHandleInfo{};
+    const uint64_t mss_after = s.snd_mss.get();
+    if (h >= 0) client.release(h);
+    close(stack, fd);
+    run_until(stack, client, 200 * kMillisecond, [] { return false; });
+    console_put("quasi-board: remote tcp:");
+    put_handle(info);
+    put_figure("usable_us", usable ? (usable - asked) / kMicrosecond : 0);
+    put_figure("again_us", again.took / kMicrosecond);
+    put_figure("bytes", sent);
+    put_figure("message", message);
+    put_figure("mss_after", mss_after);
+    put_figure("errno", h < 0 ? static_cast<uint64_t>(-h) : 0);
+    console_put("\n");
 }
 
 }  // namespace quasi::board
