@@ -218,7 +218,8 @@ void far_end_crr(int ns, const RunSpec& spec, FarCounts& far) {
 }
 
 // TCP_CRR's near end: per transaction a new socket connects, sends the request, reads
-// the response and closes.
+// the response, shuts down its side and reads the far end's FIN (netperf omni's
+// disconnect_data_socket), then closes: the transaction counts once both FINs went.
 void near_end_crr(int ns, const RunSpec& spec, const Progress& progress, FarCounts& far, RunResult& r) {
     far.wait_ready();
     if (far.failed || setns(ns, CLONE_NEWNET) != 0) {
@@ -236,8 +237,9 @@ void near_end_crr(int ns, const RunSpec& spec, const Progress& progress, FarCoun
         if (ok) ++c.msgs_sent, c.bytes_sent += spec.size;
         ok = ok && read_message(fd, true, buf.data(), spec.size);
         if (ok) ++c.msgs_received, c.bytes_received += spec.size;
+        ok = ok && shutdown(fd, SHUT_WR) == 0 && recv(fd, buf.data(), 1, 0) == 0;
         if (fd >= 0) close(fd);
-        if (!ok) r.error = "a connection, request or response did not complete within 0.3 s";
+        if (!ok) r.error = "a connection, request, response or close did not complete within 0.3 s";
         return ok;
     };
     auto read = [&] { return with_far(c, far); };

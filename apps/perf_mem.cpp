@@ -245,16 +245,20 @@ bool poll_until(MemPair& m, Ready ready) {
     return false;
 }
 
-// One TCP_CRR transaction, as netperf's: the client connects, sends its request, the
-// server accepts, reads it and answers, the client reads the response and closes first
-// (TIME-WAIT stays with the client, whose connect() takes its own records' tuples back:
-// a new SYN meeting the server's record within the same timestamp tick would be
-// refused, RFC 6191). The server's end waits in `draining` for the client's FIN, read
-// and closed in later transactions, as netperf's server does after the client's close.
+// One TCP_CRR transaction, as netperf's (the omni test's since netperf 2.5): the
+// client connects and sends its request, the server accepts, reads it and answers;
+// the client reads the response and shuts down its side (its FIN first, so TIME-WAIT
+// stays with it), the server reads to the EOF and closes (its FIN), the client reads
+// its EOF and closes. It counts only once the close is complete: the client's
+// connection has become a TIME-WAIT record, the server's socket is gone (its FIN
+// acknowledged) and neither stack holds a socket of it. The client's connect() takes
+// its own records' tuples back (RFC 6191); a new SYN meeting a server's record within
+// the same timestamp tick would be refused, which is why the client closes first.
 bool crr_transaction(MemPair& m, int listener, const std::vector<uint8_t>& payload, std::vector<uint8_t>& buf,
-                     std::vector<int>& draining, Counters& c, std::string& error) {
+                     Counters& c, std::string& error) {
     Sender client, server;
     client.stack = m.a.get(), server.stack = m.b.get();
+    const uint64_t records_before = m.a->stats()[Counter::tcp_time_wait_entered];
     client.fd = socket(*m.a, kAfInet, kSockStream);
     if (client.fd < 0 || connect(*m.a, client.fd, SockAddr{kAddrB, kPortB}) != -EINPROGRESS) {
         error = "socket() or connect() failed";
@@ -264,23 +268,28 @@ bool crr_transaction(MemPair& m, int listener, const std::vector<uint8_t>& paylo
     size_t size = payload.size();
     bool ok = poll_until(m, [&] { return (server.fd = accept(*m.b, listener, nullptr)) >= 0; }) &&
               send_message(m, client, payload, c) && receive_message(m, *m.b, server.fd, true, size, buf, c) &&
-              send_message(m, server, payload, c) && receive_message(m, *m.a, client.fd, true, size, buf, c);
+              send_message(m, server, payload, c) && receive_message(m, *m.a, client.fd, true, size, buf, c) &&
+              shutdown(*m.a, client.fd, kShutWr) == 0;
+    // Each end reads its peer's FIN as an EOF (recv 0); the server closes on it.
+    auto eof = [&](Stack& s, int fd) { return poll_until(m, [&] { return recv(s, fd, buf.data(), buf.size()) == 0; }); };
+    ok = ok && eof(*m.b, server.fd);
+    if (server.fd >= 0) close(*m.b, server.fd);
+    ok = ok && eof(*m.a, client.fd);
     close(*m.a, client.fd);
-    if (server.fd >= 0) draining.push_back(server.fd);
-    for (size_t i = 0; i < draining.size();) {
-        ssize_t n = recv(*m.b, draining[i], buf.data(), buf.size());
-        if (n == -EAGAIN) {
-            ++i;
-            continue;
-        }
-        if (n != 0) ok = false, error = "the server's end got data or an error instead of the client's FIN";
-        close(*m.b, draining[i]);
-        draining[i] = draining.back();
-        draining.pop_back();
+    if (!ok) {
+        error = "a connection, request, response or FIN was not delivered";
+        return false;
     }
-    if (draining.size() > 64) ok = false, error = "the clients' FINs do not reach the server";
-    if (!ok && error.empty()) error = "a connection, request or response was not delivered";
-    return ok;
+    // The client's ACK of the server's FIN ends the server's LAST-ACK.
+    if (!poll_until(m, [&] { return m.a->tcp().open_sockets() == 0 && m.b->tcp().open_sockets() == 1; })) {
+        error = "a closed connection still holds a socket";
+        return false;
+    }
+    if (m.a->stats()[Counter::tcp_time_wait_entered] != records_before + 1) {
+        error = "the client's connection did not end in a TIME-WAIT record";
+        return false;
+    }
+    return true;
 }
 
 RunResult run_crr(MemPair& m, const RunSpec& spec, const Progress& progress) {
@@ -289,14 +298,14 @@ RunResult run_crr(MemPair& m, const RunSpec& spec, const Progress& progress) {
     bind(*m.b, listener, SockAddr{kAddrB, kPortB});
     listen(*m.b, listener, 16);
     std::vector<uint8_t> payload(spec.size, 0x5A), buf(std::max<size_t>(spec.size, 2048));
-    std::vector<int> draining;
     Counters c;
     auto step = [&] {
-        return timed_transaction(r, c,
-                                 [&] { return crr_transaction(m, listener, payload, buf, draining, c, r.error); });
+        return timed_transaction(r, c, [&] { return crr_transaction(m, listener, payload, buf, c, r.error); });
     };
     measure(spec, progress, r, step, [&] { return c; });
     r.total = c;
+    r.time_wait_records = m.a->stats()[Counter::tcp_time_wait_entered] + m.b->stats()[Counter::tcp_time_wait_entered];
+    r.sockets_left = m.a->tcp().open_sockets() + m.b->tcp().open_sockets() - 1;  // the listener
     return r;
 }
 

@@ -16,8 +16,8 @@ namespace quasi::perf {
 
 // STREAM: one way, the receiver counts. MAERTS: TCP_STREAM the other way (the remote
 // sends). RR: `size` bytes out, `size` bytes back, one transaction, timed. CRR: an RR
-// transaction on a connection of its own: connect, request, response, the server
-// closes, the client reads the EOF and closes.
+// transaction on a connection of its own: connect, request, response, then a full
+// close (the client's FIN first, the server's, both acknowledged).
 enum class Test { udp_stream, tcp_stream, tcp_maerts, udp_rr, tcp_rr, tcp_crr };
 // generic: send(); specialized: a send handle compiled for the socket and the size
 // (jit/specialize.hpp); kernel / kernel_capped: Linux sockets across a veth pair, with
@@ -57,6 +57,9 @@ struct RunResult {
     double window_s = 0;
     LatencyHistogram latency_ns;                            // RR only, window only
     uint64_t specialized_sends = 0, generic_fallbacks = 0;  // a handle's own counts
+    // TCP_CRR on quasi's stacks, after the run: TIME-WAIT records entered (one per
+    // transaction, the client's) and sockets still open but the listener (none).
+    uint64_t time_wait_records = 0, sockets_left = 0;
 
     double pps() const { return window_s > 0 ? double(window.msgs_received) / window_s : 0; }
     double gbps() const { return window_s > 0 ? double(window.bytes_received) * 8 / window_s / 1e9 : 0; }

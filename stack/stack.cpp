@@ -20,11 +20,6 @@ Interface::Interface(Stack& stack, Netif& netif, uint16_t index, Ipv4Addr addres
       prefix_len_(prefix_len),
       arp_(stack.config().arp, *this, stack.pool(), stack.stats(), netif.mac()) {}
 
-Ipv4Addr Interface::directed_broadcast() const {
-    uint32_t mask = prefix_len_ == 0 ? 0 : ~uint32_t{0} << (32 - prefix_len_);
-    return Ipv4Addr{address_.value | ~mask};
-}
-
 void Interface::transmit_frame(PacketPtr frame) {
     if (tx_count_ == tx_batch_.size()) flush();
     tx_batch_[tx_count_++] = std::move(frame);

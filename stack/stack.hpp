@@ -47,7 +47,10 @@ public:
     Ipv4Addr address() const { return address_; }
     uint8_t prefix_len() const { return prefix_len_; }
     // The subnet's directed broadcast address (RFC 919/922).
-    Ipv4Addr directed_broadcast() const;
+    Ipv4Addr directed_broadcast() const {  // inline: two checks on every datagram received
+        uint32_t mask = prefix_len_ == 0 ? 0 : ~uint32_t{0} << (32 - prefix_len_);
+        return Ipv4Addr{address_.value | ~mask};
+    }
     ArpCache& arp() { return arp_; }
 
     // Queues a finished frame; sent at the next flush() or when the batch is full.

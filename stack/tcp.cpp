@@ -5,6 +5,7 @@
 #include "stack/tcp_isn.hpp"
 #include "stack/tcp_seq.hpp"
 
+#include <bit>
 #include <cerrno>
 #include <new>
 
@@ -91,7 +92,7 @@ TcpSocket* TcpLayer::find_listener(Ipv4Addr addr, uint16_t port) {
 }
 
 uint32_t TcpLayer::isn_for(const TcpTuple& t) {
-    return tcp_isn(isn_key_, t.local_addr, t.local_port, t.remote_addr, t.remote_port, stack_.now());
+    return tcp_isn(isn_key_, t.local_addr, t.local_port, t.remote_addr, t.remote_port, stack_.now(), &isn_hash_);
 }
 
 uint16_t TcpLayer::local_mss(const TcpSocket& s) const {
@@ -211,7 +212,7 @@ int TcpLayer::pick_ephemeral_port(Ipv4Addr local, Ipv4Addr remote, uint16_t remo
         return -EADDRNOTAVAIL;
     }
     const uint64_t words[2] = {uint64_t{local.value} << 32 | remote.value, remote_port};
-    uint32_t offset = static_cast<uint32_t>(siphash(port_key_, words, 2));
+    uint32_t offset = static_cast<uint32_t>(port_offset_hash_(port_key_, words));
     constexpr uint32_t kPortIncrement = 500;  // RFC 6056 3.3.5's suggested N
     for (uint32_t i = 0; i < range; ++i) {
         next_ephemeral_ += 1 + stack_.random_u32() % kPortIncrement;
@@ -265,9 +266,9 @@ int TcpLayer::listen(TcpSocket& s, int backlog) {
 }
 
 void TcpLayer::init_connection(TcpSocket& s) {
-    s.rcv_wscale = 0;
-    if (config_.window_scaling)
-        while (s.rcv_wscale < 14 && (s.receive_buffer_size >> s.rcv_wscale) > 0xFFFF) ++s.rcv_wscale;
+    // The smallest shift that brings the buffer under 64 KiB, at most 14 (RFC 7323 2.3).
+    size_t bits = std::bit_width(s.receive_buffer_size);
+    s.rcv_wscale = config_.window_scaling && bits > 16 ? static_cast<uint8_t>(bits - 16 < 14 ? bits - 16 : 14) : 0;
     // RFC 7323 5.4 randomizes the TSval clock; per pair of addresses (as Linux's
     // secure_tcp_ts_off), not per connection, so a host's TSvals only grow from one
     // connection to the next, which is what lets a peer holding a TIME-WAIT record

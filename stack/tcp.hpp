@@ -409,10 +409,12 @@ private:
     Timer time_wait_timer_;
     uint32_t next_ephemeral_ = 0;  // RFC 6056 algorithm 3's counter
     SipKey port_key_;
+    SipHashMemo<2> port_offset_hash_;  // RFC 6056 3.3.3's offset for the last destination
     SipKey ts_key_;  // TSval offsets per address pair (init_connection)
     SipHashMemo<1> ts_offset_hash_;
     size_t open_count_ = 0;
     SipKey isn_key_;
+    SipHashMemo<3> isn_hash_;  // RFC 6528's F for the last tuple (tcp_isn)
     SipKey cookie_key_;
 
     friend class TcpTestPeer;

@@ -3,6 +3,7 @@
 #include "stack/tcp_seq.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -29,9 +30,7 @@ bool ByteRing::init(size_t capacity, RingBudget* budget) {
     release();
     constexpr size_t kLargest = (std::numeric_limits<size_t>::max() >> 1) + 1;
     if (capacity == 0 || capacity > kLargest) return false;
-    size_t rounded = 1;
-    while (rounded < capacity) rounded <<= 1;
-    capacity_ = rounded;
+    capacity_ = std::bit_ceil(capacity);  // every connection sets two: no loop of doublings
     budget_ = budget;
     return true;
 }

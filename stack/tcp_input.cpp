@@ -60,18 +60,29 @@ struct TcpInput {
 
 // ---- arrival and demultiplexing ----
 
+namespace {
+// RFC 9293 3.1: the checksum covers the pseudo-header and the segment. The pseudo-
+// header's words are added as numbers; a segment in one buffer (what a device hands
+// over whole) is summed by one call of the kernel.
+bool segment_checksum_ok(const PacketBuffer& packet, const Ipv4Repr& ip, size_t header_len, size_t segment_len) {
+    uint64_t sum = (ip.src.value >> 16) + (ip.src.value & 0xFFFF) + (ip.dst.value >> 16) + (ip.dst.value & 0xFFFF) +
+                   uint8_t(IpProtocol::tcp) + (segment_len & 0xFFFF);
+    if (!packet.next_segment) return fold_checksum(sum + quasi_checksum_sum(packet.data() + header_len, segment_len)) == 0xFFFF;
+    ChecksumAccumulator acc;
+    acc.sum = sum;
+    acc.add_chain(packet, header_len, segment_len);
+    return acc.folded() == 0xFFFF;
+}
+}  // namespace
+
 void TcpLayer::input(Interface& iface, const Ipv4Repr& ip, size_t header_len, PacketPtr packet) {
     Stats& stats = stack_.stats();
     if (packet->length < header_len + kTcpMinHeaderLen) return stats.drop(Drop::tcp_too_short);
-    size_t segment_len = packet->chain_length() - header_len;
+    size_t segment_len = (packet->next_segment ? packet->chain_length() : packet->length) - header_len;
     TcpView view{packet->bytes().subspan(header_len)};
     if (auto err = view.check()) return stats.drop(*err);  // the header must sit in the first buffer
-    if (!iface.netif().offloads().rx_checksum_verified) {
-        ChecksumAccumulator acc;
-        add_pseudo_header(acc, ip.src, ip.dst, uint8_t(IpProtocol::tcp), static_cast<uint16_t>(segment_len));
-        acc.add_chain(*packet, header_len, segment_len);
-        if (acc.folded() != 0xFFFF) return stats.drop(Drop::tcp_bad_checksum);
-    }
+    if (!iface.netif().offloads().rx_checksum_verified && !segment_checksum_ok(*packet, ip, header_len, segment_len))
+        return stats.drop(Drop::tcp_bad_checksum);
     TcpInput in{*this, iface, ip, {}, packet.get(), header_len + view.header_len(),
                 static_cast<uint32_t>(segment_len - view.header_len())};
     if (auto err = TcpRepr::parse(view, in.h)) return stats.drop(*err);

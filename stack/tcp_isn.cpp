@@ -38,9 +38,9 @@ uint32_t cookie_mac(const SipKey& key, const CookieInput& in, uint64_t counter, 
 }  // namespace
 
 uint32_t tcp_isn(const SipKey& key, Ipv4Addr local, uint16_t lport, Ipv4Addr remote, uint16_t rport,
-                 TimeNs now) {
-    const uint64_t words[] = {kIsnTag, pack_addresses(local, remote), pack_ports_isn(lport, rport, 0)};
-    const uint32_t f = static_cast<uint32_t>(siphash(key, words, 3));
+                 TimeNs now, SipHashMemo<3>* memo) {
+    const uint64_t words[3] = {kIsnTag, pack_addresses(local, remote), pack_ports_isn(lport, rport, 0)};
+    const uint32_t f = static_cast<uint32_t>(memo ? (*memo)(key, words) : siphash(key, words, 3));
     const uint32_t m = static_cast<uint32_t>(now / (4 * kMicrosecond));  // wraps every 4.77 h
     return m + f;
 }

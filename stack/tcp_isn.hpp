@@ -15,9 +15,11 @@ namespace quasi {
 // M a timer ticking every 4 us (RFC 9293 3.4.1's clock) and F a keyed PRF (SipHash-2-4
 // here, where RFC 6528 suggests MD5). Per 4-tuple, ISNs still advance with time, which
 // keeps old duplicates of an earlier incarnation of the connection out of the new one's
-// window; across 4-tuples an off-path attacker cannot predict them.
+// window; across 4-tuples an off-path attacker cannot predict them. `memo` (optional)
+// keeps F for the last tuple: connect() asks for it twice when it takes a tuple back
+// from a TIME-WAIT record (the RFC 6191 test, then the ISN itself).
 uint32_t tcp_isn(const SipKey& key, Ipv4Addr local, uint16_t lport, Ipv4Addr remote, uint16_t rport,
-                 TimeNs now);
+                 TimeNs now, SipHashMemo<3>* memo = nullptr);
 
 // SYN cookies: under a SYN flood the listener answers without keeping state and rebuilds
 // the connection from the final ACK (RFC 4987 3.6). Bernstein's layout, as Linux's:

@@ -166,7 +166,9 @@ private:
     bool delivered(size_t i, const SackScoreboard& sb, uint32_t snd_una) const;
     // Whether something sent after mark i was delivered (RACK's evidence).
     bool later_delivered(size_t i, const SackScoreboard& sb, uint32_t snd_una) const;
-    Mark marks_[kMaxMarks] = {};
+    // Only [0, count_) is ever read: left uninitialized, so that making a socket does
+    // not clear 384 bytes that most connections (no loss) never touch.
+    Mark marks_[kMaxMarks];
     size_t count_ = 0;
 };
 

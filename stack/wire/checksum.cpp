@@ -7,13 +7,7 @@ namespace quasi {
 namespace {
 // Straight-line (no loop for the specializer to compile): 64 -> 33 -> 18 -> 17 -> 16
 // bits, each step keeping the one's-complement value.
-uint16_t fold(uint64_t sum) {
-    sum = (sum & 0xFFFFFFFF) + (sum >> 32);
-    sum = (sum & 0xFFFF) + (sum >> 16);
-    sum = (sum & 0xFFFF) + (sum >> 16);
-    sum = (sum & 0xFFFF) + (sum >> 16);
-    return static_cast<uint16_t>(sum);
-}
+uint16_t fold(uint64_t sum) { return fold_checksum(sum); }
 }  // namespace
 
 void ChecksumAccumulator::add(const uint8_t* data, size_t len) {

@@ -54,6 +54,30 @@ struct ChecksumAccumulator {
 // Checksum of a contiguous byte range, ready to store.
 uint16_t internet_checksum(std::span<const uint8_t> bytes);
 
+// Receive-side checks, inline: a header is verified on every frame, and the calls
+// and the odd-byte bookkeeping of ChecksumAccumulator cost more than the sum itself.
+// Folds a one's-complement sum of up to 2^32 32-bit words to 16 bits.
+inline uint16_t fold_checksum(uint64_t sum) {
+    sum = (sum & 0xFFFFFFFF) + (sum >> 32);
+    sum = (sum & 0xFFFF) + (sum >> 16);
+    sum = (sum & 0xFFFF) + (sum >> 16);
+    sum = (sum & 0xFFFF) + (sum >> 16);
+    return static_cast<uint16_t>(sum);
+}
+// Whether `len` bytes (a multiple of 4, e.g. an IPv4 header) with their checksum
+// field sum to all ones. RFC 1071 2(B): the sum does not depend on byte order, and
+// the all-ones result is its own byte swap, so the words are added as they lie in
+// memory, 32 bits at a time (2(C)), never swapped.
+inline bool words_sum_to_ones(const uint8_t* p, size_t len) {
+    uint64_t sum = 0;
+    for (size_t i = 0; i < len; i += 4) {
+        uint32_t word;
+        std::memcpy(&word, p + i, 4);
+        sum += word;
+    }
+    return fold_checksum(sum) == 0xFFFF;
+}
+
 // The IPv4 pseudo-header of UDP and TCP (RFC 768, RFC 9293 3.1).
 void add_pseudo_header(ChecksumAccumulator& acc, Ipv4Addr src, Ipv4Addr dst, uint8_t protocol,
                        uint16_t length);

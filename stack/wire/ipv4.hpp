@@ -47,11 +47,7 @@ public:
     uint16_t checksum() const { return load_be16(b_.data() + 10); }
     Ipv4Addr src() const { return Ipv4Addr::load(b_.data() + 12); }
     Ipv4Addr dst() const { return Ipv4Addr::load(b_.data() + 16); }
-    bool checksum_ok() const {
-        ChecksumAccumulator acc;
-        acc.add(b_.data(), header_len());
-        return acc.folded() == 0xFFFF;
-    }
+    bool checksum_ok() const { return words_sum_to_ones(b_.data(), header_len()); }
     std::span<uint8_t> header() const { return b_.first(header_len()); }
     // The payload as the header declares it: link padding is cut off here.
     std::span<uint8_t> payload() const { return b_.subspan(header_len(), total_len() - header_len()); }

@@ -13,6 +13,7 @@ enum : uint8_t {
     kOptTimestamps = 8,
 };
 constexpr uint8_t kMaxWindowScale = 14;
+constexpr uint32_t kAlignedTimestamp = uint32_t{kOptNop} << 24 | uint32_t{kOptNop} << 16 | uint32_t{kOptTimestamps} << 8 | 10;
 }  // namespace
 
 WireError TcpView::check() const {
@@ -30,6 +31,15 @@ bool TcpView::checksum_ok(Ipv4Addr src, Ipv4Addr dst) const {
 
 WireError TcpOptions::parse(std::span<const uint8_t> opts, TcpOptions& out) {
     out = TcpOptions{};
+    // RFC 7323 appendix A's layout, NOP NOP TS (what Linux and quasi put on every
+    // segment once timestamps are on), read at once as Linux's
+    // tcp_parse_aligned_timestamp does; anything else takes the loop.
+    if (opts.size() == 12 && load_be32(opts.data()) == kAlignedTimestamp) {
+        out.has_timestamps = true;
+        out.ts_val = load_be32(opts.data() + 4);
+        out.ts_ecr = load_be32(opts.data() + 8);
+        return kWireOk;
+    }
     size_t i = 0;
     while (i < opts.size()) {
         uint8_t kind = opts[i];

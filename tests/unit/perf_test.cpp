@@ -197,3 +197,19 @@ INSTANTIATE_TEST_SUITE_P(Lwip, MemRun,
 // TCP_CRR: a connection per transaction, generic only (can_specialize()).
 INSTANTIATE_TEST_SUITE_P(Crr, MemRun, ::testing::Values(std::make_tuple(PerfTest::tcp_crr, Path::generic)),
                          mem_run_name);
+
+// netperf's TCP_CRR closes every connection: a transaction counts only once both FINs
+// are acknowledged, so every counted one left exactly one TIME-WAIT record (the
+// client's, which closes first) and no socket is left open after the run.
+TEST(MemCrr, EveryTransactionClosesIntoTimeWait) {
+    RunSpec spec;
+    spec.test = PerfTest::tcp_crr;
+    spec.size = 64;
+    spec.warmup_s = 0;
+    spec.count = 300;
+    RunResult r = run_mem(spec, nullptr);
+    ASSERT_EQ(r.error, "");
+    EXPECT_GE(r.total.transactions, spec.count);
+    EXPECT_EQ(r.time_wait_records, r.total.transactions);
+    EXPECT_EQ(r.sockets_left, 0u);
+}
