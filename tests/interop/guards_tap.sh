@@ -79,91 +79,100 @@ run_one() {
   grep '^guards_peer: \(tcp\|udp\) ' "$base.peer" | sed 's/^/  /'
 }
 
-# change_field PROTO POLICY CHANGE KEY: a field of the client's line about CHANGE.
-change_field() {
-  local v
-  v="$(qt_field "$(grep "^quasi_guards_client: change=$3 " "$QI_TMP/$1-$2.client")" "$4")"
-  printf '%s' "${v:-0}"
+# The runs' results: F[PROTO/POLICY/WHAT/KEY] for WHAT = a change's name, sum (the
+# client's summary), peer (the kernel peer's line), rc (exit statuses); read once per
+# run without forking per field (the checks below are many; this machine is loaded).
+declare -A F
+load_fields() {
+  local proto="$1" policy="$2" base="$QI_TMP/$1-$2" line what kv
+  while read -r line; do
+    case "$line" in
+      "quasi_guards_client: change="*) what="${line#*change=}" what="${what%% *}" ;;
+      "quasi_guards_client: PASS:"* | "quasi_guards_client: FAIL:"*) what=sum ;;
+      "guards_peer: $proto "*) what=peer ;;
+      *) continue ;;
+    esac
+    for kv in $line; do
+      [[ "$kv" == *=* ]] && F["$proto/$policy/$what/${kv%%=*}"]="${kv#*=}"
+    done
+  done < <(cat "$base.client" "$base.peer")
+  F["$proto/$policy/rc/client"]="$(cat "$base.client.rc")"
+  F["$proto/$policy/rc/peer"]="$(cat "$base.peer.rc")"
 }
 
+# field PROTO/POLICY/WHAT/KEY: the value, 0 when absent.
+field() { printf '%s' "${F[$1]:-0}"; }
+
 check_run() {
-  local proto="$1" policy="$2" base="$QI_TMP/$1-$2" sum peer c kind
-  sum="$(grep '^quasi_guards_client: \(PASS\|FAIL\):' "$base.client" | tail -n 1)"
-  peer="$(grep "^guards_peer: $proto " "$base.peer" | tail -n 1)"
-  qi_check "$proto/$policy: client sent the stream and made every change (exit $(cat "$base.client.rc"))" \
-    test "$(cat "$base.client.rc")" -eq 0
-  qi_check "$proto/$policy: kernel peer saw a clean stream (exit $(cat "$base.peer.rc"))" test "$(cat "$base.peer.rc")" -eq 0
-  qi_check "$proto/$policy: SHA-256 at the kernel equals SHA-256 of what the handle was given" \
-    test -n "$(qt_field "$sum" sha256_sent)" -a "$(qt_field "$sum" sha256_sent)" == "$(qt_field "$peer" sha256)"
-  if [[ "$proto" == tcp ]]; then
-    qi_check "$proto/$policy: exactly $TCP_BYTES bytes, then EOF" \
-      test "$(qt_field "$peer" bytes)" == "$TCP_BYTES" -a "$(qt_field "$peer" eof)" == 1
+  local r="$1/$2" c
+  load_fields "$1" "$2"
+  qi_expect_eq "$r: client sent the stream and made every change (exit status)" "$(field "$r/rc/client")" 0
+  qi_expect_eq "$r: kernel peer saw a clean stream (exit status)" "$(field "$r/rc/peer")" 0
+  qi_check "$r: SHA-256 at the kernel equals SHA-256 of what the handle was given" \
+    test "${F[$r/sum/sha256_sent]:-x}" == "${F[$r/peer/sha256]:-y}"
+  if [[ "$1" == tcp ]]; then
+    qi_check "$r: exactly $TCP_BYTES bytes, then EOF" \
+      test "$(field "$r/peer/bytes")" == "$TCP_BYTES" -a "$(field "$r/peer/eof")" == 1
   else
-    qi_expect_eq "$proto/$policy: distinct datagrams" "$(qt_field "$peer" distinct)" "$UDP_COUNT"
-    qi_expect_eq "$proto/$policy: duplicate, bad, out-of-order datagrams" \
-      "$(($(qt_field "$peer" duplicates) + $(qt_field "$peer" bad) + $(qt_field "$peer" reordered)))" 0
+    qi_expect_eq "$r: distinct datagrams" "$(field "$r/peer/distinct")" "$UDP_COUNT"
+    qi_expect_eq "$r: duplicate, bad, out-of-order datagrams" \
+      "$(($(field "$r/peer/duplicates") + $(field "$r/peer/bad") + $(field "$r/peer/reordered")))" 0
   fi
   for c in "${CHANGES[@]}"; do
-    qi_expect_eq "$proto/$policy $c: made" "$(change_field "$proto" "$policy" "$c" made)" 1
-    qi_expect_ge "$proto/$policy $c: violations of its kind" "$(change_field "$proto" "$policy" "$c" kind_violations)" 1
+    qi_expect_eq "$r $c: made" "$(field "$r/$c/made")" 1
+    qi_expect_ge "$r $c: violations of its kind" "$(field "$r/$c/kind_violations")" 1
     # UDP after the MTU fell to 900: a 950-byte datagram no longer fits the path,
     # and only the generic path fragments.
-    [[ "$proto/$c" == udp/mtu ]] && continue
-    qi_expect_ge "$proto/$policy $c: specialized sends after the new code was plugged" \
-      "$(change_field "$proto" "$policy" "$c" after_specialized)" 1
+    [[ "$1/$c" == udp/mtu ]] && continue
+    qi_expect_ge "$r $c: specialized sends after the new code was plugged" "$(field "$r/$c/after_specialized")" 1
   done
-  qi_expect_eq "$proto/$policy: client RSTs sent" "$(qt_stat_in "$base.client" tcp_resets_sent)" 0
+  qi_expect_eq "$r: client RSTs sent" "$(qt_stat_in "$QI_TMP/$1-$2.client" tcp_resets_sent)" 0
   local bad
-  bad="$(qi_bad_drops_in "$base.client")"
-  qi_check "$proto/$policy: no drops that mean malformed or mishandled packets${bad:+: $bad}" test -z "$bad"
+  bad="$(qi_bad_drops_in "$QI_TMP/$1-$2.client")"
+  qi_check "$r: no drops that mean malformed or mishandled packets${bad:+: $bad}" test -z "$bad"
 }
 
 # The stale code carried the sends between each change and its replug (reinforce), or
 # the generic path did (fallback). TCP's interface MTU change leaves the connection's
 # MSS (stack/tcp.cpp), so its context, as it is: no new code, no window.
 check_windows() {
-  local proto="$1" c
+  local re="$1/reinforce" fb="$1/fallback" c
   for c in "${CHANGES[@]}"; do
-    [[ "$proto/$c" == tcp/mtu ]] && continue
-    qi_expect_ge "$proto/reinforce $c: stale specialized sends until the replug" \
-      "$(change_field "$proto" reinforce "$c" window_specialized)" 1
-    qi_expect_ge "$proto/reinforce $c: stale frames rewritten at egress" \
-      "$(change_field "$proto" reinforce "$c" reinforced_frames)" 1
-    qi_expect_ge "$proto/reinforce $c: violations handled by reinforce" \
-      "$(change_field "$proto" reinforce "$c" reinforce_policy)" 1
-    qi_expect_eq "$proto/fallback $c: specialized sends until the replug" \
-      "$(change_field "$proto" fallback "$c" window_specialized)" 0
-    qi_expect_ge "$proto/fallback $c: generic sends until the replug" \
-      "$(change_field "$proto" fallback "$c" window_generic)" 1
+    [[ "$1/$c" == tcp/mtu ]] && continue
+    qi_expect_ge "$re $c: stale specialized sends until the replug" "$(field "$re/$c/window_specialized")" 1
+    qi_expect_ge "$re $c: stale frames rewritten at egress" "$(field "$re/$c/reinforced_frames")" 1
+    qi_expect_ge "$re $c: violations handled by reinforce" "$(field "$re/$c/reinforce_policy")" 1
+    qi_expect_eq "$fb $c: specialized sends until the replug" "$(field "$fb/$c/window_specialized")" 0
+    qi_expect_ge "$fb $c: generic sends until the replug" "$(field "$fb/$c/window_generic")" 1
   done
-  qi_expect_eq "$proto/fallback: frames rewritten" \
-    "$(qt_field "$(grep '^quasi_guards_client: \(PASS\|FAIL\):' "$QI_TMP/$proto-fallback.client")" reinforced_frames)" 0
-  if [[ "$proto" == tcp ]]; then
-    qi_expect_ge "tcp/reinforce icmp: segments re-cut to the lower MSS" "$(change_field tcp reinforce icmp recut)" 1
+  qi_expect_eq "$fb: frames rewritten" "$(field "$fb/sum/reinforced_frames")" 0
+  if [[ "$1" == tcp ]]; then
+    qi_expect_ge "$re icmp: segments re-cut to the lower MSS" "$(field "$re/icmp/recut")" 1
   else
-    qi_expect_ge "udp/reinforce route: sources NAT-translated" "$(change_field udp reinforce route translations)" 1
-    qi_expect_ge "udp/reinforce mtu: datagrams fragmented (950 B over MTU 900)" \
-      "$(change_field udp reinforce mtu fragments)" 1
+    qi_expect_ge "$re route: sources NAT-translated" "$(field "$re/route/translations")" 1
+    qi_expect_ge "$re mtu: datagrams fragmented (950 B over MTU 900)" "$(field "$re/mtu/fragments")" 1
   fi
 }
 
 for proto in tcp udp; do
   for policy in reinforce fallback; do
     qi_step "$proto stream under $policy"
+    t0=$SECONDS
     run_one "$proto" "$policy"
     check_run "$proto" "$policy"
+    qi_step "$proto/$policy: $((SECONDS - t0)) s in all, stream $(field "$proto/$policy/sum/stream_s") s"
   done
   check_windows "$proto"
 done
 
 # The longest delivery gap after each change, both policies side by side.
-qi_step "longest delivery gap after each change (us), reinforce / fallback:"
-for c in "${CHANGES[@]}"; do
-  i=0
-  for k in "${!CHANGES[@]}"; do [[ "${CHANGES[$k]}" == "$c" ]] && i=$((k + 1)); done
-  udp_r="$(qt_field "$(grep '^guards_peer: udp ' "$QI_TMP/udp-reinforce.peer")" gaps_us | cut -d, -f$((i + 1)))"
-  udp_f="$(qt_field "$(grep '^guards_peer: udp ' "$QI_TMP/udp-fallback.peer")" gaps_us | cut -d, -f$((i + 1)))"
-  qi_step "  $c: tcp $(change_field tcp reinforce "$c" gap_us) / $(change_field tcp fallback "$c" gap_us)," \
-    "udp ${udp_r:-?} / ${udp_f:-?}"
+qi_step "longest delivery gap after each change (ms), reinforce / fallback:"
+for i in "${!CHANGES[@]}"; do
+  c="${CHANGES[$i]}"
+  IFS=, read -r -a udp_r <<<"$(field udp/reinforce/peer/gaps_us)"
+  IFS=, read -r -a udp_f <<<"$(field udp/fallback/peer/gaps_us)"
+  qi_step "$(printf '  %-8s tcp %6.1f / %6.1f   udp %6.1f / %6.1f' "$c" \
+    "$(($(field "tcp/reinforce/$c/gap_us") / 100))e-1" "$(($(field "tcp/fallback/$c/gap_us") / 100))e-1" \
+    "$((${udp_r[$((i + 1))]:-0} / 100))e-1" "$((${udp_f[$((i + 1))]:-0} / 100))e-1")"
 done
 qi_finish
