@@ -6,7 +6,8 @@
 # Namespace quasi-guardstap-<pid>; kernel side:
 #   qgt0  198.18.40.1/24 (tap, MAC M0)     quasi 198.18.40.2/24 on it
 #   qgt0g 198.18.40.3/32 (macvlan on qgt0, MAC M1: the second gateway)
-#   qgt0h 198.18.40.4/32 (macvlan on qgt0, MAC M2: announces 198.18.40.3 as its own)
+#   qgt0h 198.18.40.4/32 (macvlan on qgt0, MAC M2: announces 198.18.40.3 as its own,
+#         then qgt0g goes down: a gateway failover)
 #   qgt1  198.18.41.1/24 (tap, MAC M3)     quasi 198.18.41.2/24 on it
 #   lo    198.18.42.1/32: the peer (guards_peer.py), reachable through either tap
 # rp_filter off (replies leave by qgt0 whichever way the data came), arp_ignore=1 (each
@@ -63,6 +64,7 @@ run_one() {
   local proto="$1" policy="$2" base="$QI_TMP/$1-$2" port=5001 peer_args=()
   [[ "$proto" == udp ]] && port=9000 peer_args=(--count "$UDP_COUNT" --size "$UDP_SIZE")
   : >"$base.peer"
+  ip -n "$NS" link set qgt0g up || qi_die "cannot set qgt0g up"  # the last run's failover took it down
   ip netns exec "$NS" timeout --kill-after=5 40 python3 "$PEER" --bind "$PEER_IP" --port "$port" --proto "$proto" \
     "${peer_args[@]}" --log "$base.peer" --deadline 35 >"$base.peer.out" 2>&1 &
   local peer_pid=$!
@@ -70,7 +72,7 @@ run_one() {
   grep -q '^guards_peer: ready' "$base.peer" || qi_die "guards_peer.py did not start: $(cat "$base.peer.out")"
   qrun_bounded 40 ip netns exec "$NS" "$CLIENT" --proto "$proto" --policy "$policy" --tap0 qgt0 --ip0 198.18.40.2/24 \
     --tap1 qgt1 --ip1 198.18.41.2/24 --peer "$PEER_IP" --port "$port" --gw0 198.18.40.1 --gw0b 198.18.40.3 \
-    --gw1 198.18.41.1 --arp-dev qgt0h --icmp-dev qgt1 --bytes "$([[ $proto == tcp ]] && echo $TCP_BYTES || echo $UDP_BYTES)" \
+    --gw1 198.18.41.1 --arp-dev qgt0h --old-gw-dev qgt0g --icmp-dev qgt1 --bytes "$([[ $proto == tcp ]] && echo $TCP_BYTES || echo $UDP_BYTES)" \
     --udp-size "$UDP_SIZE" --pmtu 1000 --iface-mtu 900 --seconds 30 >"$base.client" 2>&1
   echo $? >"$base.client.rc"
   wait "$peer_pid"
@@ -127,6 +129,8 @@ check_run() {
     qi_expect_ge "$r $c: specialized sends after the new code was plugged" "$(field "$r/$c/after_specialized")" 1
   done
   qi_expect_eq "$r: client RSTs sent" "$(qt_stat_in "$QI_TMP/$1-$2.client" tcp_resets_sent)" 0
+  # A frame too big for the path, DF set, is lost at egress: what re-cutting prevents.
+  qi_expect_eq "$r: frames dropped at egress as too big (DF)" "$(qt_drop_in "$QI_TMP/$1-$2.client" ipv4_too_big_df)" 0
   local bad
   bad="$(qi_bad_drops_in "$QI_TMP/$1-$2.client")"
   qi_check "$r: no drops that mean malformed or mishandled packets${bad:+: $bad}" test -z "$bad"

@@ -3,15 +3,17 @@
 //
 //   quasi_guards_client --proto tcp|udp --policy reinforce|fallback
 //       --tap0 IF --ip0 198.18.X.2/24 --tap1 IF --ip1 198.18.Y.2/24 --peer ADDR --port P
-//       --gw0 ADDR --gw0b ADDR --gw1 ADDR --arp-dev KDEV --icmp-dev KDEV
+//       --gw0 ADDR --gw0b ADDR --gw1 ADDR --arp-dev KDEV --old-gw-dev KDEV --icmp-dev KDEV
 //       [--bytes 64M] [--udp-size 1400] [--pmtu 1000] [--iface-mtu 900] [--seconds 40]
 //
 // The peer (an address on the kernel's loopback) is reachable through either tap. The
 // stream starts routed via --gw0 on tap0; at the k-th sixth of it (k = 1..5, each
 // change waiting until the previous one's new code was plugged) the client changes:
 //  1. gateway: the route to the peer now goes via --gw0b (another MAC: a macvlan)
-//  2. arp: the kernel announces --gw0b at a third MAC (a gratuitous ARP, RFC 5227 3,
-//     written by this program onto the kernel's --arp-dev: it leaves through tap0)
+//  2. arp: a failover: the kernel announces --gw0b at a third MAC (a gratuitous ARP,
+//     RFC 5227 3, written by this program onto the kernel's --arp-dev: it leaves
+//     through tap0), then --old-gw-dev, which held it, goes down: frames to the old
+//     MAC are lost from then on
 //  3. route: the route moves to tap1, via --gw1 (a UDP socket bound to 0.0.0.0 now
 //     sends from --ip1: the stale code's frames are NAT-translated)
 //  4. icmp: --gw1 reports "fragmentation needed", next-hop MTU --pmtu (RFC 1191),
@@ -81,7 +83,7 @@ constexpr ViolationKind kChangeKinds[kChanges] = {ViolationKind::route, Violatio
                                                   ViolationKind::interface_mtu};
 
 struct Options {
-    std::string proto, policy, tap0, tap1, arp_dev, icmp_dev;
+    std::string proto, policy, tap0, tap1, arp_dev, old_gw_dev, icmp_dev;
     Ipv4Addr ip0, ip1, peer, gw0, gw0b, gw1;
     uint8_t len0 = 0, len1 = 0;
     uint64_t port = 5001;
@@ -110,6 +112,8 @@ int parse_options(int argc, char** argv, Options& o) {
     app::add_ipv4(app, "--gw0b", o.gw0b, "the second gateway, on tap0 (another MAC)")->required();
     app::add_ipv4(app, "--gw1", o.gw1, "the gateway on tap1")->required();
     app.add_option("--arp-dev", o.arp_dev, "kernel device that announces --gw0b at its own MAC")->required();
+    app.add_option("--old-gw-dev", o.old_gw_dev, "kernel device that held --gw0b, taken down after the announcement")
+        ->required();
     app.add_option("--icmp-dev", o.icmp_dev, "kernel device (tap1's kernel end) the ICMP report leaves by")
         ->required();
     app::add_size(app, "--bytes", o.bytes, 1 << 20, 1ull << 32, "bytes of the stream");
@@ -148,6 +152,14 @@ public:
     KernelDevice& operator=(const KernelDevice&) = delete;
     bool ok() const { return ok_; }
     const MacAddr& mac() const { return mac_; }
+    // Takes the device down (SIOCSIFFLAGS): the kernel drops frames sent to its MAC.
+    bool set_down() const {
+        ifreq r{};
+        std::snprintf(r.ifr_name, sizeof r.ifr_name, "%s", name_.c_str());
+        if (ioctl(fd_, SIOCGIFFLAGS, &r) != 0) return false;
+        r.ifr_flags = static_cast<short>(r.ifr_flags & ~IFF_UP);
+        return ioctl(fd_, SIOCSIFFLAGS, &r) == 0;
+    }
     bool send(const uint8_t* frame, size_t len) const {
         sockaddr_ll to{};
         to.sll_family = AF_PACKET;
@@ -228,7 +240,7 @@ class Client {
 public:
     Client(const Options& o, Stack& stack, TapNetif& tap0, TapNetif& tap1, SteadyClock& clock)
         : o_(o), stack_(stack), taps_{&tap0, &tap1}, clock_(clock), end_(clock.now() + o.seconds * kSecond),
-          arp_dev_(o.arp_dev), icmp_dev_(o.icmp_dev) {}
+          arp_dev_(o.arp_dev), old_gw_dev_(o.old_gw_dev), icmp_dev_(o.icmp_dev) {}
     bool run();
     bool report(bool ok);
     void release() {
@@ -255,7 +267,8 @@ private:
     bool send_udp();
     bool finish_tcp();
     bool room_for_unit() const;
-    bool take_icmp_now();
+    template <class Done>
+    bool take_now(size_t index, Done done);
     void maybe_change(uint64_t offset);
     void observe(const SendHandleInfo& now, const SendHandleInfo& before);
     void after_send();
@@ -267,7 +280,7 @@ private:
     TapNetif* taps_[2];
     SteadyClock& clock_;
     const TimeNs end_;
-    KernelDevice arp_dev_, icmp_dev_;
+    KernelDevice arp_dev_, old_gw_dev_, icmp_dev_;
     int fd_ = -1;
     SendHandle h_;
     uint64_t sent_ = 0, total_ = 0, partial_ = 0;
@@ -353,9 +366,12 @@ bool Client::apply(size_t k) {
     const Options& o = o_;
     switch (k) {
     case 0: return stack_.add_route(network(o.peer, 28), 28, o.gw0b) == 0;  // longest prefix wins: one update
-    case 1: {
+    case 1: {  // a failover: the new MAC announces the address, then the old one goes down
+        const uint64_t generation = stack_.interface(0)->arp().generation();
         std::vector<uint8_t> f = gratuitous_arp(arp_dev_.mac(), o.gw0b);
-        return arp_dev_.send(f.data(), f.size());
+        return arp_dev_.send(f.data(), f.size()) &&
+               take_now(0, [&] { return stack_.interface(0)->arp().generation() != generation; }) &&
+               old_gw_dev_.set_down();
     }
     case 2: return stack_.add_route(o.peer, 32, o.gw1) == 0;
     case 3: {
@@ -373,7 +389,11 @@ bool Client::apply(size_t k) {
         }
         std::vector<uint8_t> f = icmp_frag_needed(stack_.interface(1)->mac(), icmp_dev_.mac(), o.gw1, o.ip1, q,
                                                   static_cast<uint16_t>(o.pmtu));
-        return icmp_dev_.send(f.data(), f.size()) && take_icmp_now();
+        const uint64_t errors = stack_.stats()[Counter::icmp_errors_rx];
+        // Before tap0's ACKs can move SND.UNA past the quoted sequence number (RFC
+        // 5927: the report would be disbelieved).
+        return icmp_dev_.send(f.data(), f.size()) &&
+               take_now(1, [&] { return stack_.stats()[Counter::icmp_errors_rx] != errors; });
     }
     case 4: stack_.interface(1)->mtu.guarded_write(static_cast<uint16_t>(o.iface_mtu)); return true;
     }
@@ -401,18 +421,19 @@ void Client::observe(const SendHandleInfo& now, const SendHandleInfo& before) {
 // word) started its window before it.
 void Client::after_send() { observe(h_.info(), pre_send_); }
 
-// Reads tap1 at once, before tap0's ACKs can move SND.UNA past the quoted sequence
-// number (RFC 5927: the report would be disbelieved). The kernel queues the frame on
-// the tap as the packet socket's send returns; a few tries cover a busy qdisc.
-bool Client::take_icmp_now() {
-    const uint64_t errors_before = stack_.stats()[Counter::icmp_errors_rx];
+// Reads tap `index` at once, until `done` (the frame the kernel was just handed
+// arrived and was taken in): the stack sees the change before the next send. The
+// kernel queues the frame on the tap as the packet socket's send returns; a few
+// tries cover a busy qdisc.
+template <class Done>
+bool Client::take_now(size_t index, Done done) {
     PacketPtr frames[16];
-    for (int tries = 0; tries < 100 && stack_.stats()[Counter::icmp_errors_rx] == errors_before; ++tries) {
-        size_t n = taps_[1]->rx_burst(frames);
-        for (size_t i = 0; i < n; ++i) stack_.ethernet_input(*stack_.interface(1), std::move(frames[i]));
+    for (int tries = 0; tries < 100 && !done(); ++tries) {
+        size_t n = taps_[index]->rx_burst(frames);
+        for (size_t i = 0; i < n; ++i) stack_.ethernet_input(*stack_.interface(index), std::move(frames[i]));
         if (n == 0) sleep_us(100);
     }
-    return stack_.stats()[Counter::icmp_errors_rx] > errors_before;
+    return done();
 }
 
 // Change k + 1 at the (k + 1)-th sixth of the stream, once change k's new code has
@@ -548,7 +569,7 @@ bool Client::send_udp() {
 }
 
 bool Client::run() {
-    if (!arp_dev_.ok() || !icmp_dev_.ok()) {
+    if (!arp_dev_.ok() || !old_gw_dev_.ok() || !icmp_dev_.ok()) {
         std::printf("quasi_guards_client: FAIL: cannot open the kernel devices %s, %s\n", o_.arp_dev.c_str(),
                     o_.icmp_dev.c_str());
         return false;
