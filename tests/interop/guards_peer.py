@@ -23,25 +23,13 @@ otherwise; 2 on usage errors.
 """
 import argparse
 import hashlib
-import ipaddress
 import socket
 import sys
 import time
 
-SAFE_NET = ipaddress.ip_network("198.18.0.0/15")
-SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux; not in every Python's socket module
-PATTERN = bytes(range(256)) * 8
-
-
-def safe_addr(text):
-    """argparse type: an IPv4 address inside 198.18.0.0/15 (DESIGN.md network safety)."""
-    try:
-        addr = ipaddress.ip_address(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e))
-    if addr not in SAFE_NET:
-        raise argparse.ArgumentTypeError(f"{text} is outside 198.18.0.0/15")
-    return text
+# The address check, the forced receive buffer option and the datagram pattern of
+# spec_peer.py (the same kernel side, another test).
+from spec_peer import PATTERN, SO_RCVBUFFORCE, safe_addr
 
 
 def say(log, line):

@@ -31,8 +31,8 @@
 //   quasi_guards_client: change=NAME at=OFFSET kind_violations=.. window_specialized=..
 //     window_generic=.. after_specialized=.. reinforced_frames=.. recut=.. fragments=..
 //     translations=.. replugged=0|1 gap_us=..
-// (window: from the change until new code was plugged; counters: the change's share;
-// gap_us, TCP only: the longest time between advances of SND.UNA, i.e. of bytes the
+// (window: from the send that saw the change to the one that plugged new code;
+// counters: the change's share; gap_us, TCP only: the longest time between advances of SND.UNA, i.e. of bytes the
 // kernel acknowledged, from this change to the next), then the summary
 //   quasi_guards_client: PASS|FAIL: proto=.. policy=.. sent=.. sha256_sent=.. specialized=..
 //     generic=.. changes=N violations=.. reinforced_frames=.. replugs=..
@@ -47,19 +47,10 @@
 #include "stack/socket.hpp"
 #include "stack/stack.hpp"
 #include "stack/tcp_seq.hpp"
-#include "stack/wire/arp.hpp"
-#include "stack/wire/checksum.hpp"
-#include "stack/wire/ethernet.hpp"
-#include "stack/wire/icmp.hpp"
-#include "stack/wire/ipv4.hpp"
+#include "tests/interop/kernel_frames.hpp"
 
-#include <linux/if_packet.h>
-#include <net/if.h>
 #include <poll.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -70,6 +61,10 @@
 #include <vector>
 
 using namespace quasi;
+using quasi::test::gratuitous_arp;
+using quasi::test::icmp_frag_needed;
+using quasi::test::KernelDevice;
+using quasi::test::Quoted;
 
 namespace {
 
@@ -78,9 +73,8 @@ constexpr uint64_t kStreamSeed = 9;
 constexpr size_t kChanges = 5;
 const char* const kChangeNames[kChanges] = {"gateway", "arp", "route", "icmp", "mtu"};
 // The violation kind each change must show.
-constexpr ViolationKind kChangeKinds[kChanges] = {ViolationKind::route, ViolationKind::neighbour,
-                                                  ViolationKind::route, ViolationKind::path_mtu,
-                                                  ViolationKind::interface_mtu};
+constexpr ViolationKind kChangeKinds[kChanges] = {ViolationKind::route, ViolationKind::neighbour, ViolationKind::route,
+                                                  ViolationKind::path_mtu, ViolationKind::interface_mtu};
 
 struct Options {
     std::string proto, policy, tap0, tap1, arp_dev, old_gw_dev, icmp_dev;
@@ -114,8 +108,7 @@ int parse_options(int argc, char** argv, Options& o) {
     app.add_option("--arp-dev", o.arp_dev, "kernel device that announces --gw0b at its own MAC")->required();
     app.add_option("--old-gw-dev", o.old_gw_dev, "kernel device that held --gw0b, taken down after the announcement")
         ->required();
-    app.add_option("--icmp-dev", o.icmp_dev, "kernel device (tap1's kernel end) the ICMP report leaves by")
-        ->required();
+    app.add_option("--icmp-dev", o.icmp_dev, "kernel device (tap1's kernel end) the ICMP report leaves by")->required();
     app::add_size(app, "--bytes", o.bytes, 1 << 20, 1ull << 32, "bytes of the stream");
     app::add_size(app, "--udp-size", o.udp_size, 64, 1472, "datagram size (UDP)");
     app::add_size(app, "--pmtu", o.pmtu, 576, 1499, "next-hop MTU the ICMP report gives");
@@ -130,87 +123,6 @@ int parse_options(int argc, char** argv, Options& o) {
         }
     }
     return -1;
-}
-
-// Frames the kernel's own devices send: written on a packet socket bound to a device
-// of the test's namespace, they leave through its tap towards quasi as anything the
-// kernel sends would.
-class KernelDevice {
-public:
-    explicit KernelDevice(const std::string& name) : name_(name) {
-        ifindex_ = if_nametoindex(name.c_str());
-        fd_ = ::socket(AF_PACKET, SOCK_RAW, 0);
-        ifreq r{};
-        std::snprintf(r.ifr_name, sizeof r.ifr_name, "%s", name.c_str());
-        ok_ = ifindex_ != 0 && fd_ >= 0 && ioctl(fd_, SIOCGIFHWADDR, &r) == 0;
-        if (ok_) std::memcpy(mac_.bytes.data(), r.ifr_hwaddr.sa_data, 6);
-    }
-    ~KernelDevice() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    KernelDevice(const KernelDevice&) = delete;
-    KernelDevice& operator=(const KernelDevice&) = delete;
-    bool ok() const { return ok_; }
-    const MacAddr& mac() const { return mac_; }
-    // Takes the device down (SIOCSIFFLAGS): the kernel drops frames sent to its MAC.
-    bool set_down() const {
-        ifreq r{};
-        std::snprintf(r.ifr_name, sizeof r.ifr_name, "%s", name_.c_str());
-        if (ioctl(fd_, SIOCGIFFLAGS, &r) != 0) return false;
-        r.ifr_flags = static_cast<short>(r.ifr_flags & ~IFF_UP);
-        return ioctl(fd_, SIOCSIFFLAGS, &r) == 0;
-    }
-    bool send(const uint8_t* frame, size_t len) const {
-        sockaddr_ll to{};
-        to.sll_family = AF_PACKET;
-        to.sll_ifindex = int(ifindex_);
-        to.sll_halen = 6;
-        std::memcpy(to.sll_addr, frame, 6);
-        return ::sendto(fd_, frame, len, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == ssize_t(len);
-    }
-
-private:
-    std::string name_;
-    unsigned ifindex_ = 0;
-    int fd_ = -1;
-    bool ok_ = false;
-    MacAddr mac_{};
-};
-
-// RFC 5227 3: an announcement, an ARP request whose sender and target are the address.
-std::vector<uint8_t> gratuitous_arp(const MacAddr& mac, Ipv4Addr addr) {
-    std::vector<uint8_t> f(kEthernetHeaderLen + kArpLen);
-    EthernetRepr{MacAddr::broadcast(), mac, uint16_t(EtherType::arp)}.emit(f.data());
-    ArpRepr{ArpOp::request, mac, addr, MacAddr{}, addr}.emit(f.data() + kEthernetHeaderLen);
-    return f;
-}
-
-struct Quoted {
-    Ipv4Addr src, dst;
-    uint8_t protocol = 0;
-    std::array<uint8_t, 8> transport{};
-};
-
-// RFC 1191: "fragmentation needed" from router `from` to host `to`, quoting the IPv4
-// header and the first 8 transport bytes of a datagram the host sent.
-std::vector<uint8_t> icmp_frag_needed(const MacAddr& dst_mac, const MacAddr& src_mac, Ipv4Addr from, Ipv4Addr to,
-                                      const Quoted& q, uint16_t mtu) {
-    constexpr size_t kIcmpLen = 8 + kIpv4MinHeaderLen + 8;
-    std::vector<uint8_t> f(kEthernetHeaderLen + kIpv4MinHeaderLen + kIcmpLen);
-    uint8_t* p = f.data();
-    EthernetRepr{dst_mac, src_mac, uint16_t(EtherType::ipv4)}.emit(p);
-    Ipv4Repr{.src = from, .dst = to, .protocol = uint8_t(IpProtocol::icmp), .ttl = 64, .payload_len = kIcmpLen}.emit(
-        p + kEthernetHeaderLen);
-    uint8_t* icmp = p + kEthernetHeaderLen + kIpv4MinHeaderLen;
-    icmp[0] = uint8_t(IcmpType::dest_unreachable);
-    icmp[1] = uint8_t(IcmpUnreachCode::frag_needed);
-    store_be16(icmp + 6, mtu);
-    Ipv4Repr{.src = q.src, .dst = q.dst, .protocol = q.protocol, .ttl = 64, .dont_fragment = true,
-             .payload_len = 1448}
-        .emit(icmp + 8);
-    std::memcpy(icmp + 8 + kIpv4MinHeaderLen, q.transport.data(), 8);
-    store_be16(icmp + 2, internet_checksum({icmp, kIcmpLen}));
-    return f;
 }
 
 Ipv4Addr network(Ipv4Addr a, unsigned prefix_len) {
@@ -228,7 +140,7 @@ struct ChangeRecord {
     uint64_t at = 0;  // stream offset (TCP bytes, UDP datagrams)
     TimeNs time = 0;
     SendHandleInfo before;
-    bool violated = false;      // the handle saw the change (a frame from the kernel takes a while)
+    bool violated = false;  // the handle saw the change (a frame from the kernel takes a while)
     SendHandleInfo at_violation;
     bool replugged = false;
     SendHandleInfo at_replug;  // when the new code started running (or at the next change)
@@ -239,8 +151,14 @@ struct ChangeRecord {
 class Client {
 public:
     Client(const Options& o, Stack& stack, TapNetif& tap0, TapNetif& tap1, SteadyClock& clock)
-        : o_(o), stack_(stack), taps_{&tap0, &tap1}, clock_(clock), end_(clock.now() + o.seconds * kSecond),
-          arp_dev_(o.arp_dev), old_gw_dev_(o.old_gw_dev), icmp_dev_(o.icmp_dev) {}
+        : o_(o),
+          stack_(stack),
+          taps_{&tap0, &tap1},
+          clock_(clock),
+          end_(clock.now() + o.seconds * kSecond),
+          arp_dev_(o.arp_dev),
+          old_gw_dev_(o.old_gw_dev),
+          icmp_dev_(o.icmp_dev) {}
     bool run();
     bool report(bool ok);
     void release() {
@@ -349,8 +267,8 @@ bool Client::open_stream() {
     // drops); UDP: any length (a declared 1400 could not be specialized again once the
     // path MTU is 1000).
     if (tcp) spec.message_size = kTcpAdu;
-    spec.on_violation = o_.policy == "reinforce" ? ViolationPolicy::reinforce
-                                                  : ViolationPolicy::fallback_and_respecialize;
+    spec.on_violation =
+        o_.policy == "reinforce" ? ViolationPolicy::reinforce : ViolationPolicy::fallback_and_respecialize;
     auto h = specialize_send(stack_, fd_, spec);
     if (!h) {
         std::printf("quasi_guards_client: FAIL: specialize_send: %s\n", h.error().message.c_str());
@@ -365,37 +283,37 @@ bool Client::open_stream() {
 bool Client::apply(size_t k) {
     const Options& o = o_;
     switch (k) {
-    case 0: return stack_.add_route(network(o.peer, 28), 28, o.gw0b) == 0;  // longest prefix wins: one update
-    case 1: {  // a failover: the new MAC announces the address, then the old one goes down
-        const uint64_t generation = stack_.interface(0)->arp().generation();
-        std::vector<uint8_t> f = gratuitous_arp(arp_dev_.mac(), o.gw0b);
-        return arp_dev_.send(f.data(), f.size()) &&
-               take_now(0, [&] { return stack_.interface(0)->arp().generation() != generation; }) &&
-               old_gw_dev_.set_down();
-    }
-    case 2: return stack_.add_route(o.peer, 32, o.gw1) == 0;
-    case 3: {
-        Quoted q;
-        if (o.proto == "tcp") {
-            TcpSocket& s = *stack_.descriptors().tcp(fd_);
-            q = Quoted{s.local_addr, o.peer, uint8_t(IpProtocol::tcp), {}};
-            store_be16(q.transport.data(), s.local_port);
-            store_be16(q.transport.data() + 2, s.remote_port);
-            store_be32(q.transport.data() + 4, s.snd_una);  // in flight (RFC 5927)
-        } else {
-            q = Quoted{stack_.source_address_for(o.peer), o.peer, uint8_t(IpProtocol::udp), {}};
-            store_be16(q.transport.data(), 6000);
-            store_be16(q.transport.data() + 2, static_cast<uint16_t>(o.port));
+        case 0: return stack_.add_route(network(o.peer, 28), 28, o.gw0b) == 0;  // longest prefix wins: one update
+        case 1: {  // a failover: the new MAC announces the address, then the old one goes down
+            const uint64_t generation = stack_.interface(0)->arp().generation();
+            std::vector<uint8_t> f = gratuitous_arp(arp_dev_.mac(), o.gw0b);
+            return arp_dev_.send(f.data(), f.size()) &&
+                   take_now(0, [&] { return stack_.interface(0)->arp().generation() != generation; }) &&
+                   old_gw_dev_.set_down();
         }
-        std::vector<uint8_t> f = icmp_frag_needed(stack_.interface(1)->mac(), icmp_dev_.mac(), o.gw1, o.ip1, q,
-                                                  static_cast<uint16_t>(o.pmtu));
-        const uint64_t errors = stack_.stats()[Counter::icmp_errors_rx];
-        // Before tap0's ACKs can move SND.UNA past the quoted sequence number (RFC
-        // 5927: the report would be disbelieved).
-        return icmp_dev_.send(f.data(), f.size()) &&
-               take_now(1, [&] { return stack_.stats()[Counter::icmp_errors_rx] != errors; });
-    }
-    case 4: stack_.interface(1)->mtu.guarded_write(static_cast<uint16_t>(o.iface_mtu)); return true;
+        case 2: return stack_.add_route(o.peer, 32, o.gw1) == 0;
+        case 3: {
+            Quoted q;
+            if (o.proto == "tcp") {
+                TcpSocket& s = *stack_.descriptors().tcp(fd_);
+                q = Quoted{s.local_addr, o.peer, uint8_t(IpProtocol::tcp), {}};
+                store_be16(q.transport.data(), s.local_port);
+                store_be16(q.transport.data() + 2, s.remote_port);
+                store_be32(q.transport.data() + 4, s.snd_una);  // in flight (RFC 5927)
+            } else {
+                q = Quoted{stack_.source_address_for(o.peer), o.peer, uint8_t(IpProtocol::udp), {}};
+                store_be16(q.transport.data(), 6000);
+                store_be16(q.transport.data() + 2, static_cast<uint16_t>(o.port));
+            }
+            std::vector<uint8_t> f = icmp_frag_needed(stack_.interface(1)->mac(), icmp_dev_.mac(), o.gw1, o.ip1, q,
+                                                      static_cast<uint16_t>(o.pmtu));
+            const uint64_t errors = stack_.stats()[Counter::icmp_errors_rx];
+            // Before tap0's ACKs can move SND.UNA past the quoted sequence number (RFC
+            // 5927: the report would be disbelieved).
+            return icmp_dev_.send(f.data(), f.size()) &&
+                   take_now(1, [&] { return stack_.stats()[Counter::icmp_errors_rx] != errors; });
+        }
+        case 4: stack_.interface(1)->mtu.guarded_write(static_cast<uint16_t>(o.iface_mtu)); return true;
     }
     return false;
 }
@@ -412,14 +330,16 @@ void Client::observe(const SendHandleInfo& now, const SendHandleInfo& before) {
     }
     if (r.violated && !r.replugged && now.guards.replugs > r.at_violation.guards.replugs) {
         r.replugged = true;
-        r.at_replug = now;
+        r.at_replug = before;  // the send that plugged it ran the new code
     }
     r.after = now;
 }
 
 // After each send: a violation the send itself found (an ARP generation, a guard
 // word) started its window before it.
-void Client::after_send() { observe(h_.info(), pre_send_); }
+void Client::after_send() {
+    observe(h_.info(), pre_send_);
+}
 
 // Reads tap `index` at once, until `done` (the frame the kernel was just handed
 // arrived and was taken in): the stack sees the change before the next send. The
@@ -600,9 +520,9 @@ bool Client::report(bool ok) {
             (unsigned long long)(r.at_replug.generic_sends - r.at_violation.generic_sends),
             (unsigned long long)(r.after.specialized_sends - r.at_replug.specialized_sends),
             (unsigned long long)(a.reinforced_frames - b.reinforced_frames),
-            (unsigned long long)(a.recut_segments - b.recut_segments),
-            (unsigned long long)(a.fragments - b.fragments), (unsigned long long)(a.translations - b.translations),
-            r.replugged ? 1 : 0, double(r.longest_gap) / double(kMicrosecond));
+            (unsigned long long)(a.recut_segments - b.recut_segments), (unsigned long long)(a.fragments - b.fragments),
+            (unsigned long long)(a.translations - b.translations), r.replugged ? 1 : 0,
+            double(r.longest_gap) / double(kMicrosecond));
     }
     std::string kinds;
     for (size_t k = 0; k < kViolationKindCount; ++k)
@@ -615,15 +535,15 @@ bool Client::report(bool ok) {
         "partial=%llu changes=%zu violations=%llu by_kind=%s reinforced_frames=%llu replugs=%llu last_error=%d "
         "stream_s=%.3f\n",
         ok ? "PASS" : "FAIL", o_.proto.c_str(), o_.policy.c_str(), (unsigned long long)sent_, sha_.hex().c_str(),
-        (unsigned long long)end.specialized_sends, (unsigned long long)end.generic_sends,
-        (unsigned long long)partial_, changes_, (unsigned long long)end.guards.total_violations(), kinds.c_str(),
+        (unsigned long long)end.specialized_sends, (unsigned long long)end.generic_sends, (unsigned long long)partial_,
+        changes_, (unsigned long long)end.guards.total_violations(), kinds.c_str(),
         (unsigned long long)end.guards.reinforced_frames, (unsigned long long)end.guards.replugs, end.last_error,
         double(stream_time_) / double(kSecond));
     return ok;
 }
 
-std::unique_ptr<TapNetif> attach(const char* name, Stack& stack, uint8_t last_mac_byte, Ipv4Addr ip,
-                                 uint8_t len, const Clock& clock) {
+std::unique_ptr<TapNetif> attach(const char* name, Stack& stack, uint8_t last_mac_byte, Ipv4Addr ip, uint8_t len,
+                                 const Clock& clock) {
     auto tap = app::open_tap_and_wait("quasi_guards_client", name, stack.pool(),
                                       MacAddr{{0x02, 0, 0, 0, 0, last_mac_byte}}, 5000, clock);
     if (tap && stack.add_interface(*tap, ip, len) < 0) tap.reset();
