@@ -50,7 +50,8 @@ qnetns_tap "$NS" qgt1 198.18.41.1/24 || qi_die "cannot create tap qgt1"
 for mv in qgt0g:198.18.40.3/32 qgt0h:198.18.40.4/32; do
   qnet_assert_safe_addr "${mv#*:}"
   ip -n "$NS" link add "${mv%%:*}" link qgt0 type macvlan mode bridge || qi_die "cannot create macvlan ${mv%%:*}"
-  ip -n "$NS" addr add "${mv#*:}" dev "${mv%%:*}" && ip -n "$NS" link set "${mv%%:*}" up || qi_die "macvlan ${mv%%:*}"
+  ip -n "$NS" addr add "${mv#*:}" dev "${mv%%:*}" || qi_die "cannot address macvlan ${mv%%:*}"
+  ip -n "$NS" link set "${mv%%:*}" up || qi_die "cannot set macvlan ${mv%%:*} up"
 done
 qnet_assert_safe_addr "$PEER_IP/32"
 ip -n "$NS" addr add "$PEER_IP/32" dev lo || qi_die "cannot add the peer's address"
