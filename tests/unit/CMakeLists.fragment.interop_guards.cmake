@@ -4,7 +4,7 @@
 # interface, the path MTU (a real ICMP frame) and the interface MTU change, under
 # reinforce and under fallback_and_respecialize. Needs root (exit 77 otherwise:
 # skipped). Labels: guards, interop (so the non-root runs leave it out).
-if(TARGET quasi_jit)
+if(TARGET quasi-spec-client)  # quasi_jit and libsodium, as apps/quasi_spec_client.cpp
   add_executable(quasi_guards_client ${PROJECT_SOURCE_DIR}/tests/interop/quasi_guards_client.cpp)
   target_link_libraries(quasi_guards_client PRIVATE quasi quasi_ports_x86 quasi_app_cli quasi_jit PkgConfig::SODIUM)
   target_compile_options(quasi_guards_client PRIVATE -fno-rtti)  # exceptions: CLI11 reports errors by throwing
