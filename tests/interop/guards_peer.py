@@ -27,9 +27,9 @@ import socket
 import sys
 import time
 
-# The address check, the forced receive buffer option and the datagram pattern of
-# spec_peer.py (the same kernel side, another test).
-from spec_peer import PATTERN, SO_RCVBUFFORCE, safe_addr
+# spec_peer.py's address check, forced receive buffer option, datagram pattern and
+# TCP receiver (the same kernel side, another test).
+from spec_peer import PATTERN, SO_RCVBUFFORCE, Result, safe_addr, tcp_receiver
 
 
 def say(log, line):
@@ -45,32 +45,12 @@ def tcp_stream(args, deadline):
     listener.bind((args.bind, args.port))
     listener.listen(1)
     say(args.log, f"guards_peer: ready: tcp {args.bind}:{args.port}")
-    listener.settimeout(max(0.1, deadline - time.monotonic()))
-    try:
-        conn, _ = listener.accept()
-    except socket.timeout:
-        say(args.log, "guards_peer: tcp bytes=0 sha256= eof=0 error=no-connection")
-        return False
-    digest = hashlib.sha256()
-    total = 0
-    eof = False
-    with conn:
-        while time.monotonic() < deadline:
-            conn.settimeout(max(0.1, min(5.0, deadline - time.monotonic())))
-            try:
-                data = conn.recv(1 << 20)
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            if not data:
-                eof = True
-                break
-            digest.update(data)
-            total += len(data)
+    out = {}
+    tcp_receiver(args, listener, Result(), out, deadline)  # spec_peer.py's: SHA-256 to EOF
     listener.close()
-    say(args.log, f"guards_peer: tcp bytes={total} sha256={digest.hexdigest()} eof={int(eof)}")
-    return eof
+    say(args.log, f"guards_peer: tcp bytes={out.get('bytes', 0)} sha256={out.get('sha256', '')} "
+        f"eof={int(bool(out.get('eof')))}" + (f" error={out['error']!r}" if "error" in out else ""))
+    return out.get("eof") is True
 
 
 def expected_tail(k, size):
