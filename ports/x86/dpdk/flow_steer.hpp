@@ -80,6 +80,7 @@ public:
     uint16_t cores() const { return cores_; }
     // Core `core`'s Netif over its queue (its pool supplies ARP copies for the others).
     SteeredNetif& attach(uint16_t core, Netif& queue, BufferPool& pool);
+    SteeredNetif& netif(uint16_t core) { return *netifs_[core]; }
     // Frees what is still in the rings (after the stacks are gone).
     void drain();
 
