@@ -42,10 +42,10 @@ public:
             const auto& c = port_->netif(q).counters();
             std::fprintf(out,
                          "dpdk: queue %u: rx %llu frames, tx %llu frames, short tx bursts retried %llu, "
-                         "tx refused %llu, tx copied %llu\n",
+                         "tx refused %llu, tx copied %llu, tx checksums offloaded %llu\n",
                          q, (unsigned long long)c.rx_frames, (unsigned long long)c.tx_frames,
                          (unsigned long long)c.tx_short_bursts, (unsigned long long)c.tx_refused,
-                         (unsigned long long)c.tx_copied);
+                         (unsigned long long)c.tx_copied, (unsigned long long)c.tx_checksum_offloaded);
             if (!steering_) continue;
             const dpdk::SteeredNetif& s = steering_->netif(q);
             std::fprintf(out, "dpdk: core %u steering: kept %llu frames, forwarded %llu, forward drops %llu\n", q,
@@ -117,10 +117,10 @@ std::unique_ptr<DpdkLink> open_dpdk_link(const char* program, const DpdkLinkConf
         if (!steering) return nullptr;
     }
     const auto& info = port->info();
-    std::fprintf(stderr, "%s: DPDK port %u (%s, %s): %u queue pair(s), one stack per lcore%s; checksums in software (tx offload capa 0x%llx)\n",
+    std::fprintf(stderr, "%s: DPDK port %u (%s, %s): %u queue pair(s), one stack per lcore%s; TCP/UDP transmit checksums %s (tx offload capa 0x%llx)\n",
                  program, config.port_id, port->name(), info.driver.c_str(), queues,
                  queues < 2 ? "" : info.rss ? ", RSS with a symmetric key, steered in software" : ", flows steered in software",
-                 (unsigned long long)info.tx_offload_capa);
+                 info.tx_checksum ? "offloaded to the device" : "in software", (unsigned long long)info.tx_offload_capa);
     return std::make_unique<PortLink>(std::move(eal), std::move(port), std::move(steering));
 }
 

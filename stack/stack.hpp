@@ -49,6 +49,8 @@ public:
     // The subnet's directed broadcast address (RFC 919/922).
     Ipv4Addr directed_broadcast() const;
     ArpCache& arp() { return arp_; }
+    // The device completes TCP/UDP checksums (Offloads::tx_checksum, fixed per device).
+    bool tx_checksum_offload() const { return tx_checksum_offload_; }
 
     // Queues a finished frame; sent at the next flush() or when the batch is full.
     void transmit_frame(PacketPtr frame) override;
@@ -69,6 +71,7 @@ private:
     MacAddr mac_;
     Ipv4Addr address_;
     uint8_t prefix_len_;
+    bool tx_checksum_offload_;
     ArpCache arp_;
     std::array<PacketPtr, kBurstSize> tx_batch_;
     size_t tx_count_ = 0;

@@ -61,3 +61,15 @@ if(TARGET quasi_ports_dpdk)
     endforeach()
   endforeach()
 endif()
+
+# Transmit checksum offload on DPDK's net_tap (it offers TCP/UDP checksum offload), the
+# kernel as peer in the namespace where net_tap makes its tap (~15 s).
+if(TARGET quasi_ports_dpdk)
+  add_test(NAME dpdk_tap_offload
+    COMMAND taskset -c 0 timeout --kill-after=5 120 bash ${PROJECT_SOURCE_DIR}/tests/interop/dpdk_tap_offload.sh ${CMAKE_BINARY_DIR})
+  set_tests_properties(dpdk_tap_offload PROPERTIES
+    LABELS "dpdk;interop"
+    RUN_SERIAL TRUE
+    TIMEOUT 135
+    SKIP_RETURN_CODE 77)
+endif()

@@ -5,6 +5,8 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <netinet/in.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -82,6 +84,7 @@ DpdkNetif::DpdkNetif(DpdkPort& port, uint16_t queue, BufferPool& pool) : port_(p
 
 MacAddr DpdkNetif::mac() const { return port_.mac(); }
 uint16_t DpdkNetif::mtu() const { return port_.mtu(); }
+Offloads DpdkNetif::offloads() const { return {.tx_checksum = port_.info().tx_checksum}; }
 const char* DpdkNetif::name() const { return port_.name(); }
 
 size_t DpdkNetif::rx_burst(std::span<PacketPtr> out) {
@@ -122,9 +125,26 @@ rte_mbuf* mbuf_for(PacketBuffer& b) {
 
 }  // namespace
 
+// DPDK's contract for L4 checksum offload (rte_mbuf_core.h, RTE_MBUF_F_TX_TCP_CKSUM):
+// the flags name IPv4 and the L4 protocol, l2_len/l3_len locate the headers, and the
+// L4 checksum field holds the pseudo-header sum, which the stack left there.
+void DpdkNetif::request_checksum(rte_mbuf* m) {
+    const uint8_t* frame = rte_pktmbuf_mtod(m, const uint8_t*);
+    uint16_t l2 = load_be16(frame + 12) == RTE_ETHER_TYPE_VLAN ? 18 : 14;
+    const uint8_t* ip = frame + l2;
+    m->l2_len = l2;
+    m->l3_len = (ip[0] & 0x0f) * 4;
+    m->ol_flags = RTE_MBUF_F_TX_IPV4 | (ip[9] == IPPROTO_TCP ? RTE_MBUF_F_TX_TCP_CKSUM : RTE_MBUF_F_TX_UDP_CKSUM);
+    ++counters_.tx_checksum_offloaded;
+}
+
 rte_mbuf* DpdkNetif::to_mbuf(PacketPtr& frame) {
     PacketBuffer& b = *frame;
-    if (b.backing && !b.next_segment) return mbuf_for(b);  // the common case: the stack filled one mbuf
+    if (b.backing && !b.next_segment) {  // the common case: the stack filled one mbuf
+        rte_mbuf* m = mbuf_for(b);
+        if (b.meta & kMetaTxChecksumPartial) request_checksum(m);
+        return m;
+    }
     size_t len = b.chain_length();
     PacketPtr copy = pool_.alloc();
     if (!copy) {
@@ -138,8 +158,11 @@ rte_mbuf* DpdkNetif::to_mbuf(PacketPtr& frame) {
     }
     b.copy_out(0, dst, len);
     ++counters_.tx_copied;
+    bool partial = b.meta & kMetaTxChecksumPartial;
     frame = std::move(copy);
-    return mbuf_for(*frame);
+    rte_mbuf* m = mbuf_for(*frame);
+    if (partial) request_checksum(m);
+    return m;
 }
 
 size_t DpdkNetif::tx_burst(std::span<PacketPtr> frames) {
@@ -198,6 +221,10 @@ bool DpdkPort::setup(std::string* error) {
     }
 
     rte_eth_conf conf{};
+    // Both or neither: the stack asks one question (Offloads::tx_checksum) for TCP and UDP.
+    constexpr uint64_t kL4Checksums = RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+    info_.tx_checksum = config_.tx_checksum_offload && (dev.tx_offload_capa & kL4Checksums) == kL4Checksums;
+    if (info_.tx_checksum) conf.txmode.offloads |= kL4Checksums;
     uint64_t rss_types = dev.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
     info_.rss = config_.queues > 1 && rss_types != 0;
     if (info_.rss) {
@@ -259,6 +286,9 @@ bool DpdkPort::setup(std::string* error) {
 void DpdkPort::stop() {
     if (!started_) return;
     rte_eth_dev_stop(config_.port_id);
+    // Closing releases the queues, and with them the mbufs some drivers keep posted for
+    // receive even when stopped (net_tap: one per rx descriptor).
+    rte_eth_dev_close(config_.port_id);
     started_ = false;
 }
 
