@@ -37,7 +37,7 @@ public:
     void run(const std::function<void(uint16_t)>& work) override { eal_->run_on_lcores(queues(), work); }
 
     size_t finish(std::FILE* out) override {
-        port_->stop();
+        port_->close();
         for (uint16_t q = 0; q < port_->queue_count(); ++q) {
             const auto& c = port_->netif(q).counters();
             std::fprintf(out,

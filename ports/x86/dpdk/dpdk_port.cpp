@@ -286,10 +286,14 @@ bool DpdkPort::setup(std::string* error) {
 void DpdkPort::stop() {
     if (!started_) return;
     rte_eth_dev_stop(config_.port_id);
-    // Closing releases the queues, and with them the mbufs some drivers keep posted for
-    // receive even when stopped (net_tap: one per rx descriptor).
-    rte_eth_dev_close(config_.port_id);
     started_ = false;
+}
+
+void DpdkPort::close() {
+    stop();
+    if (closed_) return;
+    rte_eth_dev_close(config_.port_id);
+    closed_ = true;
 }
 
 size_t DpdkPort::mbufs_in_use() const {

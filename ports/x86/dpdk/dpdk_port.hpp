@@ -139,10 +139,13 @@ public:
     BufferPool& pool(uint16_t queue) { return *queues_[queue]->pool; }
     rte_mempool* mempool(uint16_t queue) { return queues_[queue]->mempool; }
 
-    // Stops and closes the device, which gives back the mbufs it holds for its rings;
-    // after that mbufs_in_use() counts only what the application still holds. Idempotent;
-    // the port cannot be started again.
+    // Stops the device, which gives back the mbufs it holds for its rings (most drivers);
+    // after that mbufs_in_use() counts only what the application still holds. Idempotent.
     void stop();
+    // Stops and closes it: the queues are released, and with them the mbufs some drivers
+    // keep posted for receive even when stopped (net_tap: one per rx descriptor). For
+    // the end of a program: the port is gone afterwards. Idempotent.
+    void close();
     // Mbufs of all queues' mempools not in their pools (held by the stack, the
     // device's rings or a peer).
     size_t mbufs_in_use() const;
@@ -164,6 +167,7 @@ private:
     std::string name_;
     std::vector<std::unique_ptr<Queue>> queues_;
     bool started_ = false;
+    bool closed_ = false;
 };
 
 }  // namespace quasi::dpdk
