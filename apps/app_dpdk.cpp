@@ -112,14 +112,19 @@ std::unique_ptr<DpdkLink> open_dpdk_link(const char* program, const DpdkLinkConf
     auto port = dpdk::DpdkPort::open(port_config, error);
     if (!port) return nullptr;
     std::unique_ptr<dpdk::FlowSteering> steering;
+    const auto& info = port->info();
     if (queues > 1) {
         steering = dpdk::FlowSteering::create("qapp", queues, error);
         if (!steering) return nullptr;
+        // The device's own spreading, when it has it: frames arrive on their core.
+        if (info.rss && !info.reta.empty()) {
+            auto key = dpdk::DpdkPort::rss_key();
+            steering->use_rss({{key.begin(), key.end()}, info.reta});
+        }
     }
-    const auto& info = port->info();
     std::fprintf(stderr, "%s: DPDK port %u (%s, %s): %u queue pair(s), one stack per lcore%s; TCP/UDP transmit checksums %s (tx offload capa 0x%llx)\n",
                  program, config.port_id, port->name(), info.driver.c_str(), queues,
-                 queues < 2 ? "" : info.rss ? ", RSS with a symmetric key, steered in software" : ", flows steered in software",
+                 queues < 2 ? "" : info.rss ? ", RSS with a symmetric key (steering follows its Toeplitz hash and RETA)" : ", flows steered in software",
                  info.tx_checksum ? "offloaded to the device" : "in software", (unsigned long long)info.tx_offload_capa);
     return std::make_unique<PortLink>(std::move(eal), std::move(port), std::move(steering));
 }

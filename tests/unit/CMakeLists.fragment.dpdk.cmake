@@ -6,6 +6,13 @@ if(TARGET quasi_ports_dpdk)
   target_compile_options(dpdk_ring_test PRIVATE -fno-rtti)
   add_test(NAME dpdk_ring_test COMMAND dpdk_ring_test)
   set_tests_properties(dpdk_ring_test PROPERTIES LABELS dpdk TIMEOUT 120)
+  # The Toeplitz hash of RSS steering against Microsoft's values and DPDK's rte_softrss
+  # (DPDK's headers: the test compiles against libdpdk itself).
+  pkg_check_modules(QUASI_TEST_DPDK IMPORTED_TARGET libdpdk)
+  add_executable(dpdk_toeplitz_test ${PROJECT_SOURCE_DIR}/tests/dpdk/dpdk_toeplitz_test.cpp)
+  target_link_libraries(dpdk_toeplitz_test PRIVATE quasi_ports_dpdk PkgConfig::QUASI_TEST_DPDK GTest::gtest_main)
+  add_test(NAME dpdk_toeplitz_test COMMAND dpdk_toeplitz_test)
+  set_tests_properties(dpdk_toeplitz_test PROPERTIES LABELS "dpdk;unit" TIMEOUT 60)
   # Two stacks on two threads, flows steered between them (ports/x86/dpdk/flow_steer.hpp).
   add_executable(dpdk_cores_test ${PROJECT_SOURCE_DIR}/tests/dpdk/dpdk_cores_test.cpp)
   target_link_libraries(dpdk_cores_test PRIVATE quasi_ports_dpdk GTest::gtest Threads::Threads)

@@ -191,6 +191,23 @@ size_t DpdkNetif::tx_burst(std::span<PacketPtr> frames) {
 
 // ---- DpdkPort ----
 
+std::span<const uint8_t> DpdkPort::rss_key() { return symmetric_rss_key; }
+
+namespace {
+
+// The device's redirection table, entry by entry (empty if it cannot say).
+std::vector<uint16_t> query_reta(uint16_t port, uint16_t size) {
+    std::vector<rte_eth_rss_reta_entry64> groups((size + RTE_ETH_RETA_GROUP_SIZE - 1) / RTE_ETH_RETA_GROUP_SIZE);
+    for (auto& g : groups) g.mask = ~uint64_t{0};
+    if (size == 0 || rte_eth_dev_rss_reta_query(port, groups.data(), size) != 0) return {};
+    std::vector<uint16_t> reta(size);
+    for (uint16_t i = 0; i < size; ++i)
+        reta[i] = groups[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+    return reta;
+}
+
+}  // namespace
+
 std::unique_ptr<DpdkPort> DpdkPort::open(const Config& config, std::string* error) {
     std::unique_ptr<DpdkPort> port(new DpdkPort(config));
     if (!port->setup(error)) return nullptr;
@@ -265,6 +282,7 @@ bool DpdkPort::setup(std::string* error) {
     }
     if (int rc = rte_eth_dev_start(id); rc != 0) return *error = port_error("start", rc, id), false;
     started_ = true;
+    if (info_.rss) info_.reta = query_reta(id, dev.reta_size);
     rte_eth_promiscuous_disable(id);  // the stack filters by MAC too; some vdevs refuse: harmless
     rte_ether_addr addr{};
     rte_eth_macaddr_get(id, &addr);

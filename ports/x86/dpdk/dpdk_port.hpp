@@ -116,6 +116,7 @@ public:
         uint16_t max_queues = 0;     // min of the device's rx and tx queues
         bool rss = false;            // spreading by RSS hash is configured
         bool tx_checksum = false;    // TCP/UDP transmit checksum offload enabled
+        std::vector<uint16_t> reta;  // with rss: the redirection table (entry: queue)
         uint64_t tx_offload_capa = 0;
         uint64_t rx_offload_capa = 0;
     };
@@ -132,6 +133,8 @@ public:
     uint16_t port_id() const { return config_.port_id; }
     uint16_t queue_count() const { return config_.queues; }
     const Info& info() const { return info_; }
+    // The symmetric Toeplitz key a port with RSS is configured with (40 bytes).
+    static std::span<const uint8_t> rss_key();
     MacAddr mac() const { return mac_; }
     uint16_t mtu() const { return config_.mtu; }
     const char* name() const { return name_.c_str(); }
