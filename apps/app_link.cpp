@@ -54,14 +54,17 @@ std::unique_ptr<AppLink> AppLink::open(const char* program, AppLinkOptions& opti
         config.mac = options.mac;
         link->dpdk_ = open_dpdk_link(program, config, error);
         if (!link->dpdk_) return nullptr;
+        // One decorator holds one link's state: it cannot sit under several cores.
+        if (link->dpdk_->queues() > 1 && options.impair.requested())
+            return *error = "--impair works on one lcore only (give EAL one, e.g. -l 1)", nullptr;
     }
     return link;
 }
 
-bool AppLink::attach(Stack& stack, const Clock& clock, std::string* error) {
+bool AppLink::attach(Stack& stack, const Clock& clock, std::string* error, uint16_t core) {
     Netif* device;
     if (dpdk_) {
-        device = &dpdk_->netif(0);
+        device = &dpdk_->netif(core);
     } else {
         int err = 0;
         tap_ = TapNetif::open(options_.tap.c_str(), stack.pool(), TapNetif::Config{.mac = options_.mac}, &err);
@@ -84,6 +87,11 @@ bool AppLink::attach(Stack& stack, const Clock& clock, std::string* error) {
 
 void AppLink::idle_wait(const Clock& clock, TimeNs max_wait) {
     if (tap_) options_.impair.idle_wait(tap_->fd(), clock, max_wait);
+}
+
+void add_stats(Stats& a, const Stats& b) {
+    for (size_t i = 0; i < kDropReasonCount; ++i) a.drops[i] += b.drops[i];
+    for (size_t i = 0; i < kCounterCount; ++i) a.counters[i] += b.counters[i];
 }
 
 size_t AppLink::finish(std::FILE* out) {

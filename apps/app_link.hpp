@@ -4,10 +4,13 @@
 //
 //   AppLinkOptions o;  o.add_to(cli);  parse;  o.check(&error)
 //   auto link = AppLink::open("prog", o, &error);         // DPDK: EAL and the port now
-//   Stack stack(config, clock, link->shared_pool());      // DPDK: the port's mbufs
-//   link->attach(stack, clock, &error);                   // tap opened, interface, route
-//   loop: stack.poll(); ...; link->flush_due(); idle: link->idle_wait(clock, max)
-//   link->detach();  then the stack goes;  then link->finish(stdout)
+//   for each core c < link->cores():                      // DPDK: one per lcore (-l)
+//     link->configure(config, c);                         // steering's local ports
+//     Stack stack(config, clock, link->shared_pool(c));   // DPDK: the queue's mbufs
+//     link->attach(stack, clock, &error, c);              // tap opened, interface, route
+//   link->run([&](uint16_t c) { loop: stack.poll(); ...; link->flush_due();
+//                                idle: link->idle_wait(clock, max) });  // each core on its lcore
+//   link->detach();  then the stacks go;  then link->finish(stdout)
 #pragma once
 
 #include "apps/app_dpdk.hpp"
@@ -43,14 +46,27 @@ struct AppLinkOptions {
     bool check(std::string* error);
 };
 
+// Adds b's counters and drop reasons to a's (the stacks of several cores).
+void add_stats(Stats& a, const Stats& b);
+
 class AppLink {
 public:
     // DPDK: starts EAL and opens the port (the stack must then use shared_pool());
     // tap: nothing yet (the tap is opened on the stack's own pool by attach()).
     static std::unique_ptr<AppLink> open(const char* program, AppLinkOptions& options, std::string* error);
-    BufferPool* shared_pool() { return dpdk_ ? &dpdk_->pool(0) : nullptr; }
+    // Stacks to run: one per DPDK lcore, one on a tap.
+    uint16_t cores() const { return dpdk_ ? dpdk_->queues() : 1; }
+    BufferPool* shared_pool(uint16_t core = 0) { return dpdk_ ? &dpdk_->pool(core) : nullptr; }
+    void configure(Stack::Config& config, uint16_t core) {
+        if (dpdk_) dpdk_->configure(config, core);
+    }
     // Opens the tap, adds the interface (and the default route with --gw).
-    bool attach(Stack& stack, const Clock& clock, std::string* error);
+    bool attach(Stack& stack, const Clock& clock, std::string* error, uint16_t core = 0);
+    // work(core) for every core, each on its own lcore (DPDK) or here (tap).
+    void run(const std::function<void(uint16_t)>& work) {
+        if (dpdk_) return dpdk_->run(work);
+        work(0);
+    }
     const char* name() const { return dpdk_ ? "DPDK port" : options_.tap.c_str(); }
 
     void flush_due() { options_.impair.flush_due(); }

@@ -65,6 +65,88 @@ void echo_back(app::TcpServer::Connection& c, void*) {
     c.in.clear();
 }
 
+// One core's echo: its Stack (on its own queue with DPDK), UDP socket and TCP server.
+struct EchoCore {
+    std::unique_ptr<Stack> stack;
+    std::unique_ptr<app::TcpServer> tcp;
+    int udp_fd = -1;
+    uint64_t echoed = 0;
+};
+
+// The core's stack, bound and listening; false after printing why not.
+bool set_up_core(EchoCore& core, uint16_t index, app::AppLink& link, const Options& o, const Clock& clock) {
+    Stack::Config config;
+    config.seed = app::random_seed();
+    config.pool.count = 8192;
+    // Room for 2,000 connections at the default 256 KiB + 256 KiB rings: a ring's
+    // pages are touched only as data flows through it, so idle ones cost address space.
+    config.tcp.max_buffer_memory = size_t{1} << 30;
+    config.max_descriptors = 4096;
+    link.configure(config, index);
+    core.stack = std::make_unique<Stack>(config, clock, link.shared_pool(index));
+    std::string error;
+    if (!link.attach(*core.stack, clock, &error, index)) {
+        std::fprintf(stderr, "quasi-echo: %s\n", error.c_str());
+        return false;
+    }
+    Stack& stack = *core.stack;
+    core.udp_fd = socket(stack, kAfInet, kSockDgram);
+    int fd = core.udp_fd;
+    if (int rc = fd < 0 ? fd : bind(stack, fd, SockAddr{Ipv4Addr{}, o.udp_port}); rc < 0) {
+        std::fprintf(stderr, "quasi-echo: cannot bind UDP port %u: %s\n", o.udp_port, std::strerror(-rc));
+        return false;
+    }
+    core.tcp = std::make_unique<app::TcpServer>(stack, echo_back, nullptr, nullptr);
+    if (o.tcp_port) {
+        if (int rc = core.tcp->listen(o.tcp_port); rc < 0) {
+            std::fprintf(stderr, "quasi-echo: cannot listen on TCP port %u: %s\n", o.tcp_port, std::strerror(-rc));
+            return false;
+        }
+    }
+    return true;
+}
+
+// Run to completion until a signal or the deadline (0: none).
+void serve_core(EchoCore& core, app::AppLink& link, const Options& o, const Clock& clock, TimeNs deadline) {
+    Stack& stack = *core.stack;
+    std::vector<uint8_t> buf(65536);
+    while (!app::stop_requested() && (deadline == 0 || clock.now() < deadline)) {
+        size_t work = stack.poll();
+        SockAddr from;
+        ssize_t n;
+        while ((n = recvfrom(stack, core.udp_fd, buf.data(), buf.size(), 0, &from)) >= 0) {
+            if (sendto(stack, core.udp_fd, buf.data(), size_t(n), 0, &from) == n) ++core.echoed;
+            ++work;
+        }
+        if (o.tcp_port) work += core.tcp->serve();
+        link.flush_due();
+        // idle: sleep until the tap has a frame, a timer may be due or a held frame is
+        if (work == 0) link.idle_wait(clock, 5 * kMillisecond);
+    }
+}
+
+// Totals first (the tests read these lines), then each core's share.
+void print_totals(const std::vector<EchoCore>& cores, const Options& o) {
+    uint64_t echoed = 0, accepted = 0;
+    size_t open = 0, in_use = 0;
+    Stats stats;
+    for (const EchoCore& c : cores) {
+        echoed += c.echoed;
+        accepted += c.tcp->accepted();
+        open += c.tcp->connections();
+        in_use += c.stack->tcp().open_sockets();
+        app::add_stats(stats, c.stack->stats());
+    }
+    std::printf("quasi-echo: echoed %llu datagrams\n", (unsigned long long)echoed);
+    if (o.tcp_port)
+        std::printf("quasi-echo: tcp connections accepted %llu, open %zu, sockets in use %zu\n",
+                    (unsigned long long)accepted, open, in_use);
+    for (size_t i = 0; cores.size() > 1 && i < cores.size(); ++i)
+        std::printf("quasi-echo: core %zu: tcp connections accepted %llu, datagrams echoed %llu\n", i,
+                    (unsigned long long)cores[i].tcp->accepted(), (unsigned long long)cores[i].echoed);
+    app::print_stats(stdout, "stack statistics:", stats);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -78,62 +160,23 @@ int main(int argc, char** argv) {
         return 1;
     }
     SteadyClock clock;
-    Stack::Config config;
-    config.seed = app::random_seed();
-    config.pool.count = 8192;
-    // Room for 2,000 connections at the default 256 KiB + 256 KiB rings: a ring's
-    // pages are touched only as data flows through it, so idle ones cost address space.
-    config.tcp.max_buffer_memory = size_t{1} << 30;
-    config.max_descriptors = 4096;
-    auto stack = std::make_unique<Stack>(config, clock, link->shared_pool());
-    if (!link->attach(*stack, clock, &error)) {
-        std::fprintf(stderr, "quasi-echo: %s\n", error.c_str());
-        return 1;
-    }
-    int fd = socket(*stack, kAfInet, kSockDgram);
-    if (int rc = fd < 0 ? fd : bind(*stack, fd, SockAddr{Ipv4Addr{}, o.udp_port}); rc < 0) {
-        std::fprintf(stderr, "quasi-echo: cannot bind UDP port %u: %s\n", o.udp_port, std::strerror(-rc));
-        return 1;
-    }
-    auto tcp_echo = std::make_unique<app::TcpServer>(*stack, echo_back, nullptr, nullptr);
-    if (o.tcp_port) {
-        if (int rc = tcp_echo->listen(o.tcp_port); rc < 0) {
-            std::fprintf(stderr, "quasi-echo: cannot listen on TCP port %u: %s\n", o.tcp_port, std::strerror(-rc));
-            return 1;
-        }
-    }
+    std::vector<EchoCore> cores(link->cores());
+    for (uint16_t i = 0; i < cores.size(); ++i)
+        if (!set_up_core(cores[i], i, *link, o, clock)) return 1;
     char ip[16];
     std::printf("quasi-echo: %s on %s, UDP echo on port %u", format(o.link.ip, ip, sizeof ip), link->name(),
                 o.udp_port);
     if (o.tcp_port) std::printf(", TCP echo on port %u", o.tcp_port);
+    if (cores.size() > 1) std::printf(", %zu cores", cores.size());
     std::printf("\n");
     if (o.link.impair.requested()) std::printf("quasi-echo: impairment %s\n", o.link.impair.describe());
     std::fflush(stdout);
 
     app::install_stop_handlers();
-    std::vector<uint8_t> buf(65536);
     TimeNs deadline = o.seconds ? clock.now() + o.seconds * kSecond : 0;
-    uint64_t echoed = 0;
-    while (!app::stop_requested() && (deadline == 0 || clock.now() < deadline)) {
-        size_t work = stack->poll();
-        SockAddr from;
-        ssize_t n;
-        while ((n = recvfrom(*stack, fd, buf.data(), buf.size(), 0, &from)) >= 0) {
-            if (sendto(*stack, fd, buf.data(), size_t(n), 0, &from) == n) ++echoed;
-            ++work;
-        }
-        if (o.tcp_port) work += tcp_echo->serve();
-        link->flush_due();
-        // idle: sleep until the tap has a frame, a timer may be due or a held frame is
-        if (work == 0) link->idle_wait(clock, 5 * kMillisecond);
-    }
-    std::printf("quasi-echo: echoed %llu datagrams\n", (unsigned long long)echoed);
-    if (o.tcp_port)
-        std::printf("quasi-echo: tcp connections accepted %llu, open %zu, sockets in use %zu\n",
-                    (unsigned long long)tcp_echo->accepted(), tcp_echo->connections(), stack->tcp().open_sockets());
-    app::print_stats(stdout, "stack statistics:", stack->stats());
+    link->run([&](uint16_t i) { serve_core(cores[i], *link, o, clock, deadline); });
+    print_totals(cores, o);
     link->detach(stdout);
-    tcp_echo.reset();
-    stack.reset();
+    cores.clear();  // servers, then stacks: every buffer back before the port goes
     return link->finish(stdout) == 0 ? 0 : 1;
 }

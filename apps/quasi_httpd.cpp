@@ -107,6 +107,36 @@ void generate(app::TcpServer::Connection& c, void*) {
     }
 }
 
+// One core's server: its Stack (on its own queue with DPDK) and listener.
+struct HttpCore {
+    std::unique_ptr<Stack> stack;
+    std::unique_ptr<app::TcpServer> server;
+};
+
+bool set_up_core(HttpCore& core, uint16_t index, app::AppLink& link, uint16_t port, uint64_t max_sockets,
+                 const Clock& clock) {
+    Stack::Config config;
+    config.seed = app::random_seed();
+    config.pool.count = 8192;
+    // Rings take memory as data flows through them, up to 1 GiB for all together.
+    config.tcp.max_buffer_memory = size_t{1} << 30;
+    config.tcp.max_sockets = max_sockets;
+    config.max_descriptors = max_sockets + 16;
+    link.configure(config, index);
+    core.stack = std::make_unique<Stack>(config, clock, link.shared_pool(index));
+    std::string error;
+    if (!link.attach(*core.stack, clock, &error, index)) {
+        std::fprintf(stderr, "quasi-httpd: %s\n", error.c_str());
+        return false;
+    }
+    core.server = std::make_unique<app::TcpServer>(*core.stack, handle, generate, nullptr);
+    if (int rc = core.server->listen(port); rc < 0) {
+        std::fprintf(stderr, "quasi-httpd: cannot listen on port %u: %s\n", port, std::strerror(-rc));
+        return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -138,39 +168,38 @@ int main(int argc, char** argv) {
         return 1;
     }
     SteadyClock clock;
-    Stack::Config config;
-    config.seed = app::random_seed();
-    config.pool.count = 8192;
-    // Rings take memory as data flows through them, up to 1 GiB for all together.
-    config.tcp.max_buffer_memory = size_t{1} << 30;
-    config.tcp.max_sockets = max_sockets;
-    config.max_descriptors = max_sockets + 16;
-    auto stack = std::make_unique<Stack>(config, clock, link->shared_pool());
-    if (!link->attach(*stack, clock, &error)) {
-        std::fprintf(stderr, "quasi-httpd: %s\n", error.c_str());
-        return 1;
-    }
-    auto server = std::make_unique<app::TcpServer>(*stack, handle, generate, nullptr);
-    if (int rc = server->listen(port); rc < 0) {
-        std::fprintf(stderr, "quasi-httpd: cannot listen on port %u: %s\n", port, std::strerror(-rc));
-        return 1;
-    }
+    std::vector<HttpCore> cores(link->cores());
+    for (uint16_t i = 0; i < cores.size(); ++i)
+        if (!set_up_core(cores[i], i, *link, port, max_sockets, clock)) return 1;
     char text[16];
-    std::printf("quasi-httpd: http://%s:%u/ on %s\n", format(link_options.ip, text, sizeof text), port, link->name());
+    std::printf("quasi-httpd: http://%s:%u/ on %s", format(link_options.ip, text, sizeof text), port, link->name());
+    if (cores.size() > 1) std::printf(", %zu cores", cores.size());
+    std::printf("\n");
     if (link_options.impair.requested()) std::printf("quasi-httpd: impairment %s\n", link_options.impair.describe());
     std::fflush(stdout);
     app::install_stop_handlers();
     TimeNs deadline = seconds ? clock.now() + seconds * kSecond : 0;
-    while (!app::stop_requested() && (deadline == 0 || clock.now() < deadline)) {
-        size_t work = stack->poll();
-        work += server->serve();
-        link->flush_due();
-        if (work == 0) link->idle_wait(clock, kMillisecond);
+    link->run([&](uint16_t i) {
+        HttpCore& c = cores[i];
+        while (!app::stop_requested() && (deadline == 0 || clock.now() < deadline)) {
+            size_t work = c.stack->poll();
+            work += c.server->serve();
+            link->flush_due();
+            if (work == 0) link->idle_wait(clock, kMillisecond);
+        }
+    });
+    uint64_t accepted = 0;
+    Stats stats;
+    for (const HttpCore& c : cores) {
+        accepted += c.server->accepted();
+        app::add_stats(stats, c.stack->stats());
     }
-    std::printf("quasi-httpd: %llu connections accepted\n", (unsigned long long)server->accepted());
-    app::print_stats(stdout, "stack statistics:", stack->stats());
+    std::printf("quasi-httpd: %llu connections accepted\n", (unsigned long long)accepted);
+    for (size_t i = 0; cores.size() > 1 && i < cores.size(); ++i)
+        std::printf("quasi-httpd: core %zu: tcp connections accepted %llu\n", i,
+                    (unsigned long long)cores[i].server->accepted());
+    app::print_stats(stdout, "stack statistics:", stats);
     link->detach(stdout);
-    server.reset();
-    stack.reset();
+    cores.clear();  // servers, then stacks: every buffer back before the port goes
     return link->finish(stdout) == 0 ? 0 : 1;
 }

@@ -16,8 +16,9 @@
 // fixed (timestamps, SACK, window scale) is S; the code checks the socket still
 // agrees at entry, which is its guard for these (they are not QuasiInvariants).
 //
-// The checksum is not a field: TCP's is mandatory (RFC 9293 3.1) and both paths
-// compute it in software (the stack does not use transmit checksum offload).
+// The checksum is not a field: TCP's is mandatory (RFC 9293 3.1) and the frozen
+// path computes it in software (TcpFrameSpec::checksum_offload stays false; only the
+// live path leaves it to a device that offers transmit checksum offload).
 //
 // The struct is plain (standard layout, trivially copyable) because the
 // specializer reads it byte by byte along the LLVM struct type clang gave it; the

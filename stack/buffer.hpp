@@ -64,6 +64,11 @@ struct PacketBuffer {
 // Set in PacketBuffer::meta by Ethernet input for frames sent to the broadcast MAC:
 // no ICMP error may answer them (RFC 1122 3.2.2), whatever their IP destination.
 constexpr uint32_t kMetaLinkBroadcast = 1;
+// Set in PacketBuffer::meta on transmit, only toward a Netif whose offloads() has
+// tx_checksum: the frame's TCP or UDP checksum field holds the pseudo-header's folded
+// one's-complement sum (RFC 1071, not complemented) and the device completes it over
+// the segment, as NICs with partial checksum offload expect.
+constexpr uint32_t kMetaTxChecksumPartial = 2;
 
 struct PacketDeleter {
     void operator()(PacketBuffer* chain) const;

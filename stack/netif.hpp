@@ -16,7 +16,7 @@ namespace quasi {
 
 struct Offloads {
     bool rx_checksum_verified = false;  // IPv4/UDP/TCP checksums of received frames already checked
-    bool tx_checksum = false;           // device fills UDP/TCP checksums
+    bool tx_checksum = false;           // device completes UDP/TCP checksums of frames marked kMetaTxChecksumPartial
 };
 
 class Netif {

@@ -18,6 +18,7 @@ Interface::Interface(Stack& stack, Netif& netif, uint16_t index, Ipv4Addr addres
       mac_(netif.mac()),
       address_(address),
       prefix_len_(prefix_len),
+      tx_checksum_offload_(netif.offloads().tx_checksum),
       arp_(stack.config().arp, *this, stack.pool(), stack.stats(), netif.mac()) {}
 
 void Interface::transmit_frame(PacketPtr frame) {

@@ -52,6 +52,8 @@ public:
         return Ipv4Addr{address_.value | ~mask};
     }
     ArpCache& arp() { return arp_; }
+    // The device completes TCP/UDP checksums (Offloads::tx_checksum, fixed per device).
+    bool tx_checksum_offload() const { return tx_checksum_offload_; }
 
     // Queues a finished frame; sent at the next flush() or when the batch is full.
     void transmit_frame(PacketPtr frame) override;
@@ -72,6 +74,7 @@ private:
     MacAddr mac_;
     Ipv4Addr address_;
     uint8_t prefix_len_;
+    bool tx_checksum_offload_;
     ArpCache arp_;
     std::array<PacketPtr, kBurstSize> tx_batch_;
     size_t tx_count_ = 0;

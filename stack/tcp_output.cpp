@@ -23,6 +23,7 @@ int TcpLiveContext::prepare(TcpFrameSpec& spec) {
     spec.dst_port = socket.remote_port;
     spec.ttl = socket.ttl;
     spec.tos = socket.tos;
+    spec.checksum_offload = iface.tx_checksum_offload();
     ident_counter = route->ident;
     return 0;
 }

@@ -35,6 +35,7 @@ struct TcpFrameSpec {
     uint16_t dst_port = 0;
     uint8_t ttl = 64;
     uint8_t tos = 0;
+    bool checksum_offload = false;  // the device completes it (kMetaTxChecksumPartial); frozen: never
 };
 
 // The per-segment header values.
@@ -80,6 +81,14 @@ inline void emit_tcp_frame(const TcpFrameSpec& s, PacketBuffer& frame, const Tcp
     uint8_t* data = th + tcp_header;
     ChecksumAccumulator acc;
     add_pseudo_header(acc, s.src, s.dst, uint8_t(IpProtocol::tcp), segment_len);
+    if (s.checksum_offload) {  // the device sums header and payload
+        if (!payload.first.empty()) std::memcpy(data, payload.first.data(), payload.first.size());
+        if (!payload.second.empty())
+            std::memcpy(data + payload.first.size(), payload.second.data(), payload.second.size());
+        store_be16(th + 16, acc.folded());
+        frame.meta |= kMetaTxChecksumPartial;
+        return;
+    }
     acc.add(th, tcp_header);
     acc.add_copy(data, payload.first.data(), payload.first.size());
     acc.add_copy(data + payload.first.size(), payload.second.data(), payload.second.size());

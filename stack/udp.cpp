@@ -296,6 +296,7 @@ int UdpLiveContext::prepare(UdpFrameSpec& spec, size_t len) {
     spec.tos = socket.tos;
     spec.dont_fragment = socket.dont_fragment;
     spec.checksum = socket.checksum_enabled;
+    spec.checksum_offload = iface.tx_checksum_offload();
     spec.max_payload = max_payload;
     ident_counter = route->ident;
     return 0;

@@ -40,6 +40,7 @@ struct UdpFrameSpec {
     uint8_t tos = 0;
     bool dont_fragment = false;
     bool checksum = true;
+    bool checksum_offload = false;  // the device completes it (kMetaTxChecksumPartial); frozen: never
     uint16_t max_payload = 0;  // the largest payload one frame carries (udp_single_frame_payload)
 };
 
@@ -85,6 +86,12 @@ inline void emit_udp_frame(const UdpFrameSpec& s, PacketBuffer& frame, const uin
     // payload copied and summed in one pass.
     ChecksumAccumulator acc;
     add_pseudo_header(acc, s.src, s.dst, uint8_t(IpProtocol::udp), udp_len);
+    if (s.checksum_offload) {  // the device sums header and payload
+        if (len != 0) std::memcpy(udp + kUdpHeaderLen, data, len);
+        store_be16(udp + 6, acc.folded());
+        frame.meta |= kMetaTxChecksumPartial;
+        return;
+    }
     acc.add16(s.src_port);
     acc.add16(s.dst_port);
     acc.add16(udp_len);

@@ -15,6 +15,12 @@
 #                            (quasi over DPDK's net_af_packet); qi_dpdk says which
 #   qi_link_args TAP         quasi's options for that link (last on its command line:
 #                            the DPDK form ends with `--` and EAL's arguments)
+#   qi_cores                 how many stacks quasi runs: one per lcore in
+#                            QUASI_DPDK_LCORES on DPDK (net_af_packet gets as many
+#                            qpairs), else 1
+#   qi_expect_cores_carried FILE PROG
+#                            with several cores: each core's "PROG: core I: tcp
+#                            connections accepted N" line in FILE shows N > 0
 #   qi_start_echo NS TAP CIDR [ARGS...]
 #                            start build/apps/quasi-echo inside NS on TAP (background,
 #                            bounded by --seconds), wait until it is up; QI_ECHO_PID/LOG
@@ -134,15 +140,43 @@ qi_link() {
 # qi_quasi_ns NS: the namespace quasi runs in (NS itself on a tap).
 qi_quasi_ns() { printf '%s' "${QI_QUASI_NS:-$1}"; }
 
+# qi_cores: lcores in QUASI_DPDK_LCORES ("1", "0-1", "0,1") on DPDK, else 1.
+qi_cores() {
+  local n=1 part parts
+  if qi_dpdk; then
+    n=0
+    IFS=, read -ra parts <<<"${QUASI_DPDK_LCORES:-1}"
+    for part in "${parts[@]}"; do
+      if [[ "$part" == *-* ]]; then n=$((n + ${part#*-} - ${part%-*} + 1)); else n=$((n + 1)); fi
+    done
+  fi
+  echo "$n"
+}
+
+# qi_expect_cores_carried FILE PROG: with several cores, every core accepted connections
+# (the per-core lines quasi-echo and quasi-httpd print at exit when they run several).
+qi_expect_cores_carried() {
+  local file="$1" prog="$2" cores line n i=0
+  cores="$(qi_cores)"
+  ((cores > 1)) || return 0
+  while IFS= read -r line; do
+    n="$(sed -n 's/.*tcp connections accepted \([0-9]*\).*/\1/p' <<<"$line")"
+    qi_expect_ge "$prog core $i carried connections" "${n:-0}" 1
+    i=$((i + 1))
+  done < <(grep "^$prog: core [0-9]*: tcp connections accepted" "$file")
+  qi_expect_eq "$prog cores reporting" "$i" "$cores"
+}
+
 # qi_link_args TAP: quasi's options for the link qi_link made (to be put last). DPDK:
 # EAL without hugepages or PCI (platforms notes), quasi's lcore 1 busy-polling while
-# the kernel peer is pinned to core 0 by the caller; QUASI_DPDK_LCORES overrides -l.
+# the kernel peer is pinned to core 0 by the caller; QUASI_DPDK_LCORES overrides -l,
+# and the af_packet vdev gets one queue pair (qpairs, a kernel fanout group member) per lcore.
 # A run directory per test (--file-prefix) that quasi removes at exit.
 qi_link_args() {
   if qi_dpdk; then
     printf '%s\n' --dpdk -- -l "${QUASI_DPDK_LCORES:-1}" --no-huge --no-pci -m 256 --no-shconf --no-telemetry \
       "--file-prefix=quasi-$QI_NAME-$$" --log-level=lib.eal:warning --log-level=pmd.net.af_packet:warning \
-      "--vdev=net_af_packet0,iface=${1}q"
+      "--vdev=net_af_packet0,iface=${1}q,qpairs=$(qi_cores)"
   else
     printf '%s\n' --tap "$1"
   fi

@@ -92,6 +92,7 @@ sed 's/^/  /' "$stats"
 # resets them (tcp_resets_rx, then RSTs that find only the listener): expected. quasi
 # itself has no reason to reset anything.
 qi_expect_eq "quasi-httpd: tcp_resets_sent" "$(qt_stat_in "$stats" tcp_resets_sent)" 0
+qi_expect_cores_carried "$stats" quasi-httpd
 qi_step "quasi-httpd: RSTs received $(qt_stat_in "$stats" tcp_resets_rx) (wrk's closes), retransmits $(qt_stat_in "$stats" tcp_retransmits)"
 bad="$(qi_bad_drops_in "$stats")"
 qi_check "quasi-httpd: no drops that mean malformed or mishandled packets${bad:+: $bad}" test -z "$bad"

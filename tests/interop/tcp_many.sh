@@ -70,7 +70,8 @@ open_conns="$(sed -n 's/.*, open \([0-9]*\),.*/\1/p' <<<"$line")"
 in_use="$(sed -n 's/.*sockets in use \([0-9]*\).*/\1/p' <<<"$line")"
 qi_expect_eq "quasi-echo accepted connections" "${accepted:-0}" "$COUNT"
 qi_expect_eq "quasi-echo connections still open at exit" "${open_conns:-1}" 0
-qi_expect_eq "quasi TCP sockets in use at exit (the listener only)" "${in_use:-0}" 1
+qi_expect_eq "quasi TCP sockets in use at exit (the listeners only, one per core)" "${in_use:-0}" "$(qi_cores)"
+qi_expect_cores_carried "$stats" quasi-echo
 # A connection completed through a SYN cookie is counted in tcp_syn_cookies_accepted,
 # not in tcp_passive_opens.
 qi_expect_eq "tcp_passive_opens + tcp_syn_cookies_accepted" \

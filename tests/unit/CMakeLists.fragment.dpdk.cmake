@@ -6,6 +6,13 @@ if(TARGET quasi_ports_dpdk)
   target_compile_options(dpdk_ring_test PRIVATE -fno-rtti)
   add_test(NAME dpdk_ring_test COMMAND dpdk_ring_test)
   set_tests_properties(dpdk_ring_test PROPERTIES LABELS dpdk TIMEOUT 120)
+  # The Toeplitz hash of RSS steering against Microsoft's values and DPDK's rte_softrss
+  # (DPDK's headers: the test compiles against libdpdk itself).
+  pkg_check_modules(QUASI_TEST_DPDK IMPORTED_TARGET libdpdk)
+  add_executable(dpdk_toeplitz_test ${PROJECT_SOURCE_DIR}/tests/dpdk/dpdk_toeplitz_test.cpp)
+  target_link_libraries(dpdk_toeplitz_test PRIVATE quasi_ports_dpdk PkgConfig::QUASI_TEST_DPDK GTest::gtest_main)
+  add_test(NAME dpdk_toeplitz_test COMMAND dpdk_toeplitz_test)
+  set_tests_properties(dpdk_toeplitz_test PROPERTIES LABELS "dpdk;unit" TIMEOUT 60)
   # Two stacks on two threads, flows steered between them (ports/x86/dpdk/flow_steer.hpp).
   add_executable(dpdk_cores_test ${PROJECT_SOURCE_DIR}/tests/dpdk/dpdk_cores_test.cpp)
   target_link_libraries(dpdk_cores_test PRIVATE quasi_ports_dpdk GTest::gtest Threads::Threads)
@@ -25,7 +32,8 @@ endif()
 # quasi-echo/quasi-httpd on net_af_packet over a veth into the kernel's namespace
 # (tests/interop/interop_common.sh, qi_link). Root (else skipped, 77). quasi's lcore 1
 # busy-polls, so the script and the kernel peer are pinned to core 0, and the tests run
-# one at a time (RUN_SERIAL): two busy-polling quasis would share core 1.
+# one at a time (RUN_SERIAL): two busy-polling quasis would share core 1. The dpdk2_
+# runs put quasi on both cores (-l 0-1: lcore 0 shares core 0 with the kernel peer).
 if(TARGET quasi_ports_dpdk)
   # name        seconds (hard limit); typical run times in the comments
   set(QUASI_DPDK_INTEROP_TESTS
@@ -42,13 +50,33 @@ if(TARGET quasi_ports_dpdk)
     list(GET QUASI_DPDK_INTEROP_TESTS ${_i} _name)
     list(GET QUASI_DPDK_INTEROP_TESTS ${_j} _secs)
     math(EXPR _ctest_secs "${_secs} + 15")
-    add_test(NAME dpdk_${_name}
-      COMMAND taskset -c 0 timeout --kill-after=5 ${_secs} bash ${PROJECT_SOURCE_DIR}/tests/interop/${_name}.sh ${CMAKE_BINARY_DIR})
-    set_tests_properties(dpdk_${_name} PROPERTIES
-      LABELS "dpdk;interop"
-      ENVIRONMENT "QUASI_INTEROP_LINK=dpdk"
-      RUN_SERIAL TRUE
-      TIMEOUT ${_ctest_secs}
-      SKIP_RETURN_CODE 77)
+    # dpdk_NAME: one lcore (1); dpdk2_NAME: two (0-1), a Stack on each, flows steered
+    # between them, the af_packet vdev with two queue pairs (a kernel fanout group).
+    foreach(_lcores 1 0-1)
+      set(_test dpdk_${_name})
+      if(_lcores STREQUAL "0-1")
+        set(_test dpdk2_${_name})
+      endif()
+      add_test(NAME ${_test}
+        COMMAND taskset -c 0 timeout --kill-after=5 ${_secs} bash ${PROJECT_SOURCE_DIR}/tests/interop/${_name}.sh ${CMAKE_BINARY_DIR})
+      set_tests_properties(${_test} PROPERTIES
+        LABELS "dpdk;interop"
+        ENVIRONMENT "QUASI_INTEROP_LINK=dpdk;QUASI_DPDK_LCORES=${_lcores}"
+        RUN_SERIAL TRUE
+        TIMEOUT ${_ctest_secs}
+        SKIP_RETURN_CODE 77)
+    endforeach()
   endforeach()
+endif()
+
+# Transmit checksum offload on DPDK's net_tap (it offers TCP/UDP checksum offload), the
+# kernel as peer in the namespace where net_tap makes its tap (~15 s).
+if(TARGET quasi_ports_dpdk)
+  add_test(NAME dpdk_tap_offload
+    COMMAND taskset -c 0 timeout --kill-after=5 120 bash ${PROJECT_SOURCE_DIR}/tests/interop/dpdk_tap_offload.sh ${CMAKE_BINARY_DIR})
+  set_tests_properties(dpdk_tap_offload PROPERTIES
+    LABELS "dpdk;interop"
+    RUN_SERIAL TRUE
+    TIMEOUT 135
+    SKIP_RETURN_CODE 77)
 endif()

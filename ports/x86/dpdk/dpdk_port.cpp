@@ -5,6 +5,8 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <netinet/in.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -82,6 +84,7 @@ DpdkNetif::DpdkNetif(DpdkPort& port, uint16_t queue, BufferPool& pool) : port_(p
 
 MacAddr DpdkNetif::mac() const { return port_.mac(); }
 uint16_t DpdkNetif::mtu() const { return port_.mtu(); }
+Offloads DpdkNetif::offloads() const { return {.tx_checksum = port_.info().tx_checksum}; }
 const char* DpdkNetif::name() const { return port_.name(); }
 
 size_t DpdkNetif::rx_burst(std::span<PacketPtr> out) {
@@ -122,9 +125,26 @@ rte_mbuf* mbuf_for(PacketBuffer& b) {
 
 }  // namespace
 
+// DPDK's contract for L4 checksum offload (rte_mbuf_core.h, RTE_MBUF_F_TX_TCP_CKSUM):
+// the flags name IPv4 and the L4 protocol, l2_len/l3_len locate the headers, and the
+// L4 checksum field holds the pseudo-header sum, which the stack left there.
+void DpdkNetif::request_checksum(rte_mbuf* m) {
+    const uint8_t* frame = rte_pktmbuf_mtod(m, const uint8_t*);
+    uint16_t l2 = load_be16(frame + 12) == RTE_ETHER_TYPE_VLAN ? 18 : 14;
+    const uint8_t* ip = frame + l2;
+    m->l2_len = l2;
+    m->l3_len = (ip[0] & 0x0f) * 4;
+    m->ol_flags = RTE_MBUF_F_TX_IPV4 | (ip[9] == IPPROTO_TCP ? RTE_MBUF_F_TX_TCP_CKSUM : RTE_MBUF_F_TX_UDP_CKSUM);
+    ++counters_.tx_checksum_offloaded;
+}
+
 rte_mbuf* DpdkNetif::to_mbuf(PacketPtr& frame) {
     PacketBuffer& b = *frame;
-    if (b.backing && !b.next_segment) return mbuf_for(b);  // the common case: the stack filled one mbuf
+    if (b.backing && !b.next_segment) {  // the common case: the stack filled one mbuf
+        rte_mbuf* m = mbuf_for(b);
+        if (b.meta & kMetaTxChecksumPartial) request_checksum(m);
+        return m;
+    }
     size_t len = b.chain_length();
     PacketPtr copy = pool_.alloc();
     if (!copy) {
@@ -138,8 +158,11 @@ rte_mbuf* DpdkNetif::to_mbuf(PacketPtr& frame) {
     }
     b.copy_out(0, dst, len);
     ++counters_.tx_copied;
+    bool partial = b.meta & kMetaTxChecksumPartial;
     frame = std::move(copy);
-    return mbuf_for(*frame);
+    rte_mbuf* m = mbuf_for(*frame);
+    if (partial) request_checksum(m);
+    return m;
 }
 
 size_t DpdkNetif::tx_burst(std::span<PacketPtr> frames) {
@@ -167,6 +190,23 @@ size_t DpdkNetif::tx_burst(std::span<PacketPtr> frames) {
 }
 
 // ---- DpdkPort ----
+
+std::span<const uint8_t> DpdkPort::rss_key() { return symmetric_rss_key; }
+
+namespace {
+
+// The device's redirection table, entry by entry (empty if it cannot say).
+std::vector<uint16_t> query_reta(uint16_t port, uint16_t size) {
+    std::vector<rte_eth_rss_reta_entry64> groups((size + RTE_ETH_RETA_GROUP_SIZE - 1) / RTE_ETH_RETA_GROUP_SIZE);
+    for (auto& g : groups) g.mask = ~uint64_t{0};
+    if (size == 0 || rte_eth_dev_rss_reta_query(port, groups.data(), size) != 0) return {};
+    std::vector<uint16_t> reta(size);
+    for (uint16_t i = 0; i < size; ++i)
+        reta[i] = groups[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+    return reta;
+}
+
+}  // namespace
 
 std::unique_ptr<DpdkPort> DpdkPort::open(const Config& config, std::string* error) {
     std::unique_ptr<DpdkPort> port(new DpdkPort(config));
@@ -198,6 +238,10 @@ bool DpdkPort::setup(std::string* error) {
     }
 
     rte_eth_conf conf{};
+    // Both or neither: the stack asks one question (Offloads::tx_checksum) for TCP and UDP.
+    constexpr uint64_t kL4Checksums = RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+    info_.tx_checksum = config_.tx_checksum_offload && (dev.tx_offload_capa & kL4Checksums) == kL4Checksums;
+    if (info_.tx_checksum) conf.txmode.offloads |= kL4Checksums;
     uint64_t rss_types = dev.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
     info_.rss = config_.queues > 1 && rss_types != 0;
     if (info_.rss) {
@@ -238,6 +282,7 @@ bool DpdkPort::setup(std::string* error) {
     }
     if (int rc = rte_eth_dev_start(id); rc != 0) return *error = port_error("start", rc, id), false;
     started_ = true;
+    if (info_.rss) info_.reta = query_reta(id, dev.reta_size);
     rte_eth_promiscuous_disable(id);  // the stack filters by MAC too; some vdevs refuse: harmless
     rte_ether_addr addr{};
     rte_eth_macaddr_get(id, &addr);
@@ -260,6 +305,13 @@ void DpdkPort::stop() {
     if (!started_) return;
     rte_eth_dev_stop(config_.port_id);
     started_ = false;
+}
+
+void DpdkPort::close() {
+    stop();
+    if (closed_) return;
+    rte_eth_dev_close(config_.port_id);
+    closed_ = true;
 }
 
 size_t DpdkPort::mbufs_in_use() const {

@@ -14,8 +14,11 @@
 // when the device has RSS (both directions of a connection hash alike); without RSS
 // the device delivers to queue 0 only and the application must spread flows itself.
 //
-// Checksums: the stack computes and verifies them in software. The port reports
-// what the device could offload (Info) but claims nothing in Netif::offloads().
+// Checksums: when the device offers TCP and UDP transmit checksum offload (net_tap
+// does; net_af_packet and net_ring do not) the port enables it and says so in
+// Netif::offloads(); the stack then leaves the pseudo-header sum in the frames it
+// marks kMetaTxChecksumPartial and the port sets the mbuf's offload flags and header
+// lengths for the device to complete them. Received checksums are verified in software.
 #pragma once
 
 #include "stack/buffer.hpp"
@@ -65,6 +68,7 @@ public:
         uint64_t tx_copied = 0;        // frame not a single mbuf: copied into one
         uint64_t tx_oversize = 0;      // frame longer than an mbuf's room (after copying): refused
         uint64_t tx_no_mbuf = 0;       // no mbuf for the copy: refused
+        uint64_t tx_checksum_offloaded = 0;  // frames whose TCP/UDP checksum the device completed
     };
 
     DpdkNetif(DpdkPort& port, uint16_t queue, BufferPool& pool);
@@ -75,6 +79,7 @@ public:
     size_t tx_burst(std::span<PacketPtr> frames) override;
     MacAddr mac() const override;
     uint16_t mtu() const override;
+    Offloads offloads() const override;
     const char* name() const override;
 
     uint16_t queue() const { return queue_; }
@@ -82,6 +87,7 @@ public:
 
 private:
     rte_mbuf* to_mbuf(PacketPtr& frame);
+    void request_checksum(rte_mbuf* m);
 
     DpdkPort& port_;
     uint16_t queue_;
@@ -102,11 +108,15 @@ public:
         // Set as the port's MAC when not all zero. A port whose own MAC is all zero
         // (net_ring) gets 02:51:00:00:00:<port_id + 1>, locally administered.
         MacAddr mac{};
+        // Enable TCP/UDP transmit checksum offload when the device has it.
+        bool tx_checksum_offload = true;
     };
     struct Info {
         std::string driver;
         uint16_t max_queues = 0;     // min of the device's rx and tx queues
         bool rss = false;            // spreading by RSS hash is configured
+        bool tx_checksum = false;    // TCP/UDP transmit checksum offload enabled
+        std::vector<uint16_t> reta;  // with rss: the redirection table (entry: queue)
         uint64_t tx_offload_capa = 0;
         uint64_t rx_offload_capa = 0;
     };
@@ -123,6 +133,8 @@ public:
     uint16_t port_id() const { return config_.port_id; }
     uint16_t queue_count() const { return config_.queues; }
     const Info& info() const { return info_; }
+    // The symmetric Toeplitz key a port with RSS is configured with (40 bytes).
+    static std::span<const uint8_t> rss_key();
     MacAddr mac() const { return mac_; }
     uint16_t mtu() const { return config_.mtu; }
     const char* name() const { return name_.c_str(); }
@@ -130,9 +142,13 @@ public:
     BufferPool& pool(uint16_t queue) { return *queues_[queue]->pool; }
     rte_mempool* mempool(uint16_t queue) { return queues_[queue]->mempool; }
 
-    // Stops the device, which gives back the mbufs it holds for its rings; after that
-    // mbufs_in_use() counts only what the application still holds. Idempotent.
+    // Stops the device, which gives back the mbufs it holds for its rings (most drivers);
+    // after that mbufs_in_use() counts only what the application still holds. Idempotent.
     void stop();
+    // Stops and closes it: the queues are released, and with them the mbufs some drivers
+    // keep posted for receive even when stopped (net_tap: one per rx descriptor). For
+    // the end of a program: the port is gone afterwards. Idempotent.
+    void close();
     // Mbufs of all queues' mempools not in their pools (held by the stack, the
     // device's rings or a peer).
     size_t mbufs_in_use() const;
@@ -154,6 +170,7 @@ private:
     std::string name_;
     std::vector<std::unique_ptr<Queue>> queues_;
     bool started_ = false;
+    bool closed_ = false;
 };
 
 }  // namespace quasi::dpdk

@@ -3,6 +3,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_launch.h>
 #include <rte_lcore.h>
 
 #include <dirent.h>
@@ -33,6 +34,17 @@ std::string eal_hint(int err, const std::vector<std::string>& args) {
     if (err == EINVAL) return "bad EAL argument (see the EAL messages above)";
     if (err == ENOMEM) return "out of memory for EAL: raise -m (64 MB is the least that works)";
     return "see the EAL messages above";
+}
+
+struct LaunchedWork {
+    const std::function<void(uint16_t)>* work = nullptr;
+    uint16_t index = 0;
+};
+
+int run_launched(void* arg) {
+    auto* w = static_cast<LaunchedWork*>(arg);
+    (*w->work)(w->index);
+    return 0;
 }
 
 // The --file-prefix=NAME given to EAL, or "".
@@ -103,6 +115,21 @@ std::vector<unsigned> Eal::lcores() const {
     unsigned lcore;
     RTE_LCORE_FOREACH_WORKER(lcore) out.push_back(lcore);
     return out;
+}
+
+}  // namespace quasi::dpdk
+
+namespace quasi::dpdk {
+
+void Eal::run_on_lcores(uint16_t count, const std::function<void(uint16_t)>& work) const {
+    std::vector<unsigned> ids = lcores();
+    std::vector<LaunchedWork> launched(count);
+    for (uint16_t i = 1; i < count && i < ids.size(); ++i) {
+        launched[i] = {&work, i};
+        rte_eal_remote_launch(run_launched, &launched[i], ids[i]);
+    }
+    work(0);
+    rte_eal_mp_wait_lcore();
 }
 
 }  // namespace quasi::dpdk

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ public:
     uint16_t port_count() const;
     // The lcores EAL was given (-l), main lcore first.
     std::vector<unsigned> lcores() const;
+    // Runs work(i) for i < count at once, work(i) on the i-th of lcores() (work(0) on
+    // the calling thread, the main lcore); returns when all have returned.
+    void run_on_lcores(uint16_t count, const std::function<void(uint16_t)>& work) const;
 
 private:
     Eal() = default;

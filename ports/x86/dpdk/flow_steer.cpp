@@ -23,7 +23,14 @@ uint64_t mix(uint64_t x) {
     return x ^ (x >> 33);
 }
 
-uint16_t owner_of(uint32_t a, uint32_t b, uint16_t pa, uint16_t pb, uint8_t protocol, uint16_t cores) {
+// (a, pa) is the source as the frame carries it: RSS hashes the frame's own order.
+uint16_t owner_of(uint32_t a, uint32_t b, uint16_t pa, uint16_t pb, uint8_t protocol, uint16_t cores,
+                  const FlowHash& how) {
+    if (!how.key.empty() && !how.reta.empty()) {
+        uint32_t h = toeplitz_ipv4(how.key, a, b, pa, pb, protocol != 0);
+        uint16_t queue = how.reta[h % how.reta.size()];
+        return queue < cores ? queue : 0;
+    }
     // XOR is what makes it symmetric: (a, b) and (b, a) give the same word.
     uint64_t word = uint64_t{a ^ b} << 32 | uint32_t(pa ^ pb) << 8 | protocol;
     return static_cast<uint16_t>(mix(word) % cores);
@@ -31,11 +38,37 @@ uint16_t owner_of(uint32_t a, uint32_t b, uint16_t pa, uint16_t pb, uint8_t prot
 
 }  // namespace
 
-uint16_t flow_owner(Ipv4Addr a, uint16_t port_a, Ipv4Addr b, uint16_t port_b, uint8_t protocol, uint16_t cores) {
-    return owner_of(a.value, b.value, port_a, port_b, protocol, cores);
+uint32_t toeplitz_hash(std::span<const uint8_t> key, std::span<const uint8_t> input) {
+    uint32_t hash = 0;
+    // window: the 32 key bits starting at the current input bit, most significant first.
+    uint32_t window = 0;
+    for (size_t i = 0; i < 4 && i < key.size(); ++i) window |= uint32_t{key[i]} << (24 - 8 * i);
+    for (size_t byte = 0; byte < input.size(); ++byte) {
+        uint8_t next = byte + 4 < key.size() ? key[byte + 4] : 0;  // the key bits that slide in
+        for (int bit = 7; bit >= 0; --bit) {
+            if (input[byte] & (1u << bit)) hash ^= window;
+            window = window << 1 | ((next >> bit) & 1u);
+        }
+    }
+    return hash;
 }
 
-uint16_t flow_owner(std::span<const uint8_t> f, uint16_t cores) {
+uint32_t toeplitz_ipv4(std::span<const uint8_t> key, uint32_t src, uint32_t dst, uint16_t src_port, uint16_t dst_port,
+                       bool ports) {
+    uint8_t tuple[12];
+    store_be32(tuple, src);
+    store_be32(tuple + 4, dst);
+    store_be16(tuple + 8, src_port);
+    store_be16(tuple + 10, dst_port);
+    return toeplitz_hash(key, {tuple, ports ? 12u : 8u});
+}
+
+uint16_t flow_owner(Ipv4Addr a, uint16_t port_a, Ipv4Addr b, uint16_t port_b, uint8_t protocol, uint16_t cores,
+                    const FlowHash& how) {
+    return owner_of(a.value, b.value, port_a, port_b, protocol, cores, how);
+}
+
+uint16_t flow_owner(std::span<const uint8_t> f, uint16_t cores, const FlowHash& how) {
     if (cores <= 1) return 0;
     if (f.size() < 14) return 0;
     uint16_t type = load_be16(f.data() + 12);
@@ -48,7 +81,7 @@ uint16_t flow_owner(std::span<const uint8_t> f, uint16_t cores) {
     bool fragment = (load_be16(ip + 6) & 0x3fff) != 0;  // MF or an offset
     bool ports = !fragment && (protocol == 6 || protocol == 17) && f.size() >= 14 + ihl + 4;
     uint16_t sport = ports ? load_be16(ip + ihl) : 0, dport = ports ? load_be16(ip + ihl + 2) : 0;
-    return owner_of(src, dst, sport, dport, ports ? protocol : 0, cores);
+    return owner_of(src, dst, sport, dport, ports ? protocol : 0, cores, how);
 }
 
 std::unique_ptr<FlowSteering> FlowSteering::create(const char* name, uint16_t cores, std::string* error) {
@@ -90,7 +123,9 @@ uint16_t SteeredNetif::cores() const { return group_.cores(); }
 
 bool SteeredNetif::owns_tuple(const void* self, const TcpTuple& t) {
     auto* n = static_cast<const SteeredNetif*>(self);
-    return flow_owner(t.local_addr, t.local_port, t.remote_addr, t.remote_port, 6, n->cores()) == n->core();
+    // The direction the device hashes: the peer's frames, remote to local.
+    return flow_owner(t.remote_addr, t.remote_port, t.local_addr, t.local_port, 6, n->cores(), n->group_.how()) ==
+           n->core();
 }
 
 void SteeredNetif::hand_to(uint16_t core, PacketPtr frame) {
@@ -116,7 +151,7 @@ size_t SteeredNetif::rx_burst(std::span<PacketPtr> out) {
     size_t want = out.size() - n < burst.size() ? out.size() - n : burst.size();
     size_t got = queue_.rx_burst({burst.data(), want});
     for (size_t i = 0; i < got; ++i) {
-        uint16_t owner = flow_owner(burst[i]->bytes(), group_.cores());
+        uint16_t owner = flow_owner(burst[i]->bytes(), group_.cores(), group_.how());
         if (owner == kAllCores) {  // ARP: a copy for every other core, the original kept
             for (uint16_t core = 0; core < group_.cores(); ++core) {
                 if (core == core_) continue;

@@ -12,6 +12,12 @@
 // fragmented UDP datagram is reassembled and answered by one core, possibly not the
 // one that owns the flow's unfragmented datagrams (UDP sockets are bound on every core).
 //
+// Devices with RSS spread flows themselves, by the Toeplitz hash of the same tuple under
+// the port's (symmetric) key, through their redirection table (RETA): given those
+// (use_rss), ownership is that hash and table, so the frames the device delivers are
+// already on their core and the connections a core opens pick ports the device will
+// bring back to it. Otherwise the software hash below decides.
+//
 // Why forwarding through rings and not shared tables: a shared ARP cache or connection
 // table would put locks or atomics on every packet of every core; replicating the rare
 // ARP frames and forwarding misplaced frames keeps each Stack single-threaded.
@@ -34,10 +40,27 @@ namespace quasi::dpdk {
 
 constexpr uint16_t kAllCores = 0xffff;
 
+// How a flow's owner is found: the software hash (no RSS), or RSS's Toeplitz hash under
+// `key` looked up in `reta` (entry i: the queue, i.e. core, of hashes with h % size == i).
+struct FlowHash {
+    std::vector<uint8_t> key;     // empty: the software hash
+    std::vector<uint16_t> reta;
+};
+
 // The core (0..cores-1) that owns the frame's flow, or kAllCores for ARP.
-uint16_t flow_owner(std::span<const uint8_t> frame, uint16_t cores);
-// The owner of a TCP or UDP flow given by its addresses and ports (either direction).
-uint16_t flow_owner(Ipv4Addr a, uint16_t port_a, Ipv4Addr b, uint16_t port_b, uint8_t protocol, uint16_t cores);
+uint16_t flow_owner(std::span<const uint8_t> frame, uint16_t cores, const FlowHash& how = {});
+// The owner of a TCP or UDP flow given by its addresses and ports (either direction
+// with the software hash or a symmetric key).
+uint16_t flow_owner(Ipv4Addr a, uint16_t port_a, Ipv4Addr b, uint16_t port_b, uint8_t protocol, uint16_t cores,
+                    const FlowHash& how = {});
+
+// The Toeplitz hash (Microsoft, "RSS hashing functions"): for every set bit of `input`,
+// most significant first, XOR in the 32 key bits that start at that bit's position.
+uint32_t toeplitz_hash(std::span<const uint8_t> key, std::span<const uint8_t> input);
+// Over an IPv4 tuple as NICs feed it: source and destination address, then (TCP/UDP)
+// source and destination port, all big-endian. ports == false: the addresses only.
+uint32_t toeplitz_ipv4(std::span<const uint8_t> key, uint32_t src, uint32_t dst, uint16_t src_port, uint16_t dst_port,
+                       bool ports);
 
 class FlowSteering;
 
@@ -78,8 +101,13 @@ public:
     static std::unique_ptr<FlowSteering> create(const char* name, uint16_t cores, std::string* error);
     ~FlowSteering();
     uint16_t cores() const { return cores_; }
+    // Steer as the device's RSS does (its key and redirection table), not by the
+    // software hash. Before the cores run.
+    void use_rss(FlowHash how) { how_ = std::move(how); }
+    const FlowHash& how() const { return how_; }
     // Core `core`'s Netif over its queue (its pool supplies ARP copies for the others).
     SteeredNetif& attach(uint16_t core, Netif& queue, BufferPool& pool);
+    SteeredNetif& netif(uint16_t core) { return *netifs_[core]; }
     // Frees what is still in the rings (after the stacks are gone).
     void drain();
 
@@ -88,6 +116,7 @@ private:
     explicit FlowSteering(uint16_t cores) : cores_(cores), rings_(size_t{cores} * cores, nullptr) {}
     rte_ring* ring(uint16_t from, uint16_t to) { return rings_[size_t{from} * cores_ + to]; }
     uint16_t cores_;
+    FlowHash how_;
     std::vector<rte_ring*> rings_;
     std::vector<std::unique_ptr<SteeredNetif>> netifs_;
 };
