@@ -57,6 +57,9 @@ struct RunResult {
     double window_s = 0;
     LatencyHistogram latency_ns;                            // RR only, window only
     uint64_t specialized_sends = 0, generic_fallbacks = 0;  // a handle's own counts
+    // The link may drop datagrams (the kernel's veth pair, a tap into the kernel): UDP
+    // counts must only satisfy received <= sent, the difference is loss.
+    bool lossy_link = false;
 
     double pps() const { return window_s > 0 ? double(window.msgs_received) / window_s : 0; }
     double gbps() const { return window_s > 0 ? double(window.bytes_received) * 8 / window_s / 1e9 : 0; }
