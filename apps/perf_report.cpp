@@ -214,6 +214,10 @@ nlohmann::json to_json(const std::vector<Cell>& cells) {
                               {"transactions", r.total.transactions},
                               {"window_s", r.window_s}});
             if (!is_tcp(cell.test)) totals.back()["msgs_lost"] = lost(r);
+            if (cell.path == Path::specialized) {
+                totals.back()["specialized_sends"] = r.specialized_sends;
+                totals.back()["generic_fallbacks"] = r.generic_fallbacks;
+            }
         }
         if (!errors.empty()) node["errors"] = errors;
         if (cell.runs.empty() || !errors.empty()) continue;

@@ -251,15 +251,6 @@ int main(int argc, char** argv) {
     QuasiLink dpdk_link;
     std::unique_ptr<quasi::app::DpdkRingLink> dpdk;
     if (o.link == "dpdk" && !(dpdk = open_dpdk(o, dpdk_link))) return 1;
-    std::unique_ptr<TapPeer> tap;
-    if (o.link == "tap") {
-        std::string error;
-        if (!(tap = TapPeer::create(error))) {
-            std::fprintf(stderr, "quasi-perf: --link tap: %s\n", error.c_str());
-            return 1;
-        }
-        o.tap = tap.get();
-    }
     std::vector<Test> tests;
     for (const std::string& name : o.tests) tests.push_back(kTests.at(name));
     for (Test t : tests)
@@ -269,7 +260,6 @@ int main(int argc, char** argv) {
                              max_size(t), size);
                 return 2;
             }
-    if (o.mode != "generic") quasi::prewarm_specializer();  // the JIT readies itself while the stacks come up
     std::unique_ptr<KernelPair> kernel;
     if (has(o.baselines, "lwip") && !lwip_built()) {
         std::fprintf(stderr, "quasi-perf: --baseline lwip: built without lwIP (install liblwip-dev, reconfigure)\n");
@@ -283,6 +273,18 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
+    std::unique_ptr<TapPeer> tap;
+    if (o.link == "tap") {
+        std::string error;
+        if (!(tap = TapPeer::create(error))) {
+            std::fprintf(stderr, "quasi-perf: --link tap: %s\n", error.c_str());
+            return 1;
+        }
+        o.tap = tap.get();
+    }
+    // The JIT readies itself while the first stacks come up; from here on main() returns
+    // through the wait for it below.
+    if (o.mode != "generic") quasi::prewarm_specializer();
     nlohmann::json load_start = load_average();
     if (!o.json) print_header(o), std::fflush(stdout);
     std::vector<Cell> cells;
@@ -301,5 +303,8 @@ int main(int argc, char** argv) {
         else
             std::fprintf(stderr, "quasi-perf: --plot %s: %s\n", o.plot.c_str(), error.c_str()), ok = false;
     }
+    // The JIT's background thread may still be warming up (a short run, or no path that
+    // specializes, e.g. TCP_MAERTS on the tap): LLVM must not be torn down under it.
+    if (o.mode != "generic") quasi::specializer_wait_idle();
     return ok ? 0 : 1;
 }
