@@ -40,18 +40,6 @@ std::string in_ns(int fd, const std::string& command) {
     return "nsenter --net=" + ns_path(fd) + " " + command;
 }
 
-// A new network namespace, held by the returned descriptor (the calling thread stays in its own).
-int new_namespace(std::string& error) {
-    int fd = -1;
-    std::thread([&] {
-        if (unshare(CLONE_NEWNET) == 0)
-            fd = open("/proc/thread-self/ns/net", O_RDONLY);
-        else
-            error = std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
-    }).join();
-    return fd;
-}
-
 sockaddr_in address(const char* ip, uint16_t port) {
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -69,6 +57,8 @@ int open_socket(int ns, int type, const char* ip, uint16_t port) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
     timeval timeout{0, 300000};  // a receiver that hears nothing for 0.3 s gives up
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    timeval send_timeout{5, 0};  // a sender whose peer stopped reading gives up (accepted sockets inherit it)
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
     sockaddr_in a = address(ip, port);
     if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
         close(fd);
@@ -84,24 +74,6 @@ bool connect_to(int fd, const char* ip) {
         usleep(10000);
     }
     return false;
-}
-
-// What the far side counts, read by the measuring thread.
-struct FarCounts {
-    std::atomic<uint64_t> msgs{0}, bytes{0}, sent_msgs{0}, sent_bytes{0};
-    std::atomic<bool> ready{false}, stop{false}, failed{false};
-    void wait_ready() const {
-        while (!ready && !failed) std::this_thread::yield();
-    }
-};
-
-// The near end's counts plus what the far end counted so far.
-Counters with_far(Counters c, const FarCounts& far) {
-    c.msgs_received += far.msgs;
-    c.bytes_received += far.bytes;
-    c.msgs_sent += far.sent_msgs;
-    c.bytes_sent += far.sent_bytes;
-    return c;
 }
 
 // Reads exactly len bytes (TCP) or one datagram (UDP); false on EOF, error or timeout.
@@ -313,6 +285,33 @@ void near_end(int ns, const RunSpec& spec, const Progress& progress, FarCounts& 
 
 }  // namespace
 
+int new_namespace(std::string& error) {
+    int fd = -1;
+    std::thread([&] {
+        if (unshare(CLONE_NEWNET) == 0)
+            fd = open("/proc/thread-self/ns/net", O_RDONLY);
+        else
+            error = std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
+    }).join();
+    return fd;
+}
+
+Counters with_far(Counters c, const FarCounts& far) {
+    c.msgs_received += far.msgs;
+    c.bytes_received += far.bytes;
+    c.msgs_sent += far.sent_msgs;
+    c.bytes_sent += far.sent_bytes;
+    return c;
+}
+
+void kernel_far_end(int ns, const RunSpec& spec, FarCounts& far) {
+    if (spec.test == Test::tcp_crr)
+        far_end_crr(ns, spec, far);
+    else
+        far_end(ns, spec, far);
+    far.done = true;
+}
+
 std::unique_ptr<KernelPair> KernelPair::create(std::string& error) {
     if (geteuid() != 0) {
         error =
@@ -357,10 +356,11 @@ bool KernelPair::set_offloads(bool capped, std::string& error) {
 
 RunResult KernelPair::run(const RunSpec& spec, const Progress& progress) {
     RunResult r;
+    r.lossy_link = true;
     if (!set_offloads(spec.path == Path::kernel_capped, r.error)) return r;
     FarCounts far;
     bool crr = spec.test == Test::tcp_crr;
-    std::thread far_thread([&] { crr ? far_end_crr(ns_b_, spec, far) : far_end(ns_b_, spec, far); });
+    std::thread far_thread([&] { kernel_far_end(ns_b_, spec, far); });
     std::thread near_thread(
         [&] { crr ? near_end_crr(ns_a_, spec, progress, far, r) : near_end(ns_a_, spec, progress, far, r); });
     near_thread.join();

@@ -2,8 +2,7 @@
 // one thread, so a figure measures the whole path: socket send, TCP or UDP, IPv4, ARP,
 // Ethernet, link, and the same on receive up to recv().
 #include "apps/app_common.hpp"
-#include "apps/perf_run.hpp"
-#include "jit/specialize.hpp"
+#include "apps/perf_quasi_end.hpp"
 #include "ports/x86/mem_link.hpp"
 #include "ports/x86/steady_clock.hpp"
 #include "stack/socket.hpp"
@@ -89,47 +88,6 @@ struct MemPair {
         return fb >= 0;
     }
 };
-
-// send() or a handle specialized for the socket and the size.
-struct Sender {
-    Stack* stack = nullptr;
-    int fd = -1;
-    SendHandle handle;
-
-    bool init(Stack& s, int f, Path path, size_t size, bool tcp, std::string& error) {
-        stack = &s;
-        fd = f;
-        if (path != Path::specialized) return true;
-        SpecOptions spec;
-        // UDP: the size is declared when one frame carries it; TCP: as the ADU.
-        if (tcp || size <= 1472) spec.message_size = static_cast<uint32_t>(size);
-        auto h = specialize_send(s, f, spec);
-        if (!h) {
-            error = "specialization failed: " + h.error().message;
-            return false;
-        }
-        handle = std::move(*h);
-        return true;
-    }
-    ssize_t send(const uint8_t* p, size_t n) {
-        return handle.valid() ? handle.send(p, n) : quasi::send(*stack, fd, p, n);
-    }
-    void add_counts(RunResult& r) const {
-        if (!handle.valid()) return;
-        SendHandleInfo info = handle.info();
-        r.specialized_sends += info.specialized_sends;
-        r.generic_fallbacks += info.generic_sends;
-    }
-};
-
-// Receives whatever is queued for fd, counting it; UDP counts datagrams, TCP bytes.
-void receive_all(Stack& s, int fd, std::vector<uint8_t>& buf, Counters& c) {
-    ssize_t n;
-    while ((n = recv(s, fd, buf.data(), buf.size())) > 0) {
-        ++c.msgs_received;
-        c.bytes_received += uint64_t(n);
-    }
-}
 
 RunResult run_stream(MemPair& m, const RunSpec& spec, const Progress& progress) {
     RunResult r;

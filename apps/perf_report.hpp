@@ -26,7 +26,9 @@ std::vector<std::pair<std::string, double>> figures(Test t, const RunResult& r);
 
 // What the sender counted against what the receiver got, once a run has drained: TCP
 // must deliver every byte on any path, UDP every datagram on the in-memory links (quasi's
-// and lwIP's; the kernel may drop datagrams across veth: that is loss, not a fault). Empty when they agree.
+// and lwIP's); where the link may drop (RunResult::lossy_link: the kernel's veth pair, the
+// tap) a UDP receiver must not get more than was sent, and the difference is loss, not a
+// fault. Empty when they agree.
 std::string count_mismatch(Test t, Path p, const RunResult& r);
 
 // CPU model, cores, kernel release, and the load average now.

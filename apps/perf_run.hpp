@@ -60,6 +60,9 @@ struct RunResult {
     // TCP_CRR on quasi's stacks, after the run: TIME-WAIT records entered (one per
     // transaction, the client's) and sockets still open but the listener (none).
     uint64_t time_wait_records = 0, sockets_left = 0;
+    // The link may drop datagrams (the kernel's veth pair, a tap into the kernel): UDP
+    // counts must only satisfy received <= sent, the difference is loss.
+    bool lossy_link = false;
 
     double pps() const { return window_s > 0 ? double(window.msgs_received) / window_s : 0; }
     double gbps() const { return window_s > 0 ? double(window.bytes_received) * 8 / window_s / 1e9 : 0; }

@@ -12,11 +12,14 @@
 // --baseline kernel adds the same test over Linux sockets across a veth pair between two
 // namespaces quasi-perf creates (root), with offloads on and capped to 1500 B segments;
 // --baseline lwip the same between two lwIP netifs in memory (UDP_STREAM, TCP_STREAM, TCP_RR).
+// --link tap puts one quasi stack on a tap in a namespace quasi-perf creates (root), with
+// the kernel's sockets as the peer (apps/perf_tap.hpp).
 #include "apps/app_dpdk.hpp"
 #include "apps/perf_kernel.hpp"
 #include "apps/perf_lwip.hpp"
 #include "apps/perf_plot.hpp"
 #include "apps/perf_report.hpp"
+#include "apps/perf_tap.hpp"
 #include "jit/specialize.hpp"
 
 #include <unistd.h>
@@ -46,6 +49,7 @@ struct Options {
     bool progress = true;
     std::vector<std::string> eal_args;  // --link dpdk: EAL's arguments, after `--`
     const QuasiLink* quasi_link = nullptr;  // null: the in-memory link
+    TapPeer* tap = nullptr;                 // --link tap
 };
 
 const std::map<std::string, Test> kTests{{"UDP_STREAM", Test::udp_stream},
@@ -67,9 +71,11 @@ bool has(const std::vector<std::string>& list, const char* name) {
 
 std::vector<Path> paths_of(const Options& o, Test t) {
     std::vector<Path> paths;
+    // On the tap the kernel sends TCP_MAERTS: quasi has nothing to specialize.
+    bool specializable = can_specialize(t) && !(o.link == "tap" && t == Test::tcp_maerts);
     // TCP_CRR runs generic even under --mode specialized: see can_specialize().
-    if (o.mode != "specialized" || !can_specialize(t)) paths.push_back(Path::generic);
-    if (o.mode != "generic" && can_specialize(t)) paths.push_back(Path::specialized);
+    if (o.mode != "specialized" || !specializable) paths.push_back(Path::generic);
+    if (o.mode != "generic" && specializable) paths.push_back(Path::specialized);
     if (has(o.baselines, "kernel")) {
         paths.push_back(Path::kernel);
         paths.push_back(Path::kernel_capped);
@@ -114,8 +120,10 @@ int parse(int argc, char** argv, Options& o) {
         ->capture_default_str();
     app.add_option("--link", o.link,
                    "the link between the two quasi stacks (mem: both in this process, no root; dpdk: a DPDK "
-                   "net_ring pair, EAL's arguments after `--`, default -l 0 --no-huge --no-pci -m 256 --no-shconf)")
-        ->check(CLI::IsMember({"mem", "dpdk"}))
+                   "net_ring pair, EAL's arguments after `--`, default -l 0 --no-huge --no-pci -m 256 --no-shconf); "
+                   "tap: one quasi stack on a tap, the Linux kernel's sockets as the peer, in a network namespace "
+                   "quasi-perf creates and that goes with it (root; quasi 198.18.0.1, the kernel 198.18.0.2)")
+        ->check(CLI::IsMember({"mem", "dpdk", "tap"}))
         ->capture_default_str();
     app.add_option("--mode", o.mode, "quasi's send path: generic (send()), specialized (a JIT send handle), both")
         ->check(CLI::IsMember({"generic", "specialized", "both"}))
@@ -172,6 +180,7 @@ bool run_all(const Options& o, const std::vector<Test>& tests, KernelPair* kerne
                     bool on_kernel = paths[i] == Path::kernel || paths[i] == Path::kernel_capped;
                     RunResult r = on_kernel                  ? kernel->run(spec, progress)
                                   : paths[i] == Path::lwip ? run_lwip(spec, progress)
+                                  : o.tap                  ? o.tap->run(spec, progress)
                                                            : run_mem(spec, progress, o.quasi_link);
                     line.clear();
                     if (r.error.empty()) r.error = count_mismatch(t, paths[i], r);
@@ -190,8 +199,8 @@ void print_header(const Options& o) {
         std::snprintf(window, sizeof window, "%llu messages or transactions", (unsigned long long)o.count);
     else
         std::snprintf(window, sizeof window, "%g s", o.duration_s);
-    std::printf("quasi-perf: link %s, mode %s%s%s; each run: %g s warm-up, then %s; %u run(s) of each\n",
-                o.link.c_str(), o.mode.c_str(), has(o.baselines, "kernel") ? ", kernel across a veth pair" : "",
+    std::printf("quasi-perf: link %s%s, mode %s%s%s; each run: %g s warm-up, then %s; %u run(s) of each\n",
+                o.link.c_str(), o.tap ? " (quasi on a tap, the kernel's sockets as the peer)" : "", o.mode.c_str(), has(o.baselines, "kernel") ? ", kernel across a veth pair" : "",
                 has(o.baselines, "lwip") ? ", lwIP 2.1.3 in memory" : "", o.warmup_s, window, o.repeat);
 }
 
@@ -208,6 +217,11 @@ void print_json(const Options& o, const nlohmann::json& load_start, const std::v
                           {"load_average_start", load_start},
                           {"load_average_end", load_average()},
                           {"results", to_json(cells)}};
+    if (o.tap)
+        doc["tap"] = {{"device", o.tap->tap_name()},
+                      {"netns", o.tap->netns_id()},
+                      {"quasi_address", "198.18.0.1/24"},
+                      {"kernel_address", "198.18.0.2/24"}};
     std::cout << doc.dump(2) << "\n";
 }
 
@@ -246,7 +260,6 @@ int main(int argc, char** argv) {
                              max_size(t), size);
                 return 2;
             }
-    if (o.mode != "generic") quasi::prewarm_specializer();  // the JIT readies itself while the stacks come up
     std::unique_ptr<KernelPair> kernel;
     if (has(o.baselines, "lwip") && !lwip_built()) {
         std::fprintf(stderr, "quasi-perf: --baseline lwip: built without lwIP (install liblwip-dev, reconfigure)\n");
@@ -260,8 +273,20 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
+    std::unique_ptr<TapPeer> tap;
+    if (o.link == "tap") {
+        std::string error;
+        if (!(tap = TapPeer::create(error))) {
+            std::fprintf(stderr, "quasi-perf: --link tap: %s\n", error.c_str());
+            return 1;
+        }
+        o.tap = tap.get();
+    }
+    // The JIT readies itself while the first stacks come up; from here on main() returns
+    // through the wait for it below.
+    if (o.mode != "generic") quasi::prewarm_specializer();
     nlohmann::json load_start = load_average();
-    if (!o.json) print_header(o);
+    if (!o.json) print_header(o), std::fflush(stdout);
     std::vector<Cell> cells;
     bool ok = run_all(o, tests, kernel.get(), cells);
     if (o.json) {
@@ -278,5 +303,8 @@ int main(int argc, char** argv) {
         else
             std::fprintf(stderr, "quasi-perf: --plot %s: %s\n", o.plot.c_str(), error.c_str()), ok = false;
     }
+    // The JIT's background thread may still be warming up (a short run, or no path that
+    // specializes, e.g. TCP_MAERTS on the tap): LLVM must not be torn down under it.
+    if (o.mode != "generic") quasi::specializer_wait_idle();
     return ok ? 0 : 1;
 }

@@ -146,6 +146,7 @@ struct TcpSocket : boost::intrusive::unordered_set_base_hook<> {
     uint64_t total_retransmits = 0;
     TimeNs last_send_time = 0;
     TimeNs last_receive_time = 0;
+    TimeNs last_data_receive_time = 0;  // in-order data from the peer (the ACK policy)
     bool persist_mode = false;  // the retransmit timer is probing a zero window
     TimeNs persist_since = 0;   // when the current run of zero-window probes began
     uint32_t challenge_acks_this_second = 0;  // RFC 5961 7, per connection

@@ -771,8 +771,20 @@ void TcpInput::deliver_in_order(TcpSocket& s, uint32_t from, uint32_t len) {
     s.receive_buffer.commit(end - s.rcv_nxt);
     s.rcv_nxt = end;
     // RFC 5681 4.2 / RFC 9293 3.8.6.3: ACK every second full segment, and at once
-    // when a gap was filled; otherwise within the delayed-ACK time.
-    if (filled_gap || ++s.unacked_segments >= 2 || len < layer.data_mss(s) / 2) s.ack_now = true;
+    // when a gap was filled; otherwise within the delayed-ACK time. A short segment is
+    // ACKed at once too (its sender may hold the next one under Nagle until then),
+    // unless the exchange is interactive, as Linux's pingpong mode has it: we answered
+    // the peer's previous data with data of our own within the delayed-ACK time and
+    // can still send, so the answer the application is about to send carries this ACK
+    // (request and response: two segments per transaction, not four). The timer
+    // bounds the wait when no answer comes (RFC 1122 4.2.3.2).
+    TimeNs previous = s.last_data_receive_time, delay = layer.config_.delayed_ack;
+    s.last_data_receive_time = now();
+    bool can_answer = s.state == TcpState::established || s.state == TcpState::close_wait;
+    bool answered = previous != 0 && s.last_send_time >= previous && s.last_send_time - previous < delay &&
+                    seq_gt(s.snd_max, s.iss + 1);
+    bool interactive = can_answer && answered && now() - s.last_send_time < delay;
+    if (filled_gap || ++s.unacked_segments >= 2 || (len < layer.data_mss(s) / 2 && !interactive)) s.ack_now = true;
     if (!s.ack_now && !s.delayed_ack_timer.armed())
         layer.stack_.timers().schedule(s.delayed_ack_timer, now() + layer.config_.delayed_ack);
     layer.notify(s);

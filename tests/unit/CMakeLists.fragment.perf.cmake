@@ -26,5 +26,12 @@ if(TARGET quasi_perf_lib)
   set_tests_properties(perf_kernel_baseline PROPERTIES LABELS interop TIMEOUT 120 SKIP_RETURN_CODE 77
                        PASS_REGULAR_EXPRESSION "\"kernel-capped\""
                        FAIL_REGULAR_EXPRESSION "\"errors\"")
+  # --link tap (tests/interop/perf_tap.sh): every test, generic and specialized, quasi on a
+  # tap against the kernel's sockets in the namespace quasi-perf creates; both ends' counts
+  # checked, then that the namespace and the tap are gone, also after SIGINT. Root (else
+  # skipped, 77); ~30 s.
+  add_test(NAME interop_perf_tap
+    COMMAND timeout --kill-after=5 240 bash ${PROJECT_SOURCE_DIR}/tests/interop/perf_tap.sh ${CMAKE_BINARY_DIR})
+  set_tests_properties(interop_perf_tap PROPERTIES LABELS interop TIMEOUT 250 SKIP_RETURN_CODE 77)
   set_tests_properties(perf_test perf_cli_help perf_cli_bad_test perf_cli_json perf_cli_plot PROPERTIES LABELS unit TIMEOUT 120)
 endif()

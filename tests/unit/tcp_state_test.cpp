@@ -999,6 +999,40 @@ TEST(TcpDelayedAck, PiggybacksOnData) {
     h.expect_nothing();
 }
 
+// A short segment is ACKed at once until the exchange is interactive: once the stack
+// has answered the peer's data with data of its own, the ACK of the next short request
+// waits for the answer and rides on it (Linux's pingpong mode; TCP_RR: two segments per
+// transaction instead of four). With no answer, the delayed-ACK timer sends it; after a
+// quiet spell the exchange is no longer interactive.
+TEST(TcpDelayedAck, InteractiveShortRequestRidesOnTheAnswer) {
+    TcpHarness h;
+    Conn c = h.establish_passive();
+    Bytes request = pattern(64, 1), response = pattern(64, 2);
+    h.send_data(c, request);
+    h.expect_ack(c);  // nothing answered yet
+    EXPECT_EQ(h.read_all(c.fd), request);
+    stack_send(h, c, response);
+    h.expect_segment(c, kAck | kPsh, c.rcv_nxt, c.snd_nxt);
+    h.ack(c, 64);
+    h.send_data(c, request);
+    h.expect_nothing();  // interactive: the ACK waits for the answer...
+    EXPECT_EQ(h.read_all(c.fd), request);
+    stack_send(h, c, response);
+    h.expect_segment(c, kAck | kPsh, c.rcv_nxt, c.snd_nxt);  // ...and rides on it
+    h.ack(c, 64);
+    h.send_data(c, request);  // no answer comes: the timer sends the ACK
+    TimeNs t0 = h.clock.now();
+    std::optional<Rx> r = h.wait_segment(kSecond);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(flag_names(r->h.flags), flag_names(kAck));
+    EXPECT_EQ(r->h.ack, c.snd_nxt);
+    EXPECT_EQ(r->at - t0, h.stack.tcp().config().delayed_ack);
+    h.advance(100 * kMillisecond);
+    h.send_data(c, request);
+    h.expect_ack(c);  // quiet since: ACKed at once again
+    EXPECT_EQ(h.stats().total_drops(), 0u) << drops_of(h.stats());
+}
+
 // ================================================================ Nagle (RFC 896, RFC 9293 3.7.4)
 
 TEST(TcpNagle, SmallSecondWriteWaitsForTheAck) {
