@@ -119,7 +119,7 @@ const bool kHaveAvx2 = [] {
     return __builtin_cpu_supports("avx2") != 0;
 }();
 // Below this the vector setup and the lanes' reduction cost more than they save.
-constexpr size_t kVectorMin = 64;
+constexpr size_t kVectorMin = 128;
 #endif
 
 template <int Copies>
