@@ -489,7 +489,7 @@ void measure_code_size(Report& r, const std::string& self) {
     r.tcp.generic_reachable_bytes = reachable(tcp_roots, tcp_functions);
     r.tcp.generic_reachable_functions = tcp_functions.size();
     r.tcp.host_bytes = reachable({"quasi_interface_transmit", "quasi_tcp_ts_now", "quasi_tcp_arm_retransmit", "quasi_checksum_sum",
-                                 "quasi_checksum_copy"},
+                                 "quasi_checksum_copy", "quasi_checksum_copy2"},
                                 tcp_host);
 }
 

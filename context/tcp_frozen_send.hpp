@@ -4,10 +4,11 @@
 //
 // Two shapes, chosen by a static field:
 // - an ADU declared (message_size): when the general loop would send the whole
-//   message at once (message_goes_straight), it is appended and cut into its
-//   segments straight: the MSS and the ADU are constants, so the number of segments
-//   and each one's length and flags fold, and the coalescing, Nagle, SWS and window
-//   arithmetic of tcp_output is gone. Otherwise (the windows are full, data is
+//   message at once (message_goes_straight), it is cut into its segments
+//   straight, each copied into its frame and into the send ring in one pass: the
+//   MSS and the ADU are constants, so the number of segments and each one's length
+//   and flags fold, and the coalescing, Nagle, SWS and window arithmetic of
+//   tcp_output is gone. Otherwise (the windows are full, data is
 //   queued, recovery) kSlowPath: TcpLayer::send queues the message and the general
 //   machinery sends what it can; so the handle's code holds the straight path
 //   only. Other lengths: kSlowPath too (the handle's policy decides).
@@ -72,37 +73,46 @@ bool message_goes_straight(Ctx& c, TcpSocket& s, uint32_t segments, uint32_t las
     return last_len == c.payload_mss || c.nodelay || (segments == 1 && in_flight == 0);
 }
 
-// Appends the message and emits its segments: the count, each one's length and
-// flags are constants once specialized. Up to kUnrolledSegments segments the loop
-// unrolls into straight code; beyond, a copy of the frame builder per segment would
-// cost more code than the folded lengths and flags save.
+// Emits the message's segments, each one's payload copied from the caller's buffer
+// into its frame and into the send ring in one pass (UserPayload) and then made
+// readable in the ring, where it waits for its ACK as the general path's appended
+// bytes do. The count, each one's length and flags are constants once specialized.
+// Up to kUnrolledSegments segments the loop unrolls into straight code; beyond, a
+// copy of the frame builder per segment would cost more code than the folded
+// lengths and flags save.
 constexpr uint32_t kUnrolledSegments = 4;
 
 template <class Ctx>
 void send_message_straight(Ctx& c, TcpLayer& layer, TcpSocket& s, const uint8_t* data, uint32_t segments,
                            uint32_t last_len) {
     const uint32_t mss = c.payload_mss;
-    s.send_buffer.append(data, c.message_size);
     TimeNs now = layer.stack().now();  // the segments of one message leave at one instant
     uint32_t seq = s.snd_nxt;
+    uint32_t done = 0;  // bytes in the ring so far
     auto segment = [&](uint32_t i) {
         bool final = i + 1 == segments;
         uint32_t len = final ? last_len : mss;
         uint8_t flags = final ? uint8_t(tcp_flags::ack | tcp_flags::psh) : tcp_flags::ack;
-        // Out of buffers: the rest stays queued for the next ACK or timer, as in tcp_output.
-        if (tcp_emit(c, layer, s, seq, len, flags) != 0) return false;
+        // message_goes_straight reserved the ring's storage for the whole message.
+        UserPayload payload{data + done, s.send_buffer.tail_spans(len)};
+        if (tcp_emit_payload(c, layer, s, seq, flags, payload) != 0) return false;
+        s.send_buffer.commit(len);
+        done += len;
         sent_new_data(c, layer, s, seq, len, now);
         seq += len;
         return true;
     };
+    bool all = true;
     if (segments <= kUnrolledSegments) {
         QUASI_UNROLL_FULL
         for (uint32_t i = 0; i < segments; ++i)
-            if (!segment(i)) return;
+            if (!(all = segment(i))) break;
     } else {
         for (uint32_t i = 0; i < segments; ++i)
-            if (!segment(i)) return;
+            if (!(all = segment(i))) break;
     }
+    // Out of buffers: the rest is queued for the next ACK or timer, as in tcp_output.
+    if (!all) s.send_buffer.append(data + done, c.message_size - done);
 }
 
 }  // namespace tcp_frozen_detail

@@ -25,6 +25,7 @@ const HostSymbol kTcpHostSymbols[] = {
     {"quasi_interface_transmit", reinterpret_cast<const void*>(&quasi_interface_transmit)},
     {"quasi_checksum_sum", reinterpret_cast<const void*>(&quasi_checksum_sum)},
     {"quasi_checksum_copy", reinterpret_cast<const void*>(&quasi_checksum_copy)},
+    {"quasi_checksum_copy2", reinterpret_cast<const void*>(&quasi_checksum_copy2)},
     {"quasi_tcp_ts_now", reinterpret_cast<const void*>(&quasi_tcp_ts_now)},
     {"quasi_tcp_arm_retransmit", reinterpret_cast<const void*>(&quasi_tcp_arm_retransmit)},
     {"quasi_tcp_local_mss", reinterpret_cast<const void*>(&quasi_tcp_local_mss)},

@@ -41,6 +41,10 @@ public:
         std::span<const uint8_t> first;
         std::span<const uint8_t> second;  // non-empty only when the range wraps
     };
+    struct WriteSpans {
+        std::span<uint8_t> first;
+        std::span<uint8_t> second;  // non-empty only when the range wraps
+    };
 
     ByteRing() = default;
     ByteRing(const ByteRing&) = delete;
@@ -82,6 +86,15 @@ public:
     size_t write_at(size_t offset_from_tail, const uint8_t* data, size_t len);
     // Makes len more bytes past the tail readable (clipped to the free space).
     void commit(size_t len);
+    // The storage of the len bytes past the tail, to be written in place and then
+    // made readable by commit(len) (one copy where append would be a second one).
+    // len must lie within what reserve() secured: size() + len <= allocated().
+    WriteSpans tail_spans(size_t len) {
+        if (len == 0) return {};
+        const size_t pos = (head_ + size_) & (allocated_ - 1);
+        const size_t first = len < allocated_ - pos ? len : allocated_ - pos;
+        return {{storage_ + pos, first}, {storage_, len - first}};
+    }
 
     // Copies from head + offset without consuming; returns bytes copied.
     size_t peek(size_t offset, uint8_t* out, size_t len) const;

@@ -59,8 +59,10 @@ inline void fill_options(TcpLayer& layer, TcpSocket& s, TcpSegment& seg) {
 }
 }  // namespace tcp_detail
 
-template <class Ctx>
-int tcp_emit(Ctx& ctx, TcpLayer& layer, TcpSocket& s, uint32_t seq, uint32_t len, uint8_t flags) {
+// One segment with `payload` (RingPayload or UserPayload, stack/tcp_send.hpp):
+// the frame, the ACK and window fields, the options, and what sending an ACK clears.
+template <class Ctx, class Payload>
+int tcp_emit_payload(Ctx& ctx, TcpLayer& layer, TcpSocket& s, uint32_t seq, uint8_t flags, const Payload& payload) {
     TcpFrameSpec spec;
     if (int rc = ctx.prepare(spec); rc != 0) return rc;
     PacketPtr frame = ctx.alloc_frame();
@@ -71,8 +73,6 @@ int tcp_emit(Ctx& ctx, TcpLayer& layer, TcpSocket& s, uint32_t seq, uint32_t len
     if (flags & tcp_flags::ack) seg.ack = s.rcv_nxt;
     seg.window = (flags & tcp_flags::rst) ? 0 : tcp_detail::advertised_window(s, flags & tcp_flags::syn);
     if (!(flags & tcp_flags::rst)) tcp_detail::fill_options(layer, s, seg);
-    ByteRing::Spans payload{};
-    if (len > 0) payload = s.send_buffer.spans(seq - s.snd_una, len);
     emit_tcp_frame(spec, *frame, seg, payload, ctx.ip_ident(spec));
     if (flags & tcp_flags::ack) {
         s.last_ack_sent = s.rcv_nxt;
@@ -82,6 +82,14 @@ int tcp_emit(Ctx& ctx, TcpLayer& layer, TcpSocket& s, uint32_t seq, uint32_t len
     }
     ctx.transmit(spec, static_cast<PacketPtr&&>(frame));
     return 0;
+}
+
+// A segment of `len` bytes of the send ring from `seq` (0: none).
+template <class Ctx>
+int tcp_emit(Ctx& ctx, TcpLayer& layer, TcpSocket& s, uint32_t seq, uint32_t len, uint8_t flags) {
+    RingPayload payload{};
+    if (len > 0) payload.spans = s.send_buffer.spans(seq - s.snd_una, len);
+    return tcp_emit_payload(ctx, layer, s, seq, flags, payload);
 }
 
 // Sends what the congestion and receive windows allow (RFC 5681, RFC 6675 for

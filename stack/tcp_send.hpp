@@ -49,10 +49,40 @@ struct TcpSegment {
 
 constexpr size_t kTcpFrameOverhead = kEthernetHeaderLen + kIpv4MinHeaderLen;
 
+// Where a segment's payload comes from; emit_tcp_frame copies it into the frame and
+// sums it in one pass.
+// RingPayload: bytes already in the send ring (every segment of the general path,
+// retransmissions too).
+struct RingPayload {
+    ByteRing::Spans spans;
+
+    size_t size() const { return spans.first.size() + spans.second.size(); }
+    void copy_and_sum(ChecksumAccumulator& acc, uint8_t* to) const {
+        acc.add_copy(to, spans.first.data(), spans.first.size());
+        acc.add_copy(to + spans.first.size(), spans.second.data(), spans.second.size());
+    }
+};
+// UserPayload: new bytes straight from the caller's buffer, copied at once into the
+// frame and into the ring's storage past its tail (where they are kept for
+// retransmission) and summed on the way; one read of the data instead of append's
+// copy and then the frame's. The caller commits the ring's bytes after the emit.
+struct UserPayload {
+    const uint8_t* data;
+    ByteRing::WriteSpans ring;
+
+    size_t size() const { return ring.first.size() + ring.second.size(); }
+    void copy_and_sum(ChecksumAccumulator& acc, uint8_t* to) const {
+        const size_t first = ring.first.size();
+        acc.add_copy2(to, ring.first.data(), data, first);
+        if (!ring.second.empty()) acc.add_copy2(to + first, ring.second.data(), data + first, ring.second.size());
+    }
+};
+
 // Writes Ethernet + IPv4 + TCP header + options + `payload` (copied and summed in
 // one pass) into an empty buffer. TCP always sets DF: it does path MTU discovery.
-inline void emit_tcp_frame(const TcpFrameSpec& s, PacketBuffer& frame, const TcpSegment& seg,
-                           ByteRing::Spans payload, uint16_t ident) {
+template <class Payload>
+inline void emit_tcp_frame(const TcpFrameSpec& s, PacketBuffer& frame, const TcpSegment& seg, const Payload& payload,
+                           uint16_t ident) {
     TcpRepr tcp{.src_port = s.src_port,
                 .dst_port = s.dst_port,
                 .seq = seg.seq,
@@ -62,7 +92,7 @@ inline void emit_tcp_frame(const TcpFrameSpec& s, PacketBuffer& frame, const Tcp
                 .urgent = 0,
                 .options = seg.options};
     size_t tcp_header = tcp.header_len();
-    size_t len = payload.first.size() + payload.second.size();
+    size_t len = payload.size();
     uint8_t* p = frame.append(kTcpFrameOverhead + tcp_header + len);
     EthernetRepr{s.dst_mac, s.src_mac, uint16_t(EtherType::ipv4)}.emit(p);
     uint8_t* ip = p + kEthernetHeaderLen;
@@ -78,7 +108,6 @@ inline void emit_tcp_frame(const TcpFrameSpec& s, PacketBuffer& frame, const Tcp
         .emit(ip);
     uint8_t* th = ip + kIpv4MinHeaderLen;
     tcp.emit(th);
-    uint8_t* data = th + tcp_header;
     ChecksumAccumulator acc;
     add_pseudo_header(acc, s.src, s.dst, uint8_t(IpProtocol::tcp), segment_len);
     if (s.checksum_offload) {  // the device sums header and payload
@@ -90,8 +119,7 @@ inline void emit_tcp_frame(const TcpFrameSpec& s, PacketBuffer& frame, const Tcp
         return;
     }
     acc.add(th, tcp_header);
-    acc.add_copy(data, payload.first.data(), payload.first.size());
-    acc.add_copy(data + payload.first.size(), payload.second.data(), payload.second.size());
+    payload.copy_and_sum(acc, th + tcp_header);
     store_be16(th + 16, acc.finish());
 }
 

@@ -10,9 +10,12 @@
 // The data loops (checksum_kernel.cpp, outside the JIT's bitcode): the one's-
 // complement sum of `len` bytes read as big-endian 16-bit words from an even offset,
 // folded to 16 bits (0 only when every byte is 0); _copy also copies them to dst in
-// the same pass (RFC 1071 4.1: one walk over the data, not a memcpy and a sum).
+// the same pass (RFC 1071 4.1: one walk over the data, not a memcpy and a sum);
+// _copy2 copies them to two places (a TCP segment's frame and the send ring that
+// keeps the bytes for retransmission) in that one pass.
 extern "C" uint64_t quasi_checksum_sum(const uint8_t* data, size_t len);
 extern "C" uint64_t quasi_checksum_copy(uint8_t* dst, const uint8_t* src, size_t len);
+extern "C" uint64_t quasi_checksum_copy2(uint8_t* dst, uint8_t* dst2, const uint8_t* src, size_t len);
 
 namespace quasi {
 
@@ -29,6 +32,10 @@ struct ChecksumAccumulator {
     // Copies len bytes from src to dst and adds them, in one pass.
     void add_copy(uint8_t* dst, const uint8_t* src, size_t len) {
         add_partial(quasi_checksum_copy(dst, src, len), len);
+    }
+    // Copies len bytes from src to dst and to dst2 and adds them, in one pass.
+    void add_copy2(uint8_t* dst, uint8_t* dst2, const uint8_t* src, size_t len) {
+        add_partial(quasi_checksum_copy2(dst, dst2, src, len), len);
     }
     void add(std::span<const uint8_t> bytes) { add(bytes.data(), bytes.size()); }
     void add16(uint16_t word) { sum += odd ? static_cast<uint16_t>((word >> 8) | (word << 8)) : word; }

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <deque>
 #include <random>
 #include <string>
@@ -73,6 +74,27 @@ TEST(ByteRing, SpansSplitAtTheWrap) {
     EXPECT_EQ(text(ring.spans(5, 1)), "");
     EXPECT_EQ(text(ring.spans(1, 1)), "B");
     EXPECT_TRUE(ring.spans(1, 1).second.empty());
+}
+
+// The send path's one-copy pattern (UserPayload): bytes written in place into the
+// storage past the tail, split at the wrap, then made readable by commit.
+TEST(ByteRing, TailSpansWriteInPlaceAcrossTheWrap) {
+    ByteRing ring;
+    ASSERT_TRUE(ring.init(8));
+    ASSERT_TRUE(ring.reserve(8));
+    ring.append(bytes("......"), 6);
+    ring.consume(5);  // head at 5, one byte readable; the tail at 6
+    ByteRing::WriteSpans w = ring.tail_spans(5);
+    ASSERT_EQ(w.first.size(), 2u);  // 6, 7
+    ASSERT_EQ(w.second.size(), 3u);  // 0, 1, 2
+    std::memcpy(w.first.data(), "AB", 2);
+    std::memcpy(w.second.data(), "CDE", 3);
+    EXPECT_EQ(ring.size(), 1u);  // nothing readable before the commit
+    ring.commit(5);
+    EXPECT_EQ(text(ring.spans(1, 5)), "ABCDE");
+    EXPECT_TRUE(ring.tail_spans(2).second.empty());  // 3, 4: no wrap
+    EXPECT_EQ(ring.tail_spans(2).first.data(), w.second.data() + 3);
+    EXPECT_TRUE(ring.tail_spans(0).first.empty());
 }
 
 // The receive-buffer pattern: out-of-order data is written at its offset in the
