@@ -41,6 +41,7 @@ Expected<TcpSnapshot> freeze_tcp_send(Stack& stack, int fd, std::optional<uint32
     if (!hop) return std::move(hop).error();
     Interface& iface = *hop->iface;
     TcpLayer& layer = stack.tcp();
+    layer.clamp_mss_to_route(*s);  // an interface MTU lowered since the last segment
     uint32_t payload_mss = layer.data_mss(*s);
     if (message_size) {
         uint32_t adu = *message_size;

@@ -241,8 +241,11 @@ ssize_t HandleState::reinforced_send(const uint8_t* data, size_t len) {
         StaleCode stale = running_code;
         if (proto == Proto::udp)
             stale.wildcard_source = static_cast<UdpSocket*>(guard.socket())->local_addr.get().is_unspecified();
-        else
-            stale.live_mss = static_cast<TcpSocket*>(guard.socket())->snd_mss;
+        else {
+            auto* socket = static_cast<TcpSocket*>(guard.socket());
+            stack->tcp().clamp_mss_to_route(*socket);  // an interface MTU change lowers it too
+            stale.live_mss = socket->snd_mss;
+        }
         if (!guard.reinforce(stale)) return slow_send(data, len, false);  // now a plain violation
         retry_countdown = 0;
         respecialize_in_background(true);

@@ -301,6 +301,13 @@ public:
     uint16_t local_mss(const TcpSocket& s) const;
     // Payload bytes per segment: the send MSS less the options every segment carries.
     uint32_t data_mss(const TcpSocket& s) const { return s.snd_mss - (s.ts_ok ? 12u : 0u); }
+    // Lowers the send MSS to what a path of MTU `mtu` carries (RFC 1191; never below
+    // kMinMss); false when it is that small already.
+    bool lower_mss(TcpSocket& s, uint16_t mtu);
+    // RFC 1122 4.2.2.6: a segment never exceeds the route's MTU (the interface's, or the
+    // path's), so an interface MTU lowered after the handshake lowers the send MSS before
+    // the next segment is cut, as Linux's tcp_current_mss() does at each send.
+    void clamp_mss_to_route(TcpSocket& s);
     // Payload bytes that fit in a segment sent now: the MSS counts options too (RFC
     // 9293 3.7.1), and SACK blocks come and go.
     uint32_t payload_limit(const TcpSocket& s) const {

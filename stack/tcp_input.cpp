@@ -846,13 +846,7 @@ void TcpLayer::icmp_error(const Ipv4Repr& quoted, const uint8_t* tcp_header, uin
     if (code == uint8_t(IcmpUnreachCode::frag_needed)) {
         stack_.lower_path_mtu(quoted.dst, mtu);
         // RFC 1191: lower the MSS to the new path MTU (clamped), resend what is lost.
-        uint16_t floor = kMinMss + kIpv4MinHeaderLen + kTcpMinHeaderLen;
-        if (mtu < floor) mtu = floor;
-        uint16_t mss = static_cast<uint16_t>(mtu - kIpv4MinHeaderLen - kTcpMinHeaderLen);
-        if (mss >= s->snd_mss) return;
-        s->snd_mss.guarded_write(mss);
-        s->cc.set_smss(data_mss(*s));
-        stack_.stats().count(Counter::tcp_mss_lowered);
+        if (!lower_mss(*s, mtu)) return;
         // The lost segment was too big: resend it cut to size. During the handshake
         // only the SYN is out, and its own timer resends it.
         if (!s->synchronized()) return;

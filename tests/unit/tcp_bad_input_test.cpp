@@ -1010,6 +1010,27 @@ TEST(TcpIcmp, FragNeededForSequenceNotInFlightIgnored) {
     EXPECT_EQ(h.delta(before, Counter::pmtu_updates), 0u);
 }
 
+// RFC 1122 4.2.2.6: an interface MTU lowered after the handshake lowers the send MSS
+// before the next segment is cut: no frame larger than the new MTU leaves.
+TEST(TcpIcmp, InterfaceMtuLoweredLowersTheMss) {
+    TcpHarness h;
+    Conn c = h.establish_passive();
+    set_int(h, c.fd, kIpProtoTcp, kTcpNodelay, 1);
+    EXPECT_EQ(h.socket_of(c)->snd_mss, 1460);
+    Stats before = h.stats();
+    h.stack.interface(0)->mtu.guarded_write(576);
+    Bytes d = pattern(1000, 8);
+    stack_send(h, c, d);
+    Rx r1 = h.expect_segment(c, kAck, c.rcv_nxt, c.snd_nxt);
+    Rx r2 = h.expect_segment(c, kAck | kPsh, c.rcv_nxt + 536, c.snd_nxt);
+    EXPECT_EQ(h.socket_of(c)->snd_mss, 536);
+    EXPECT_EQ(h.delta(before, Counter::tcp_mss_lowered), 1u);
+    EXPECT_EQ(r1.payload, Bytes(d.begin(), d.begin() + 536));
+    EXPECT_EQ(r2.payload, Bytes(d.begin() + 536, d.end()));
+    EXPECT_LE(r1.ip_len, 576u);
+    h.expect_drops(before, {});
+}
+
 // RFC 1191: an error about data in flight lowers the MSS and what was lost is sent
 // again, cut to the new size.
 TEST(TcpIcmp, FragNeededInFlightLowersTheMss) {
