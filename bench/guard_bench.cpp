@@ -3,7 +3,9 @@
 // each, the loop's own cost (an empty call) subtracted by the script:
 //   code        the specialized code called directly: its own guard-word check only
 //   handle      SendHandle::send: the handle's check at entry (code, ARP generation,
-//               modes) around the same code; handle - code is the guard check's cost
+//               modes) and dispatch around the same code. Built with
+//               -DQUASI_BENCH_NO_GUARD_CHECK=ON (the code's word check and the check at
+//               entry compiled out), the differences are what the guards cost
 //   reinforced  the handle with its route moved to the second link and the new
 //               code's compile held: the stale code runs and every frame is rewritten
 //               by the egress rule (NAT included); reinforced - handle per frame

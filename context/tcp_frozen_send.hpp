@@ -122,7 +122,7 @@ ssize_t tcp_send_frozen(Ctx& c, const uint8_t* data, size_t len) {
     TcpSocket& s = *c.socket;
     TcpLayer& layer = *c.layer;
     // The guard word: socket identity, options, MSS, route, MTU (set by the watcher).
-    if (guard_fired(c.guard)) return kSlowPath;
+    if (code_guard_fired(c.guard)) return kSlowPath;
     // The state the code was made for; anything else (an error to report, a FIN
     // queued or received, a closed descriptor) is the general path's.
     if (s.state != TcpState::established || s.fd != c.fd || s.pending_error != 0 || s.fin_queued) return kSlowPath;

@@ -67,7 +67,7 @@ struct FrozenUdpContext {
 
     // udp_send's context policy.
     int prepare(UdpFrameSpec& spec, size_t len) const {
-        if (guard_fired(guard) || *pending_error != 0) return kSlowPath;
+        if (code_guard_fired(guard) || *pending_error != 0) return kSlowPath;
         if (message_size != kAnySize ? len != message_size : len > max_payload) return kSlowPath;
         spec = frame_spec();
         return 0;

@@ -16,7 +16,8 @@ struct GuardStats {
     uint64_t reinforced_bytes = 0;
     uint64_t recut_segments = 0;  // TCP segments cut from oversize ones at egress
     uint64_t fragments = 0;       // IPv4 fragments made from oversize UDP datagrams at egress
-    uint64_t translations = 0;    // source addresses NAT-translated at egress (and back on ingress)
+    uint64_t translations = 0;    // source addresses NAT-translated at egress
+    uint64_t translations_back = 0;  // replies to the translated address translated back on ingress
     uint64_t replugs = 0;         // code versions that started running
     uint64_t verified = 0;        // verify mode's comparisons of the frozen and the live context
     uint64_t respecializations = 0;

@@ -18,8 +18,18 @@ extern "C" const uint32_t quasi_guard_holds;
 
 namespace quasi {
 
-// What specialized code (context/udp_context.hpp, context/tcp_frozen_send.hpp) tests.
 inline bool guard_fired(const uint32_t* word) { return __atomic_load_n(word, __ATOMIC_RELAXED) != 0; }
+
+// What the frozen send paths (context/udp_context.hpp, context/tcp_frozen_send.hpp)
+// test at entry. QUASI_NO_GUARD_CHECK (CMake QUASI_BENCH_NO_GUARD_CHECK, defined
+// for the JIT's bitcode only) compiles the check out so bench/guards_callgrind.sh
+// can measure what it costs: such code runs whatever changed, a build for the
+// bench alone.
+#ifdef QUASI_NO_GUARD_CHECK
+inline bool code_guard_fired(const uint32_t*) { return false; }
+#else
+inline bool code_guard_fired(const uint32_t* word) { return guard_fired(word); }
+#endif
 
 class GuardWord {
 public:

@@ -87,12 +87,22 @@ void HandleGuard::violation(ViolationKind kind) {
 
 bool HandleGuard::reinforce(const StaleCode& stale) {
     reinforce_wanted_ = false;
+    retire_rule();
     rule_ = make_egress_rule(*stack_, stats_, stale);
-    if (rule_) return true;
+    if (rule_) {
+        attach_ingress(*rule_);
+        return true;
+    }
     stack_->stats().count(Counter::guard_reinforce_unavailable);
     violated_ = true;
     if (PluggableCode* code = plug_->newest()) code->guard.fire();
     return false;
+}
+
+void HandleGuard::retire_rule() {
+    if (!rule_) return;
+    detach_ingress(*rule_);
+    rule_.reset();
 }
 
 void HandleGuard::force(ViolationKind kind) { violation(kind); }

@@ -43,6 +43,7 @@ public:
     HandleGuard(Stack& stack, int fd, Proto proto, ViolationPolicy policy, Replugger& plug);
     HandleGuard(const HandleGuard&) = delete;
     HandleGuard& operator=(const HandleGuard&) = delete;
+    ~HandleGuard() { retire_rule(); }
 
     // After a fresh extraction: the state the code about to be plugged was made for.
     // Watches the socket's and the path's invariants from now on.
@@ -65,8 +66,9 @@ public:
     // reinforcement is correct now: the change is then handled as under fallback.
     bool reinforce(const StaleCode& stale);
     EgressRule* rule() { return rule_ ? &*rule_ : nullptr; }
-    // The stale code can no longer run (replugged or given back): its rule goes.
-    void retire_rule() { rule_.reset(); }
+    // The stale code can no longer run (replugged or given back): its rule goes, and
+    // with it the translation of its flow's replies.
+    void retire_rule();
 
     bool violated() const { return violated_; }
     bool closed() const { return closed_; }

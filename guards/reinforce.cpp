@@ -26,6 +26,9 @@ std::optional<EgressRule> make_egress_rule(Stack& stack, GuardStats& stats, cons
     if (stale.wildcard_source && stack.source_address_for(stale.dst) != stale.src) {
         rule.translate_from = stale.src;
         rule.translate_to = stack.source_address_for(stale.dst);
+        rule.peer = stale.dst;
+        rule.peer_port = stale.dst_port;
+        rule.local_port = stale.src_port;
     }
     if (stale.tcp) rule.tcp_mss = stale.live_mss;
     return rule;
@@ -38,17 +41,26 @@ void count(EgressRule& rule, Counter counter, uint64_t& handle_counter, uint64_t
     rule.stack->stats().count(counter, n);
 }
 
+// The UDP checksum follows an address in its pseudo-header by the difference alone
+// (RFC 1624); 0 means none (RFC 768) and stays, a result of 0 is sent as 0xFFFF.
+void update_udp_checksum(uint8_t* udp, Ipv4Addr from, Ipv4Addr to) {
+    uint16_t sum = load_be16(udp + 6);
+    if (sum == 0) return;
+    sum = checksum_update32(sum, from.value, to.value);
+    store_be16(udp + 6, sum == 0 ? 0xFFFF : sum);
+}
+
 // RFC 1624: the transport checksum covers the source address through the
 // pseudo-header, so it follows the translation by the difference alone.
 void translate_source(EgressRule& rule, const Ipv4Repr& ip, PacketBuffer& datagram) {
     uint8_t* p = datagram.data();
-    size_t at = ip.protocol == uint8_t(IpProtocol::tcp) ? 16 : 6;
-    if (datagram.length < at + 2) return;
-    uint16_t sum = load_be16(p + at);
-    if (ip.protocol == uint8_t(IpProtocol::udp) && sum == 0) return;  // no checksum (RFC 768)
-    sum = checksum_update32(sum, rule.translate_from.value, rule.translate_to.value);
-    if (ip.protocol == uint8_t(IpProtocol::udp) && sum == 0) sum = 0xFFFF;  // RFC 768: 0 means none
-    store_be16(p + at, sum);
+    if (ip.protocol == uint8_t(IpProtocol::udp)) {
+        if (datagram.length < kUdpHeaderLen) return;
+        update_udp_checksum(p, rule.translate_from, rule.translate_to);
+    } else {
+        if (datagram.length < kTcpMinHeaderLen) return;
+        store_be16(p + 16, checksum_update32(load_be16(p + 16), rule.translate_from.value, rule.translate_to.value));
+    }
     count(rule, Counter::guard_translations, rule.stats->translations);
 }
 
@@ -136,6 +148,41 @@ void reinforce_egress(EgressRule& rule, PacketPtr frame) {
     stack.ipv4_output(send, std::move(frame));
     uint64_t fragments = stack.stats()[Counter::ipv4_fragments_tx] - fragments_before;
     if (fragments) count(rule, Counter::guard_fragments, rule.stats->fragments, fragments);
+}
+
+void attach_ingress(EgressRule& rule) {
+    if (rule.translate_to.is_unspecified()) return;
+    rule.next_ingress = rule.stack->ingress_rules;
+    rule.stack->ingress_rules = &rule;
+}
+
+void detach_ingress(EgressRule& rule) {
+    for (EgressRule** at = &rule.stack->ingress_rules; *at; at = &(*at)->next_ingress) {
+        if (*at == &rule) {
+            *at = rule.next_ingress;
+            rule.next_ingress = nullptr;
+            return;
+        }
+    }
+}
+
+void translate_ingress(Stack& stack, Ipv4Repr& ip, size_t header_len, PacketBuffer& datagram) {
+    if (ip.protocol != uint8_t(IpProtocol::udp) || datagram.length < header_len + kUdpHeaderLen) return;
+    uint8_t* header = datagram.data();
+    uint8_t* udp = header + header_len;
+    for (EgressRule* rule = stack.ingress_rules; rule; rule = rule->next_ingress) {
+        if (ip.dst != rule->translate_to || ip.src != rule->peer || load_be16(udp) != rule->peer_port ||
+            load_be16(udp + 2) != rule->local_port)
+            continue;
+        // RFC 1624 eqn. 3, for the header's own checksum and the pseudo-header's.
+        store_be32(header + 16, rule->translate_from.value);
+        store_be16(header + 10, checksum_update32(load_be16(header + 10), rule->translate_to.value,
+                                                  rule->translate_from.value));
+        update_udp_checksum(udp, rule->translate_to, rule->translate_from);
+        ip.dst = rule->translate_from;
+        count(*rule, Counter::guard_translations_back, rule->stats->translations_back);
+        return;
+    }
 }
 
 EgressScope::EgressScope(EgressRule& rule) : rule_(&rule) { rule.stale_iface->egress_rule = &rule; }

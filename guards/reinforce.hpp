@@ -12,8 +12,12 @@
 // - NAT: where the generic path would now pick another source address (a UDP socket
 //   bound to the wildcard whose route moved to an interface with another address),
 //   the source is translated and the UDP checksum fixed incrementally (RFC 1624).
-//   Replies need no translation back: such a socket receives on every local
-//   address, so they reach it addressed to either.
+//   While the rule lives, the flow's replies (from the peer's address and port to
+//   the translated address and the socket's port) are translated back before
+//   delivery (translate_ingress): the socket sees the flow with the address its
+//   code sends from, as a NAT in front of it would show it. Such a socket would
+//   take them addressed to either, but the datagram it reads then carries an
+//   address and a checksum that agree with its view of the flow.
 // - Re-cutting: a TCP segment larger than the live MSS or path MTU allows is cut
 //   into segments of that size (sequence numbers advanced, options repeated in each
 //   (timestamps too), PSH and FIN on the last piece only, checksums recomputed).
@@ -37,6 +41,7 @@ namespace quasi {
 class Interface;
 class Stack;
 struct GuardStats;
+struct Ipv4Repr;
 
 struct EgressRule {
     Stack* stack = nullptr;
@@ -46,6 +51,11 @@ struct EgressRule {
     Ipv4Addr translate_from;           // NAT: the stale code's source address...
     Ipv4Addr translate_to;             // ...and the generic path's now (unspecified: no NAT)
     uint16_t tcp_mss = 0;              // TCP: the live send MSS (payload and options); 0: UDP
+    // NAT only: the flow whose replies are translated back (translate_ingress).
+    Ipv4Addr peer;
+    uint16_t peer_port = 0;
+    uint16_t local_port = 0;
+    EgressRule* next_ingress = nullptr;  // Stack::ingress_rules, while attached
 };
 
 // What the stale code was made for, to build its rule from the live state.
@@ -54,6 +64,8 @@ struct StaleCode {
     uint64_t version = 0;
     Ipv4Addr src;                // the source address its frames carry
     Ipv4Addr dst;
+    uint16_t src_port = 0;
+    uint16_t dst_port = 0;
     bool wildcard_source = false;    // UDP bound to 0.0.0.0: the source follows the route
     bool tcp = false;
     uint16_t live_mss = 0;           // TCP: the socket's snd_mss now
@@ -67,6 +79,15 @@ std::optional<EgressRule> make_egress_rule(Stack& stack, GuardStats& stats, cons
 
 // Sends one frame of the stale code as the live path would (see above).
 void reinforce_egress(EgressRule& rule, PacketPtr frame);
+
+// A translating rule's replies are translated back while it is attached to its
+// stack (Stack::ingress_rules); a rule without translation is never attached.
+void attach_ingress(EgressRule& rule);
+void detach_ingress(EgressRule& rule);
+// IPv4 input, after the datagram was accepted for a local address and reassembled:
+// a reply of a translated flow gets the stale code's source address back as its
+// destination, header and transport checksums fixed incrementally (RFC 1624).
+void translate_ingress(Stack& stack, Ipv4Repr& ip, size_t header_len, PacketBuffer& datagram);
 
 // While the handle calls its stale code: the door sends that code's frames through
 // the rule. One handle on one stack (thread) at a time, as the code runs.

@@ -16,9 +16,12 @@
 // version, the interface MTU, the path-MTU cache) and polls the ARP cache's
 // generation at entry. A violated guard sends the call down the generic path
 // (UdpLayer::send_to, TcpLayer::send), never into wrong code; then, per handle,
-// either the call is refused (ViolationPolicy::reject) or the handle re-specializes
-// (fallback_and_respecialize: cache hits at once, misses on the background compiler
-// while the generic path carries the traffic). A TCP connection that leaves
+// either the stale code keeps running with its frames corrected at egress while new
+// code compiles (ViolationPolicy::reinforce, the default, for changes of the route,
+// neighbour, MTU or MSS), or the call is refused (reject), or the handle
+// re-specializes (fallback_and_respecialize, and reinforce for what no egress
+// rewrite can correct: cache hits at once, misses on the background compiler while
+// the generic path carries the traffic). A TCP connection that leaves
 // ESTABLISHED (the peer's FIN, our shutdown) is no violation: its code declines and
 // TcpLayer::send takes every call from then on.
 //
@@ -55,7 +58,9 @@ struct SpecOptions {
     // cut into its segments straight when the windows take it whole; otherwise it is
     // queued by the generic path (TcpLayer::send), which sends what the windows allow.
     std::optional<uint32_t> message_size;
-    ViolationPolicy on_violation = ViolationPolicy::fallback_and_respecialize;
+    // The default reinforces where a reinforcement exists (route, neighbour, MTU,
+    // MSS) and falls back elsewhere (guards/violation.hpp policy_for).
+    ViolationPolicy on_violation = ViolationPolicy::reinforce;
     JitPipeline pipeline = JitPipeline::fast;
     // true: like send(), the frame is handed to the device before send() returns.
     // false: like UdpLayer::send_to, it waits in the interface's transmit batch for

@@ -1,5 +1,6 @@
 // IPv4, both directions: validation, local delivery and reassembly on input;
 // routing, source selection, fragmentation and identification on output.
+#include "guards/reinforce.hpp"
 #include "stack/stack.hpp"
 #include "stack/wire/ipv4.hpp"
 
@@ -30,6 +31,7 @@ void Stack::ipv4_input(Interface& iface, PacketPtr packet) {
         ip.fragment_offset = 0;
     }
     stats_.count(Counter::ipv4_rx);
+    if (ingress_rules) translate_ingress(*this, ip, header_len, *packet);
     switch (ip.protocol) {
     case uint8_t(IpProtocol::icmp):
         return icmp_input(iface, ip, header_len, std::move(packet));

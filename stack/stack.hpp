@@ -201,6 +201,10 @@ public:
     static constexpr size_t kLinkHeadroom = 18;
 
     // --- IPv4 (ipv4.cpp) ---
+    // Egress rules of stale specialized code that NAT-translate its source: replies
+    // to the translated address are translated back before delivery while the rule
+    // lives (guards/reinforce.hpp). Empty but for a route change under such a handle.
+    EgressRule* ingress_rules = nullptr;
     struct Ipv4Send {
         Ipv4Addr src;  // unspecified: chosen from the route
         Ipv4Addr dst;

@@ -125,6 +125,7 @@ namespace quasi {
     X(guard_recut_segments, "TCP segments cut at egress from oversize ones (MSS/PMTU lowered)") \
     X(guard_fragments, "IPv4 fragments made at egress from oversize UDP datagrams") \
     X(guard_translations, "source addresses NAT-translated at egress (route moved interfaces)") \
+    X(guard_translations_back, "replies to a NAT-translated source translated back on ingress") \
     X(guard_replugs, "specialized code versions that started running in a handle") \
     X(udp_rx, "UDP datagrams queued to sockets")               \
     X(tcp_segments_rx, "tcp segments rx") \

@@ -202,9 +202,13 @@ TEST(SpecTcp, FullSendBufferGivesPartialSendsThenEagain) {
     t.send_both(*h, payload(4000), 4000);
 }
 
+// Fallback asked for: its frames equal the generic path's byte for byte (reinforced
+// frames take IP IDs of their own in the IPv4 output; guards_stream_test and
+// guards_recut_test cover that policy).
 TEST(SpecTcp, MssLoweredFallsBackThenRespecializes) {
     TcpTwins t;
-    auto h = specialize_send(t.special.a, t.fd_special, {.message_size = kPayloadMss});
+    auto h = specialize_send(t.special.a, t.fd_special, {.message_size = kPayloadMss,
+                                                         .on_violation = ViolationPolicy::fallback_and_respecialize});
     ASSERT_TRUE(h) << h.error().message;
     t.send_both(*h, payload(kPayloadMss), kPayloadMss);
     uint64_t first = h->info().code_version;
@@ -276,7 +280,8 @@ TEST(SpecTcp, OptionChangesFallBack) {
 
 TEST(SpecTcp, ArpChangeFallsBack) {
     TcpTwins t;
-    auto h = specialize_send(t.special.a, t.fd_special, {.message_size = kPayloadMss});
+    auto h = specialize_send(t.special.a, t.fd_special, {.message_size = kPayloadMss,
+                                                         .on_violation = ViolationPolicy::fallback_and_respecialize});
     ASSERT_TRUE(h);
     t.send_both(*h, payload(kPayloadMss), kPayloadMss);
     for (World* w : t.worlds) w->a.interface(0)->arp().flush();

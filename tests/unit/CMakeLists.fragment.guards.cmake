@@ -3,7 +3,7 @@
 # under reinforce and under fallback_and_respecialize; verify and deopt stress modes;
 # the compile-time guard of QuasiInvariant.
 if(TARGET quasi_jit)
-  foreach(t guards_stream_test guards_modes_test guards_threads_test)
+  foreach(t guards_stream_test guards_modes_test guards_threads_test guards_recut_test guards_nat_test)
     add_executable(${t} ${PROJECT_SOURCE_DIR}/tests/guards/${t}.cpp)
     target_link_libraries(${t} PRIVATE quasi_jit quasi_ports_x86 GTest::gtest_main)
     target_compile_options(${t} PRIVATE -fno-rtti)
