@@ -834,6 +834,17 @@ void TcpInput::process_fin(TcpSocket& s) {
 
 // ---- ICMP errors about our segments (RFC 5927, RFC 1122 4.2.3.9, RFC 1191) ----
 
+bool TcpLayer::lower_mss(TcpSocket& s, uint16_t mtu) {
+    uint16_t floor = kMinMss + kIpv4MinHeaderLen + kTcpMinHeaderLen;
+    if (mtu < floor) mtu = floor;
+    uint16_t mss = static_cast<uint16_t>(mtu - kIpv4MinHeaderLen - kTcpMinHeaderLen);
+    if (mss >= s.snd_mss) return false;
+    s.snd_mss.guarded_write(mss);
+    s.cc.set_smss(data_mss(s));
+    stack_.stats().count(Counter::tcp_mss_lowered);
+    return true;
+}
+
 void TcpLayer::icmp_error(const Ipv4Repr& quoted, const uint8_t* tcp_header, uint8_t type, uint8_t code,
                           uint16_t mtu) {
     TcpTuple t{quoted.src, load_be16(tcp_header), quoted.dst, load_be16(tcp_header + 2)};

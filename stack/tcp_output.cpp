@@ -48,17 +48,6 @@ void TcpLiveContext::transmit(const TcpFrameSpec& spec, PacketPtr frame) {
 template int tcp_emit<TcpLiveContext>(TcpLiveContext&, TcpLayer&, TcpSocket&, uint32_t, uint32_t, uint8_t);
 template void tcp_output<TcpLiveContext>(TcpLiveContext&, TcpLayer&, TcpSocket&);
 
-bool TcpLayer::lower_mss(TcpSocket& s, uint16_t mtu) {
-    uint16_t floor = kMinMss + kIpv4MinHeaderLen + kTcpMinHeaderLen;
-    if (mtu < floor) mtu = floor;
-    uint16_t mss = static_cast<uint16_t>(mtu - kIpv4MinHeaderLen - kTcpMinHeaderLen);
-    if (mss >= s.snd_mss) return false;
-    s.snd_mss.guarded_write(mss);
-    s.cc.set_smss(data_mss(s));
-    stack_.stats().count(Counter::tcp_mss_lowered);
-    return true;
-}
-
 void TcpLayer::clamp_mss_to_route(TcpSocket& s) {
     const DstEntry* route =
         stack_.route_cached(s.route_cache, s.remote_addr, s.local_addr, uint8_t(IpProtocol::tcp));

@@ -61,6 +61,11 @@ struct RingPayload {
         acc.add_copy(to, spans.first.data(), spans.first.size());
         acc.add_copy(to + spans.first.size(), spans.second.data(), spans.second.size());
     }
+    // The same without the sum (the device sums: checksum offload).
+    void copy(uint8_t* to) const {
+        if (!spans.first.empty()) std::memcpy(to, spans.first.data(), spans.first.size());
+        if (!spans.second.empty()) std::memcpy(to + spans.first.size(), spans.second.data(), spans.second.size());
+    }
 };
 // UserPayload: new bytes straight from the caller's buffer, copied at once into the
 // frame and into the ring's storage past its tail (where they are kept for
@@ -75,6 +80,12 @@ struct UserPayload {
         const size_t first = ring.first.size();
         acc.add_copy2(to, ring.first.data(), data, first);
         if (!ring.second.empty()) acc.add_copy2(to + first, ring.second.data(), data + first, ring.second.size());
+    }
+    void copy(uint8_t* to) const {
+        const size_t first = ring.first.size();
+        std::memcpy(to, data, size());
+        std::memcpy(ring.first.data(), data, first);
+        if (!ring.second.empty()) std::memcpy(ring.second.data(), data + first, ring.second.size());
     }
 };
 
@@ -111,9 +122,7 @@ inline void emit_tcp_frame(const TcpFrameSpec& s, PacketBuffer& frame, const Tcp
     ChecksumAccumulator acc;
     add_pseudo_header(acc, s.src, s.dst, uint8_t(IpProtocol::tcp), segment_len);
     if (s.checksum_offload) {  // the device sums header and payload
-        if (!payload.first.empty()) std::memcpy(data, payload.first.data(), payload.first.size());
-        if (!payload.second.empty())
-            std::memcpy(data + payload.first.size(), payload.second.data(), payload.second.size());
+        payload.copy(th + tcp_header);
         store_be16(th + 16, acc.folded());
         frame.meta |= kMetaTxChecksumPartial;
         return;
