@@ -64,6 +64,11 @@ void RemoteClient::open_connection() {
         stack_.stats().drop(Drop::remote_connect_failed);
         return;
     }
+    // Each request is one whole message in one send: Nagle would only hold its tail
+    // behind the ACK of a previous one (which a peer in interactive mode delays until
+    // it answers, and a request it ignored gets no answer).
+    int one = 1;
+    setsockopt(stack_, fd, kIpProtoTcp, kTcpNodelay, &one, sizeof one);
     int rc = connect(stack_, fd, config_.server);
     if (rc != 0 && rc != -EINPROGRESS) {
         close(stack_, fd);
