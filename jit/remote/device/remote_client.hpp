@@ -70,7 +70,7 @@ struct RemoteConfig {
     TimeNs retry_after = 1 * kSecond;      // after a timeout, a refusal or a failed connection
     uint32_t verify_sends = 8;             // per newly installed code; 0: off
     uint32_t code_capacity = 2048;         // bytes reserved per UDP request
-    uint32_t tcp_code_capacity = 4096;     // per TCP request (~3 KB of code: jit/remote/README)
+    uint32_t tcp_code_capacity = 8192;     // per TCP request (3-6 KB of code: more when a message takes two segments)
 };
 
 struct RemoteSpecOptions {

@@ -76,6 +76,8 @@ std::span<const Symbol> udp_host_symbols() {
 
 std::span<const Symbol> tcp_host_symbols() {
     static const Symbol tcp_only[] = {
+        // The one-pass copy into the frame and the send ring (stack/tcp_send.hpp, UserPayload).
+        symbol("quasi_checksum_copy2", reinterpret_cast<const void*>(&quasi_checksum_copy2)),
         symbol("quasi_tcp_ts_now", reinterpret_cast<const void*>(&quasi_tcp_ts_now)),
         symbol("quasi_tcp_arm_retransmit", reinterpret_cast<const void*>(&quasi_tcp_arm_retransmit)),
         symbol("quasi_tcp_local_mss", reinterpret_cast<const void*>(&quasi_tcp_local_mss)),

@@ -45,9 +45,9 @@ constexpr size_t kTcpTimeWait = 16;           // then the oldest record retires 
 constexpr size_t kTcpRingMemory = kTcpSockets * (kTcpSendRing + kTcpReceiveRing);
 
 // --- remote specialization (jit/remote/device/) ---
-constexpr size_t kRemoteCodeBytes = 8 * 1024;     // the code buffer, in data SSRAM
+constexpr size_t kRemoteCodeBytes = 16 * 1024;    // the code buffer, in data SSRAM
 constexpr uint32_t kRemoteCodeCapacity = 2048;    // reserved per UDP request
-constexpr uint32_t kRemoteTcpCodeCapacity = 4096; // per TCP request (~3 KB of Thumb-2)
+constexpr uint32_t kRemoteTcpCodeCapacity = 8192; // per TCP request (3-6 KB of Thumb-2: more when a message takes two segments)
 
 // --- the TCP arena: a buddy allocator over one static region ---
 // Its largest block is SlabPool's chunk (16 KiB, aligned to its size); every request
