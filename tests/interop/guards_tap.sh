@@ -138,12 +138,12 @@ check_run() {
 }
 
 # The stale code carried the sends between each change and its replug (reinforce), or
-# the generic path did (fallback). TCP's interface MTU change leaves the connection's
-# MSS (stack/tcp.cpp), so its context, as it is: no new code, no window.
+# the generic path did (fallback). TCP's interface MTU change lowers the connection's
+# MSS at its next segment (RFC 1122 4.2.2.6, TcpLayer::clamp_mss_to_route), so its
+# context changes as after the ICMP.
 check_windows() {
   local re="$1/reinforce" fb="$1/fallback" c
   for c in "${CHANGES[@]}"; do
-    [[ "$1/$c" == tcp/mtu ]] && continue
     qi_expect_ge "$re $c: stale specialized sends until the replug" "$(field "$re/$c/window_specialized")" 1
     qi_expect_ge "$re $c: stale frames rewritten at egress" "$(field "$re/$c/reinforced_frames")" 1
     qi_expect_ge "$re $c: violations handled by reinforce" "$(field "$re/$c/reinforce_policy")" 1
@@ -153,6 +153,7 @@ check_windows() {
   qi_expect_eq "$fb: frames rewritten" "$(field "$fb/sum/reinforced_frames")" 0
   if [[ "$1" == tcp ]]; then
     qi_expect_ge "$re icmp: segments re-cut to the lower MSS" "$(field "$re/icmp/recut")" 1
+    qi_expect_ge "$re mtu: segments re-cut to the interface's MTU (900)" "$(field "$re/mtu/recut")" 1
   else
     qi_expect_ge "$re route: sources NAT-translated" "$(field "$re/route/translations")" 1
     qi_expect_ge "$re mtu: datagrams fragmented (950 B over MTU 900)" "$(field "$re/mtu/fragments")" 1
