@@ -96,14 +96,49 @@ void path_mtu_falls(Stack& stack, const TcpSocket& s, uint16_t mtu) {
     stack.ethernet_input(iface, std::move(frame));
 }
 
-// A TCP connection to `peer`, ESTABLISHED within 5 s, TCP_NODELAY; -1 otherwise.
+// Why connect_peer gave up, on the UART: the step, its result, the socket's state and
+// pending error, and every drop the stack counted so far (a frame that never left or
+// never arrived shows there).
+void report_no_connection(Stack& stack, const char* step, int64_t rc, int fd) {
+    console_put("quasi-board: remote tcp: no connection to the peer: ");
+    console_put(step);
+    console_put(rc < 0 ? " -" : " ");
+    console_put_u64(static_cast<uint64_t>(rc < 0 ? -rc : rc));
+    if (const TcpSocket* s = fd >= 0 ? stack.descriptors().tcp(fd) : nullptr) {
+        console_put(" state ");
+        console_put(name(s->state));
+        int error = 0;
+        size_t len = sizeof error;
+        getsockopt(stack, fd, kSolSocket, kSoError, &error, &len);
+        put_figure("so_error", static_cast<uint64_t>(error));
+        put_figure("rto_expiries", s->retransmits);
+    }
+    const Stats& stats = stack.stats();
+    for (size_t i = 0; i < kDropReasonCount; ++i)
+        if (stats.drops[i]) put_figure(name(Drop(i)), stats.drops[i]);
+    console_put("\n");
+}
+
+// A TCP connection to `peer`, ESTABLISHED within 5 s, TCP_NODELAY; -1 otherwise (and
+// the reason on the UART).
 int connect_peer(Stack& stack, remote::RemoteClient& client, SockAddr peer) {
-    int fd = socket(stack, kAfInet, kSockStream);
+    const int fd = socket(stack, kAfInet, kSockStream);
+    if (fd < 0) {
+        report_no_connection(stack, "socket()", fd, -1);
+        return -1;
+    }
+    const char* failed = nullptr;
+    int64_t rc = connect(stack, fd, peer);
     PollFd writable{fd, events::out, 0};
-    if (fd < 0 || connect(stack, fd, peer) != -EINPROGRESS ||
-        !run_until(stack, client, 5 * kSecond, [&] { return quasi::poll(stack, &writable, 1) > 0; }) ||
-        (writable.revents & (events::err | events::hup))) {
-        if (fd >= 0) close(stack, fd);
+    if (rc != -EINPROGRESS)
+        failed = "connect()";
+    else if (!run_until(stack, client, 5 * kSecond, [&] { return quasi::poll(stack, &writable, 1) > 0; }))
+        failed = "no SYN-ACK within 5 s, connect()";
+    else if (writable.revents & (events::err | events::hup))
+        failed = "refused or reset, connect()";
+    if (failed) {
+        report_no_connection(stack, failed, rc, fd);
+        close(stack, fd);
         return -1;
     }
     int one = 1;
@@ -246,10 +281,7 @@ void BoardRemote::run_tcp(Stack& stack, SockAddr peer, size_t bytes) {
     }
     remote::RemoteClient& client = *client_;
     const int fd = connect_peer(stack, client, peer);
-    if (fd < 0) {
-        console_put("quasi-board: remote tcp: no connection to the peer\n");
-        return;
-    }
+    if (fd < 0) return;  // connect_peer said why
     TcpSocket& s = *stack.descriptors().tcp(fd);
     const uint32_t message = stack.tcp().data_mss(s);  // one full segment per message
     const TimeNs asked = stack.now();
@@ -261,6 +293,7 @@ void BoardRemote::run_tcp(Stack& stack, SockAddr peer, size_t bytes) {
     size_t sent = 0;
     Respecialization again;
     bool mtu_lowered = false;
+    ssize_t send_error = 0;  // what stopped the stream early, if anything
     const Ipv4Addr gateway = s.remote_addr.get();
     for (TimeNs start = stack.now(); h >= 0 && sent < bytes && stack.now() - start < 60 * kSecond;) {
         if (!again.changed_at && sent >= bytes / 3) again.route_changed(stack, gateway);
@@ -277,7 +310,10 @@ void BoardRemote::run_tcp(Stack& stack, SockAddr peer, size_t bytes) {
         stack.poll();
         client.poll();
         if (!mtu_lowered) again.poll(stack, client, h);
-        if (rc < 0 && rc != -EAGAIN) break;
+        if (rc < 0 && rc != -EAGAIN) {
+            send_error = -rc;
+            break;
+        }
     }
     // Everything acknowledged, then the FIN (the peer hashes what it read until EOF).
     run_until(stack, client, 10 * kSecond, [&] { return s.snd_una == s.snd_max && s.send_buffer.empty(); });
@@ -297,6 +333,7 @@ void BoardRemote::run_tcp(Stack& stack, SockAddr peer, size_t bytes) {
     put_figure("message", message);
     put_figure("mss_after", mss_after);
     put_figure("errno", h < 0 ? static_cast<uint64_t>(-h) : 0);
+    put_figure("send_errno", static_cast<uint64_t>(send_error));
     console_put("\n");
 }
 
