@@ -96,7 +96,7 @@ int console_read() {
 
 void SysTickClock::start() {
     g_milliseconds = 0;
-    time_ = SysTickTime(kTicksPerMs, kNsPerTick);
+    time_ = {};
     reg(kSysTickReload) = kTicksPerMs - 1;
     reg(kSysTickValue) = 0;
     reg(kSysTickCtrl) = 0x7;

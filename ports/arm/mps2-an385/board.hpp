@@ -35,7 +35,7 @@ public:
     uint64_t held() const { return time_.held(); }
 
 private:
-    mutable SysTickTime time_{kCpuHz / 1000, 1'000'000'000 / kCpuHz};
+    mutable SysTickTime<kCpuHz / 1000, 1'000'000'000 / kCpuHz> time_;
 };
 
 // --- semihosting (QEMU -semihosting-config enable=on) ---

@@ -22,26 +22,30 @@
 
 namespace quasi::board {
 
+// TicksPerMs: SysTick's reload value + 1; NsPerTick: its period (constants, so a
+// reading costs no division and no 64-bit multiply of the fraction: it reads the
+// clock on every send).
+template <uint32_t TicksPerMs, uint32_t NsPerTick>
 class SysTickTime {
-public:
-    constexpr SysTickTime(uint32_t ticks_per_ms, uint32_t ns_per_tick)
-        : ticks_per_ms_(ticks_per_ms), ns_per_tick_(ns_per_tick) {}
+    static_assert(uint64_t{TicksPerMs} * NsPerTick == kMillisecond, "SysTick reloads once per millisecond");
 
+public:
     // `milliseconds`: the handler's count; `pending`: the SysTick exception pended
     // (before and after the counter was read); `counter`: SysTick's current value.
     TimeNs compose(uint32_t milliseconds, bool pending, uint32_t counter) {
-        const uint64_t ms = uint64_t{milliseconds} + (pending ? 1 : 0);
-        const TimeNs t = ms * kMillisecond + TimeNs{ticks_per_ms_ - 1 - counter} * ns_per_tick_;
-        if (t > last_) last_ = t;
-        else if (t < last_) ++held_;
+        const uint32_t within = (TicksPerMs - 1 - counter) * NsPerTick;  // < 1 ms
+        const TimeNs t = (uint64_t{milliseconds} + (pending ? 1 : 0)) * kMillisecond + within;
+        if (t > last_) {
+            last_ = t;
+            return t;
+        }
+        if (t < last_) ++held_;
         return last_;
     }
     // Readings that composed to less than an earlier one (and returned that one).
     uint64_t held() const { return held_; }
 
 private:
-    uint32_t ticks_per_ms_;
-    uint32_t ns_per_tick_;
     TimeNs last_ = 0;
     uint64_t held_ = 0;
 };
