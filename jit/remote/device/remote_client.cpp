@@ -48,11 +48,6 @@ int RemoteClient::specialize_send(int fd, const RemoteSpecOptions& options) {
     return -ENOSPC;
 }
 
-RemoteClient::Handle* RemoteClient::slot(int handle) {
-    if (handle < 0 || static_cast<size_t>(handle) >= handles_.size() || !handles_[handle]) return nullptr;
-    return &*handles_[handle];
-}
-
 // A version for the next request: one the replugger does not hold, made new.
 RemoteClient::Version* RemoteClient::fresh_version(Handle& h) {
     for (Version& v : h.versions) {
@@ -134,7 +129,8 @@ ssize_t RemoteClient::send(int handle, const void* data, size_t len) {
         ssize_t rc = fn(bytes, len);
         if (rc != kSlowPath) {
             ++h.info.specialized_sends;
-            if (h.options.flush) stack_.flush_all();
+            // The code sent on its context's interface only: that one leaves now.
+            if (h.options.flush) h.guard.iface()->flush();
             return rc;
         }
     }

@@ -163,7 +163,11 @@ private:
 
     void code_evicted(uint32_t owner, int entry) override;
     void release(PluggableCode* code) override;
-    Handle* slot(int handle);
+    // Inline: every send looks its handle up.
+    Handle* slot(int handle) {
+        if (handle < 0 || static_cast<size_t>(handle) >= handles_.size() || !handles_[handle]) return nullptr;
+        return &*handles_[handle];
+    }
     Version* fresh_version(Handle& h);
     void unplug(Handle& h, State next);
     ssize_t generic_send(Handle& h, const uint8_t* data, size_t len);

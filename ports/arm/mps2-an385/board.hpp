@@ -31,7 +31,7 @@ public:
     // Starts SysTick; the clock reads 0 ns at this call.
     void start();
     TimeNs now() const override;
-    // Readings that would have stepped back (late ticks; systick_time.hpp).
+    // Readings that would have stepped back (systick_time.hpp).
     uint64_t held() const { return time_.held(); }
 
 private:
