@@ -160,7 +160,8 @@ qi_step "t: a TCP connection's handle, $TCP_BYTES bytes through it, a route adde
 printf t >&7
 remote_line 'quasi-board: remote tcp:' 1
 [[ "$LINE" == *"no connection"* ]] && qi_die "the board did not connect to the kernel's port 5001"
-TCP_COLD="$(field usable_us)" TCP_AGAIN="$(field again_us)"
+TCP_COLD="$(field usable_us)" TCP_AGAIN="$(field again_us)" TCP_HANDSHAKE="$(field handshake_us)"
+qi_expect_eq "tcp: one full segment per message (the data MSS the handshake gave)" "$(field data_mss)" "$(field message)"
 qi_expect_eq "tcp: bytes the board sent" "$(field bytes)" "$TCP_BYTES"
 qi_expect_eq "tcp: verify mode caught nothing" "$(field verify_failed)" 0
 qi_expect_eq "tcp: no send failed (errno)" "$(field send_errno)" 0
@@ -174,7 +175,8 @@ got="$(head -n 1 "$QI_TMP/tcp.sink")"
 qi_check "tcp: bytes and SHA-256 at the kernel ($got)" test "$got" = "$TCP_BYTES $TCP_SHA"
 # Cold: the first request (quasi-specd compiles). Cached: the request after the route
 # change, the same context, which quasi-specd answers from its cache.
-qi_step "request to usable handle, board clock (us): udp cold $UDP_COLD cached $UDP_AGAIN, tcp cold $TCP_COLD cached $TCP_AGAIN"
+# TCP's handle is asked for during the handshake: its first figure runs from ESTABLISHED.
+qi_step "request to usable handle, board clock (us): udp cold $UDP_COLD cached $UDP_AGAIN; tcp (asked in the handshake, $TCP_HANDSHAKE us) ESTABLISHED to usable, cold $TCP_COLD, cached $TCP_AGAIN"
 printf u >&7  # the generic path timed the same way
 qwait_for "grep -q 'quasi-board: udp_send' '$UART_LOG'" 30 || qi_die "no udp_send line on the UART"
 GEN_NS="$(grep 'quasi-board: udp_send' "$UART_LOG" | tail -n 1 | awk '{ for (i = 1; i < NF; i++) if ($(i + 1) == "ns") print $i }')"

@@ -36,11 +36,12 @@ int RemoteClient::freeze(int fd, Proto proto, std::optional<uint32_t> message_si
 int RemoteClient::specialize_send(int fd, const RemoteSpecOptions& options) {
     TcpSocket* tcp = stack_.descriptors().tcp(fd);
     const Proto proto = tcp ? Proto::tcp : Proto::udp;
-    Frozen snap;
-    const int rc = freeze(fd, proto, options.message_size, snap);
     // A connection in its handshake: its context (MSS, window scale, timestamps, SACK)
-    // is the SYN-ACK's, so the handle waits and asks at ESTABLISHED (poll()).
+    // is the SYN-ACK's, so the handle waits and asks at ESTABLISHED (poll()). Not
+    // frozen now: the refusal's message would take heap memory, which a board has not.
     const bool handshaking = tcp && (tcp->state == TcpState::syn_sent || tcp->state == TcpState::syn_received);
+    Frozen snap;
+    const int rc = handshaking ? -ENOTCONN : freeze(fd, proto, options.message_size, snap);
     if (rc < 0 && !handshaking) return rc;
     for (size_t i = 0; i < handles_.size(); ++i) {
         if (handles_[i]) continue;
@@ -65,11 +66,14 @@ bool RemoteClient::queue_established() {
     for (auto& slot : handles_) {
         if (!slot || slot->state != State::connecting) continue;
         Handle& h = *slot;
+        const TcpState state = h.tcp().state;
+        waiting = waiting || state == TcpState::syn_sent || state == TcpState::syn_received;
+        // Only then frozen (a refusal's message takes heap memory); if it fails, the
+        // handle's sends stay generic and report what the connection became.
         Frozen snap;
-        if (freeze(h.fd, h.proto, h.options.message_size, snap) != 0 || snap.socket != h.socket) {
-            waiting = waiting || h.tcp().state == TcpState::syn_sent || h.tcp().state == TcpState::syn_received;
+        if (state != TcpState::established || freeze(h.fd, h.proto, h.options.message_size, snap) != 0 ||
+            snap.socket != h.socket)
             continue;
-        }
         h.guard.arm(snap.socket, snap.iface, snap.arp_generation);
         h.state = State::queued;
         h.retry_at = 0;
