@@ -15,6 +15,7 @@ void HandleGuard::arm(void* socket, Interface* iface, uint64_t arp_generation) {
     else
         tcp_socket_ = static_cast<TcpSocket*>(socket);
     iface_ = iface;
+    arp_ = &iface->arp();
     arp_generation_ = arp_generation;
     violated_ = false;
     reinforce_wanted_ = false;
@@ -41,8 +42,6 @@ void HandleGuard::watch() {
     watch_all(ViolationKind::interface_mtu, {&iface_->mtu});
     watch_all(ViolationKind::path_mtu, {&stack_->path_mtu().version});
 }
-
-bool HandleGuard::arp_holds() const { return iface_->arp().generation() == arp_generation_; }
 
 // UdpLayer::close clears the addresses after marking the socket free; a TCP socket's
 // invariants notify when its slot is reused (TcpLayer::alloc_socket). TcpLayer::close

@@ -115,10 +115,32 @@ qb_boot "$TAP" "$BIP" "$KIP" "${ICOUNT[@]}" --arg "specd=$KIP:7700" --arg "key=$
 qi_check "ping the board" ip netns exec "$NS" ping -c 2 -i 0.2 -W 2 "$BIP"
 qwait_for "test -s '$QI_TMP/sink.count'" 30 || qi_die "the kernel's UDP sink did not start"
 
+# On a failure (qi_die, a failing qi_finish): the board's statistics ('s': the stack's
+# counters and drops, the LAN9118's), its whole UART log, and the kernel's view: its
+# TCP/IP counters and sockets in the namespace.
+qi_test_diagnostics() {
+  [[ -n "${UART_LOG:-}" ]] || return 0  # the board never booted
+  if kill -0 "${QEMU_PID:-}" 2>/dev/null; then
+    local before
+    before="$(grep -c 'quasi-board: stats end' "$UART_LOG")"
+    printf s >&7
+    qwait_for "test \$(grep -c 'quasi-board: stats end' '$UART_LOG') -gt $before" 10 \
+      || echo "(the board did not answer 's' within 10 s: busy in a step)"
+  fi
+  echo "----- the board's UART -----"
+  tr -d '\r' <"$UART_LOG"
+  echo "----- kernel: nstat -az -----"
+  ip netns exec "$NS" nstat -asz 2>&1
+  echo "----- kernel: ss -tani -----"
+  ip netns exec "$NS" ss -tani 2>&1
+  echo "----- quasi-specd's log -----"
+  cat "$QI_TMP/specd.log"
+}
+
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$LINE"; }
 # remote_line PREFIX N: waits for the Nth UART line starting with PREFIX; sets LINE.
 remote_line() {
-  qwait_for "test \$(grep -c '$1' '$UART_LOG') -ge $2" 60 || { cat "$QI_TMP/specd.log"; qi_die "no line '$1' #$2 on the UART"; }
+  qwait_for "test \$(grep -c '$1' '$UART_LOG') -ge $2" 60 || qi_die "no line '$1' #$2 on the UART"
   LINE="$(grep "$1" "$UART_LOG" | sed -n "$2p" | tr -d '\r')"
   echo "$LINE"
 }
@@ -137,9 +159,12 @@ qi_expect_ge "udp: code bytes" "$(field code_bytes)" 1
 qi_step "t: a TCP connection's handle, $TCP_BYTES bytes through it, a route added at 1/3, path MTU 1280 at 2/3"
 printf t >&7
 remote_line 'quasi-board: remote tcp:' 1
-TCP_COLD="$(field usable_us)" TCP_AGAIN="$(field again_us)"
+[[ "$LINE" == *"no connection"* ]] && qi_die "the board did not connect to the kernel's port 5001"
+TCP_COLD="$(field usable_us)" TCP_AGAIN="$(field again_us)" TCP_HANDSHAKE="$(field handshake_us)"
+qi_expect_eq "tcp: one full segment per message (the data MSS the handshake gave)" "$(field data_mss)" "$(field message)"
 qi_expect_eq "tcp: bytes the board sent" "$(field bytes)" "$TCP_BYTES"
 qi_expect_eq "tcp: verify mode caught nothing" "$(field verify_failed)" 0
+qi_expect_eq "tcp: no send failed (errno)" "$(field send_errno)" 0
 qi_expect_ge "tcp: code installed again after each change" "$(field installs)" 3
 qi_expect_eq "tcp: the handle specialized at the end (the code for the MSS of 1240)" "$(field specialized)" 1
 qi_expect_eq "tcp: the MSS after the ICMP (1280 - 40)" "$(field mss_after)" 1240
@@ -150,7 +175,8 @@ got="$(head -n 1 "$QI_TMP/tcp.sink")"
 qi_check "tcp: bytes and SHA-256 at the kernel ($got)" test "$got" = "$TCP_BYTES $TCP_SHA"
 # Cold: the first request (quasi-specd compiles). Cached: the request after the route
 # change, the same context, which quasi-specd answers from its cache.
-qi_step "request to usable handle, board clock (us): udp cold $UDP_COLD cached $UDP_AGAIN, tcp cold $TCP_COLD cached $TCP_AGAIN"
+# TCP's handle is asked for during the handshake: its first figure runs from ESTABLISHED.
+qi_step "request to usable handle, board clock (us): udp cold $UDP_COLD cached $UDP_AGAIN; tcp (asked in the handshake, $TCP_HANDSHAKE us) ESTABLISHED to usable, cold $TCP_COLD, cached $TCP_AGAIN"
 printf u >&7  # the generic path timed the same way
 qwait_for "grep -q 'quasi-board: udp_send' '$UART_LOG'" 30 || qi_die "no udp_send line on the UART"
 GEN_NS="$(grep 'quasi-board: udp_send' "$UART_LOG" | tail -n 1 | awk '{ for (i = 1; i < NF; i++) if ($(i + 1) == "ns") print $i }')"
@@ -171,4 +197,5 @@ printf q >&7
 rc=0
 wait "$QEMU_PID" || rc=$?
 qi_expect_eq "QEMU exit status (0: heap flat at q)" "$rc" 0
+qi_step "the board's clock: $(grep -m 1 'clock_held' "$UART_LOG" | tr -d '\r' | sed 's/^ *//')"
 qi_finish

@@ -35,6 +35,8 @@
 #   qi_finish                print the verdict; on failure quasi-echo's statistics and the
 #                            last lines of its output; exits 0 / 1
 #   qi_die MSG               fatal error: diagnostics, exit 1
+#   qi_test_diagnostics      defined by a test (optional): more diagnostics, run by
+#                            qi_die and a failing qi_finish
 #
 # Network safety: everything runs inside the namespace qnetns_create makes, on
 # addresses from 198.18.0.0/15 (checked by qnet_assert_safe_addr); every traffic
@@ -294,6 +296,8 @@ qi_diagnostics() {
     echo "----- quasi-echo output before the statistics (last 40 lines) -----"
     sed '/^quasi-echo: echoed/,$d' "$QI_ECHO_LOG" 2>/dev/null | tail -n 40
   fi
+  # A test's own diagnostics (e.g. a board's statistics), when it defines them.
+  if declare -F qi_test_diagnostics >/dev/null; then qi_test_diagnostics || true; fi
   local ns
   for ns in "${_QNETNS_LIST[@]}"; do
     _qnetns_exists "$ns" || continue

@@ -262,15 +262,20 @@ struct DeviceWorld {
     // A device TCP connection to the server's TCP sink on port 9, ESTABLISHED and its
     // next hop resolved; -1 on failure.
     int open_tcp() {
+        int fd = connect_tcp();
+        if (fd < 0) return -1;
+        pump();
+        return tcp_peer >= 0 ? fd : -1;
+    }
+    // The same, without waiting: the device's SYN is sent, nothing has answered it.
+    int connect_tcp() {
         if (tcp_listener < 0) {
             tcp_listener = socket(srv, kAfInet, kSockStream);
             bind(srv, tcp_listener, {kServer, kSinkPort});
             listen(srv, tcp_listener, 2);
         }
         int fd = socket(dev, kAfInet, kSockStream);
-        if (connect(dev, fd, {kServer, kSinkPort}) != -EINPROGRESS) return -1;
-        pump();
-        return tcp_peer >= 0 ? fd : -1;
+        return connect(dev, fd, {kServer, kSinkPort}) == -EINPROGRESS ? fd : -1;
     }
     // The sink: accepts one connection and reads everything into tcp_received.
     void serve_tcp_sink() {

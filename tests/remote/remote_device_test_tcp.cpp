@@ -288,4 +288,46 @@ TEST(RemoteTcp, ClosedConnectionGivesEbadf) {
 }
 
 }  // namespace
+// A handle asked for during the handshake (connect() said EINPROGRESS): nothing is
+// asked before ESTABLISHED (the context is the SYN-ACK's: MSS, window scale,
+// timestamps, SACK), then the request leaves from the poll that sees ESTABLISHED and
+// the code runs; no second request, every message once at the peer.
+TEST(RemoteTcp, AHandleAskedDuringTheHandshakeAsksAtEstablished) {
+    MmapExecRegion region(1 << 16);
+    DeviceWorld w(region, true, 4);
+    const int fd = w.connect_tcp();
+    ASSERT_GE(fd, 0);
+    int one = 1;
+    setsockopt(w.dev, fd, kIpProtoTcp, kTcpNodelay, &one, sizeof one);
+    w.respond = [&w](const SpecRequest& r, int) { return w.honest_tcp_reply(r); };
+    const int h = w.client->specialize_send(fd, {.message_size = kMessage});
+    ASSERT_GE(h, 0);
+    EXPECT_TRUE(w.client->info(h).waiting);
+    w.client->poll();  // before the SYN-ACK: the server's connection opens, nothing is asked
+    EXPECT_EQ(w.client->info(h).requests, 0u);
+    EXPECT_FALSE(w.client->info(h).specialized);
+
+    w.pump();  // both handshakes, the request, the reply
+    const TcpSocket& s = *w.dev.descriptors().tcp(fd);
+    ASSERT_EQ(s.state, TcpState::established);
+    ASSERT_EQ(w.requests.size(), 1u);
+    SpecRequest r;
+    ASSERT_EQ(decode(w.requests[0], test::kKey, r), ProtoError::ok);
+    FrozenTcpContext c;
+    std::memcpy(&c, r.context.data(), sizeof c);
+    EXPECT_EQ(c.message_size, kMessage);
+    EXPECT_EQ(c.src_port, s.local_port.get());
+    EXPECT_EQ(c.timestamps, s.ts_ok);  // negotiated in the handshake
+    RemoteHandleInfo info = w.client->info(h);
+    ASSERT_TRUE(info.specialized);
+    EXPECT_EQ(info.requests, 1u);
+
+    EXPECT_EQ(w.send_tcp_messages(h, 20, kMessage), 20);
+    w.run_for(300 * kMillisecond);
+    EXPECT_TRUE(w.tcp_stream_is(20, kMessage));
+    info = w.client->info(h);
+    EXPECT_EQ(info.specialized_sends, 20u);
+    EXPECT_EQ(info.requests, 1u);
+}
+
 }  // namespace quasi::remote

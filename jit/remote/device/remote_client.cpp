@@ -34,23 +34,51 @@ int RemoteClient::freeze(int fd, Proto proto, std::optional<uint32_t> message_si
 }
 
 int RemoteClient::specialize_send(int fd, const RemoteSpecOptions& options) {
-    const Proto proto = stack_.descriptors().tcp(fd) ? Proto::tcp : Proto::udp;
+    TcpSocket* tcp = stack_.descriptors().tcp(fd);
+    const Proto proto = tcp ? Proto::tcp : Proto::udp;
+    // A connection in its handshake: its context (MSS, window scale, timestamps, SACK)
+    // is the SYN-ACK's, so the handle waits and asks at ESTABLISHED (poll()). Not
+    // frozen now: the refusal's message would take heap memory, which a board has not.
+    const bool handshaking = tcp && (tcp->state == TcpState::syn_sent || tcp->state == TcpState::syn_received);
     Frozen snap;
-    if (int rc = freeze(fd, proto, options.message_size, snap); rc < 0) return rc;
+    const int rc = handshaking ? -ENOTCONN : freeze(fd, proto, options.message_size, snap);
+    if (rc < 0 && !handshaking) return rc;
     for (size_t i = 0; i < handles_.size(); ++i) {
         if (handles_[i]) continue;
-        handles_[i].emplace(stack_, fd, proto, snap.socket, options, static_cast<CodeOwner&>(*this));
-        handles_[i]->info.waiting = true;
+        Handle& h = handles_[i].emplace(stack_, fd, proto, rc < 0 ? tcp : snap.socket, options,
+                                        static_cast<CodeOwner&>(*this));
+        h.info.waiting = true;
+        if (rc < 0) {
+            h.state = State::connecting;
+            return static_cast<int>(i);
+        }
         // Watching from now: a change before the code arrives is seen like one after.
-        handles_[i]->guard.arm(snap.socket, snap.iface, snap.arp_generation);
+        h.guard.arm(snap.socket, snap.iface, snap.arp_generation);
         return static_cast<int>(i);
     }
     return -ENOSPC;
 }
 
-RemoteClient::Handle* RemoteClient::slot(int handle) {
-    if (handle < 0 || static_cast<size_t>(handle) >= handles_.size() || !handles_[handle]) return nullptr;
-    return &*handles_[handle];
+// Handles asked while their connection was in its handshake: queued for a request the
+// poll their connection became ESTABLISHED in. True if any is still waiting for it.
+bool RemoteClient::queue_established() {
+    bool waiting = false;
+    for (auto& slot : handles_) {
+        if (!slot || slot->state != State::connecting) continue;
+        Handle& h = *slot;
+        const TcpState state = h.tcp().state;
+        waiting = waiting || state == TcpState::syn_sent || state == TcpState::syn_received;
+        // Only then frozen (a refusal's message takes heap memory); if it fails, the
+        // handle's sends stay generic and report what the connection became.
+        Frozen snap;
+        if (state != TcpState::established || freeze(h.fd, h.proto, h.options.message_size, snap) != 0 ||
+            snap.socket != h.socket)
+            continue;
+        h.guard.arm(snap.socket, snap.iface, snap.arp_generation);
+        h.state = State::queued;
+        h.retry_at = 0;
+    }
+    return waiting;
 }
 
 // A version for the next request: one the replugger does not hold, made new.
@@ -134,10 +162,12 @@ ssize_t RemoteClient::send(int handle, const void* data, size_t len) {
         ssize_t rc = fn(bytes, len);
         if (rc != kSlowPath) {
             ++h.info.specialized_sends;
-            if (h.options.flush) stack_.flush_all();
+            // The code sent on its context's interface only: that one leaves now.
+            if (h.options.flush) h.guard.iface()->flush();
             return rc;
         }
     }
+    if (h.state == State::connecting) return generic_send(h, bytes, len);  // no guard armed yet
     switch (h.guard.decide()) {
     case HandleGuard::Verdict::closed:
         return -EBADF;
@@ -261,7 +291,7 @@ RemoteHandleInfo RemoteClient::info(int handle) const {
     RemoteHandleInfo i = h.info;
     i.specialized = h.state == State::ready && h.code() && !h.guard.violated() && h.plug.running() &&
                     h.plug.running()->guard.holds() && h.guard.arp_holds();
-    i.waiting = h.state == State::queued || h.state == State::waiting;
+    i.waiting = h.state == State::queued || h.state == State::waiting || h.state == State::connecting;
     return i;
 }
 

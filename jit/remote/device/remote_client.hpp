@@ -105,6 +105,10 @@ public:
     // A handle for connected UDP socket or ESTABLISHED TCP connection fd, at once (its
     // request is queued): >= 0, or -errno: EBADF (no such socket), ENOSPC (handle table
     // full), or freeze_udp_send's / freeze_tcp_send's (ENOTCONN, ENETUNREACH, EMSGSIZE...).
+    // A TCP connection still in its handshake (connect() said EINPROGRESS) gets its
+    // handle too: the context is the SYN-ACK's (MSS, window scale, timestamps, SACK),
+    // so the request leaves from the poll() that sees ESTABLISHED, the connection to
+    // the server opened meanwhile; until the code arrives, sends go generic.
     int specialize_send(int fd, const RemoteSpecOptions& options = {});
     // As send(): bytes sent or -errno; -EBADF once the socket is closed.
     ssize_t send(int handle, const void* data, size_t len);
@@ -118,10 +122,12 @@ public:
     bool connected() const { return conn_ == Conn::open; }
 
 private:
-    // idle: no code and none asked for (the next send asks); queued: to be asked;
-    // waiting: its request is on the wire; ready: code installed (it runs while the
-    // guards hold); dead: verify mode caught its code, or the server refuses for good.
-    enum class State : uint8_t { idle, queued, waiting, ready, dead };
+    // idle: no code and none asked for (the next send asks); connecting: a TCP
+    // connection in its handshake (asked at ESTABLISHED; no guard armed until then);
+    // queued: to be asked; waiting: its request is on the wire; ready: code installed
+    // (it runs while the guards hold); dead: verify mode caught its code, or the
+    // server refuses for good.
+    enum class State : uint8_t { idle, connecting, queued, waiting, ready, dead };
     using SendFn = ssize_t (*)(const uint8_t*, size_t);
     // One version of a handle's code: the replugger's view, plus where it lives.
     struct Version {
@@ -163,7 +169,11 @@ private:
 
     void code_evicted(uint32_t owner, int entry) override;
     void release(PluggableCode* code) override;
-    Handle* slot(int handle);
+    // Inline: every send looks its handle up.
+    Handle* slot(int handle) {
+        if (handle < 0 || static_cast<size_t>(handle) >= handles_.size() || !handles_[handle]) return nullptr;
+        return &*handles_[handle];
+    }
     Version* fresh_version(Handle& h);
     void unplug(Handle& h, State next);
     ssize_t generic_send(Handle& h, const uint8_t* data, size_t len);
@@ -197,6 +207,7 @@ private:
     void on_message(std::span<const uint8_t> message);
     bool reply_matches(const Handle& h, int entry, const SpecReply& r);
     int next_queued() const;
+    bool queue_established();
 
     Stack& stack_;
     VerifyTap* tap_;

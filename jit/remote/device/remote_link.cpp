@@ -42,9 +42,12 @@ void RemoteClient::poll() {
         if (conn_ == Conn::open) pump_rx();
     }
     if (outstanding_ >= 0 && conn_ == Conn::open && now >= deadline_) close_connection(Drop::remote_timeout);
+    // A handle waiting for its handshake keeps the connection to the server open, so
+    // its request leaves in the poll that sees ESTABLISHED.
+    const bool handshakes = queue_established();
     if (outstanding_ < 0) {
         int next = next_queued();
-        if (next >= 0 && conn_ == Conn::closed && now >= reconnect_at_) open_connection();
+        if ((next >= 0 || handshakes) && conn_ == Conn::closed && now >= reconnect_at_) open_connection();
         if (next >= 0 && conn_ == Conn::open) send_request(*handles_[next], next);
     }
 }

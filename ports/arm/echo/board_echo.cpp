@@ -112,6 +112,7 @@ bool heap_flat() {
 void print_stats(const Stack& stack, const Lan9118& nic, const Services& services, const SysTickClock& clock) {
     console_put("quasi-board: stats begin\n");
     put_line("uptime_ms", clock.now() / kMillisecond);
+    put_line("clock_held", clock.held(), "clock readings that came out behind an earlier one (a reload not yet taken, late ticks pending as one): held");
     const Stats& s = stack.stats();
     for (size_t i = 0; i < kCounterCount; ++i)
         if (s.counters[i]) put_line(name(Counter(i)), s.counters[i]);

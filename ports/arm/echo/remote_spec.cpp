@@ -96,18 +96,54 @@ void path_mtu_falls(Stack& stack, const TcpSocket& s, uint16_t mtu) {
     stack.ethernet_input(iface, std::move(frame));
 }
 
-// A TCP connection to `peer`, ESTABLISHED within 5 s, TCP_NODELAY; -1 otherwise.
-int connect_peer(Stack& stack, remote::RemoteClient& client, SockAddr peer) {
-    int fd = socket(stack, kAfInet, kSockStream);
-    PollFd writable{fd, events::out, 0};
-    if (fd < 0 || connect(stack, fd, peer) != -EINPROGRESS ||
-        !run_until(stack, client, 5 * kSecond, [&] { return quasi::poll(stack, &writable, 1) > 0; }) ||
-        (writable.revents & (events::err | events::hup))) {
-        if (fd >= 0) close(stack, fd);
+// Why connect_peer gave up, on the UART: the step, its result, the socket's state and
+// pending error, and every drop the stack counted so far (a frame that never left or
+// never arrived shows there).
+void report_no_connection(Stack& stack, const char* step, int64_t rc, int fd) {
+    console_put("quasi-board: remote tcp: no connection to the peer: ");
+    console_put(step);
+    console_put(rc < 0 ? " -" : " ");
+    console_put_u64(static_cast<uint64_t>(rc < 0 ? -rc : rc));
+    if (const TcpSocket* s = fd >= 0 ? stack.descriptors().tcp(fd) : nullptr) {
+        console_put(" state ");
+        console_put(name(s->state));
+        int error = 0;
+        size_t len = sizeof error;
+        getsockopt(stack, fd, kSolSocket, kSoError, &error, &len);
+        put_figure("so_error", static_cast<uint64_t>(error));
+        put_figure("rto_expiries", s->retransmits);
+    }
+    const Stats& stats = stack.stats();
+    for (size_t i = 0; i < kDropReasonCount; ++i)
+        if (stats.drops[i]) put_figure(name(Drop(i)), stats.drops[i]);
+    console_put("\n");
+}
+
+// A TCP connection to `peer` with TCP_NODELAY; `in_handshake(fd)` runs once its SYN is
+// out. ESTABLISHED within 5 s, or -1 (and the reason on the UART).
+template <class InHandshake>
+int connect_peer(Stack& stack, remote::RemoteClient& client, SockAddr peer, InHandshake in_handshake) {
+    const int fd = socket(stack, kAfInet, kSockStream);
+    if (fd < 0) {
+        report_no_connection(stack, "socket()", fd, -1);
         return -1;
     }
-    int one = 1;
+    int one = 1;  // before the handle is asked for: its context freezes the option
     setsockopt(stack, fd, kIpProtoTcp, kTcpNodelay, &one, sizeof one);
+    const char* failed = nullptr;
+    int64_t rc = connect(stack, fd, peer);
+    PollFd writable{fd, events::out, 0};
+    if (rc != -EINPROGRESS)
+        failed = "connect()";
+    else if (in_handshake(fd); !run_until(stack, client, 5 * kSecond, [&] { return quasi::poll(stack, &writable, 1) > 0; }))
+        failed = "no SYN-ACK within 5 s, connect()";
+    else if (writable.revents & (events::err | events::hup))
+        failed = "refused or reset, connect()";
+    if (failed) {
+        report_no_connection(stack, failed, rc, fd);
+        close(stack, fd);
+        return -1;
+    }
     return fd;
 }
 
@@ -245,15 +281,24 @@ void BoardRemote::run_tcp(Stack& stack, SockAddr peer, size_t bytes) {
         return;
     }
     remote::RemoteClient& client = *client_;
-    const int fd = connect_peer(stack, client, peer);
-    if (fd < 0) {
-        console_put("quasi-board: remote tcp: no connection to the peer\n");
+    // The handle is asked for during the handshake; its request leaves from the poll
+    // that sees ESTABLISHED (remote_client.hpp). One full segment per message with the
+    // kernel, declared before its SYN-ACK says so: its MSS of 1460 less the timestamp
+    // option Linux negotiates (12).
+    constexpr uint32_t message = 1460 - 12;
+    int h = -ENOTCONN;
+    TimeNs asked = 0;
+    const int fd = connect_peer(stack, client, peer, [&](int connecting) {
+        asked = stack.now();
+        h = client.specialize_send(connecting, {.message_size = message});
+    });
+    if (fd < 0) {  // connect_peer said why
+        if (h >= 0) client.release(h);
         return;
     }
+    const TimeNs established = stack.now();
     TcpSocket& s = *stack.descriptors().tcp(fd);
-    const uint32_t message = stack.tcp().data_mss(s);  // one full segment per message
-    const TimeNs asked = stack.now();
-    int h = client.specialize_send(fd, {.message_size = message});
+    const uint32_t data_mss_at_start = stack.tcp().data_mss(s);  // the script checks it is `message`
     TimeNs usable = 0;
     if (h >= 0 && run_until(stack, client, 5 * kSecond, [&] { return client.info(h).specialized; }))
         usable = stack.now();
@@ -261,6 +306,7 @@ void BoardRemote::run_tcp(Stack& stack, SockAddr peer, size_t bytes) {
     size_t sent = 0;
     Respecialization again;
     bool mtu_lowered = false;
+    ssize_t send_error = 0;  // what stopped the stream early, if anything
     const Ipv4Addr gateway = s.remote_addr.get();
     for (TimeNs start = stack.now(); h >= 0 && sent < bytes && stack.now() - start < 60 * kSecond;) {
         if (!again.changed_at && sent >= bytes / 3) again.route_changed(stack, gateway);
@@ -277,7 +323,10 @@ void BoardRemote::run_tcp(Stack& stack, SockAddr peer, size_t bytes) {
         stack.poll();
         client.poll();
         if (!mtu_lowered) again.poll(stack, client, h);
-        if (rc < 0 && rc != -EAGAIN) break;
+        if (rc < 0 && rc != -EAGAIN) {
+            send_error = -rc;
+            break;
+        }
     }
     // Everything acknowledged, then the FIN (the peer hashes what it read until EOF).
     run_until(stack, client, 10 * kSecond, [&] { return s.snd_una == s.snd_max && s.send_buffer.empty(); });
@@ -286,17 +335,21 @@ void BoardRemote::run_tcp(Stack& stack, SockAddr peer, size_t bytes) {
     if (h >= 0) run_until(stack, client, 5 * kSecond, [&] { return client.info(h).specialized; });
     remote::RemoteHandleInfo info = h >= 0 ? client.info(h) : remote::RemoteHandleInfo{};
     const uint64_t mss_after = s.snd_mss.get();
+    const uint64_t data_mss = data_mss_at_start;
     if (h >= 0) client.release(h);
     close(stack, fd);
     run_until(stack, client, 200 * kMillisecond, [] { return false; });
     console_put("quasi-board: remote tcp:");
     put_handle(info);
-    put_figure("usable_us", usable ? (usable - asked) / kMicrosecond : 0);
+    put_figure("handshake_us", (established - asked) / kMicrosecond);
+    put_figure("usable_us", usable ? (usable - established) / kMicrosecond : 0);  // from ESTABLISHED
     put_figure("again_us", again.took / kMicrosecond);
+    put_figure("data_mss", data_mss);
     put_figure("bytes", sent);
     put_figure("message", message);
     put_figure("mss_after", mss_after);
     put_figure("errno", h < 0 ? static_cast<uint64_t>(-h) : 0);
+    put_figure("send_errno", static_cast<uint64_t>(send_error));
     console_put("\n");
 }
 

@@ -39,8 +39,10 @@ public:
     // (usable_us) and, after the route change, to code again (again_us: the same
     // context, from quasi-specd's cache).
     void run(Stack& stack, int fd, int count);
-    // 't': connects to `peer`, asks for the connection's handle (one full segment per
-    // message), streams `bytes` of a fixed pattern through it (byte i is the top byte
+    // 't': connects to `peer`, asks for the connection's handle during the handshake
+    // (one full segment per message), prints how long the handshake took
+    // (handshake_us) and how long from ESTABLISHED the code took to be usable
+    // (usable_us), streams `bytes` of a fixed pattern through it (byte i is the top byte
     // of i * 2654435761 mod 2^32) with a route added at a third and an ICMP
     // "fragmentation needed" (path MTU 1280) at two thirds, closes, prints the figures.
     void run_tcp(Stack& stack, SockAddr peer, size_t bytes);

@@ -24,6 +24,8 @@ constexpr uintptr_t kSysTickReload = 0xE000E014;
 constexpr uintptr_t kSysTickValue = 0xE000E018;
 constexpr uint32_t kTicksPerMs = kCpuHz / 1000;
 constexpr uint32_t kNsPerTick = 1'000'000'000 / kCpuHz;  // 40
+constexpr uintptr_t kIcsr = 0xE000ED04;  // Interrupt Control and State (B3.2.4)
+constexpr uint32_t kIcsrPendStSet = 1u << 26;  // the SysTick exception is pending
 constexpr uintptr_t kNvicEnable = 0xE000E100;
 constexpr uintptr_t kNvicDisable = 0xE000E180;
 constexpr uintptr_t kNvicClearPending = 0xE000E280;
@@ -94,21 +96,27 @@ int console_read() {
 
 void SysTickClock::start() {
     g_milliseconds = 0;
+    time_ = {};
     reg(kSysTickReload) = kTicksPerMs - 1;
     reg(kSysTickValue) = 0;
     reg(kSysTickCtrl) = 0x7;
 }
 
 TimeNs SysTickClock::now() const {
-    // SysTick counts down from the reload value; a millisecond that ends between the
-    // two reads shows as a changed count, and the pair is read again.
+    // One consistent reading (systick_time.hpp): the count unchanged across it, and
+    // the pending bit the same before and after the counter, so the counter is known
+    // to be from before the reload (not pending) or after it (pending).
     uint32_t ms;
     uint32_t value;
+    bool pending;
+    bool pending_after;
     do {
         ms = g_milliseconds;
+        pending = (reg(kIcsr) & kIcsrPendStSet) != 0;
         value = reg(kSysTickValue);
-    } while (ms != g_milliseconds);
-    return TimeNs{ms} * kMillisecond + TimeNs{kTicksPerMs - 1 - value} * kNsPerTick;
+        pending_after = (reg(kIcsr) & kIcsrPendStSet) != 0;
+    } while (ms != g_milliseconds || pending != pending_after);
+    return time_.compose(ms, pending, value);
 }
 
 // ---- semihosting ----

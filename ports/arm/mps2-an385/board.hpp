@@ -4,6 +4,7 @@
 #pragma once
 
 #include "ports/arm/mps2-an385/lan9118.hpp"
+#include "ports/arm/mps2-an385/systick_time.hpp"
 #include "stack/clock.hpp"
 
 #include <cstddef>
@@ -24,11 +25,17 @@ size_t format_decimal(uint64_t value, char* out);
 int console_read();
 
 // --- time: SysTick at kCpuHz, interrupting once per millisecond ---
+// Monotonic (systick_time.hpp); read from the main loop, not from handlers.
 class SysTickClock final : public Clock {
 public:
     // Starts SysTick; the clock reads 0 ns at this call.
     void start();
     TimeNs now() const override;
+    // Readings that would have stepped back (systick_time.hpp).
+    uint64_t held() const { return time_.held(); }
+
+private:
+    mutable SysTickTime<kCpuHz / 1000, 1'000'000'000 / kCpuHz> time_;
 };
 
 // --- semihosting (QEMU -semihosting-config enable=on) ---

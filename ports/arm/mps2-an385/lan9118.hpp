@@ -89,6 +89,8 @@ private:
     uint16_t phy_read(uint8_t reg);
     void skip_rx_frame(uint32_t words);
     void reap_tx_status();
+    void write_tx_words(const uint8_t* p, uint32_t length, bool may_read_past);
+    void write_tx_chain(const PacketBuffer& frame);
 
     uintptr_t base_;
     BufferPool& pool_;
