@@ -83,6 +83,16 @@ if(TARGET quasi_ports_dpdk)
   set_tests_properties(dpdk_eal_start_stop PROPERTIES LABELS dpdk RUN_SERIAL TRUE TIMEOUT 120)
 endif()
 
+# quasi-perf --link af_packet (tests/interop/perf_tap.sh with QUASI_PERF_LINK): every test,
+# generic and specialized, quasi on net_af_packet over a veth against the kernel's
+# sockets, both ends' counts checked, every mbuf home; root (else skipped); ~15 s.
+if(TARGET quasi_ports_dpdk AND TARGET quasi-perf)
+  add_test(NAME dpdk_perf_af_packet
+    COMMAND timeout --kill-after=5 240 bash ${PROJECT_SOURCE_DIR}/tests/interop/perf_tap.sh ${CMAKE_BINARY_DIR})
+  set_tests_properties(dpdk_perf_af_packet PROPERTIES LABELS "dpdk;interop" ENVIRONMENT QUASI_PERF_LINK=af_packet
+                       RUN_SERIAL TRUE TIMEOUT 250 SKIP_RETURN_CODE 77)
+endif()
+
 # Transmit checksum offload on DPDK's net_tap (it offers TCP/UDP checksum offload), the
 # kernel as peer in the namespace where net_tap makes its tap (~15 s).
 if(TARGET quasi_ports_dpdk)
