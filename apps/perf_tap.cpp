@@ -100,7 +100,8 @@ struct QuasiOnTap {
     Stack stack;
     int wait_fd;  // the tap's descriptor; -1: a DPDK port, busy-polled
 
-    QuasiOnTap(Netif& device, int fd, BufferPool& pool, const Clock& clock) : stack(config(), clock, &pool), wait_fd(fd) {
+    QuasiOnTap(Netif& device, int fd, BufferPool& pool, const Clock& clock)
+        : stack(config(), clock, &pool), wait_fd(fd) {
         stack.add_interface(device, kQuasiAddr, kPrefixLen);
     }
     static Stack::Config config() {

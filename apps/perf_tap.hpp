@@ -67,8 +67,8 @@ private:
     SteadyClock clock_;
     std::unique_ptr<BufferPool> own_pool_;  // the tap's
     std::unique_ptr<TapNetif> tap_;
-    std::unique_ptr<app::DpdkLink> dpdk_;   // af_packet: EAL and the port
-    BufferPool* pool_ = nullptr;             // the device's buffers
+    std::unique_ptr<app::DpdkLink> dpdk_;  // af_packet: EAL and the port
+    BufferPool* pool_ = nullptr;           // the device's buffers
     Netif* device_ = nullptr;
 };
 

@@ -202,7 +202,8 @@ void print_header(const Options& o) {
     else
         std::snprintf(window, sizeof window, "%g s", o.duration_s);
     std::printf("quasi-perf: link %s%s, mode %s%s%s; each run: %g s warm-up, then %s; %u run(s) of each\n",
-                o.link.c_str(), o.tap ? (std::string(" (") + o.tap->description() + ")").c_str() : "", o.mode.c_str(), has(o.baselines, "kernel") ? ", kernel across a veth pair" : "",
+                o.link.c_str(), o.tap ? (std::string(" (") + o.tap->description() + ")").c_str() : "", o.mode.c_str(),
+                has(o.baselines, "kernel") ? ", kernel across a veth pair" : "",
                 has(o.baselines, "lwip") ? ", lwIP 2.1.3 in memory" : "", o.warmup_s, window, o.repeat);
 }
 

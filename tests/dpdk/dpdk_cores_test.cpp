@@ -269,7 +269,7 @@ TEST(DpdkCores, AFlowSplitAcrossQueuesCountsPathSwitchesAndReordering) {
     arrive(owner, tcp_frame(pool, self, 7, peer, 40000));  // the reverse direction: the same flow
     EXPECT_EQ(receive(owner), 2u);
     EXPECT_EQ(cores[owner]->path_switches(), 0u);  // one path so far
-    arrive(other, segment());  // rolled over: the other core forwards it
+    arrive(other, segment());                      // rolled over: the other core forwards it
     EXPECT_EQ(receive(other), 0u);
     EXPECT_EQ(cores[other]->forwarded(), 1u);
     EXPECT_EQ(receive(owner), 1u);

@@ -129,9 +129,9 @@ uint16_t flow_owner(std::span<const uint8_t> f, uint16_t cores, const FlowHash& 
     if (cores <= 1) return 0;
     FrameFlow flow;
     switch (parse_flow(f, flow)) {
-    case FrameKind::arp: return kAllCores;
-    case FrameKind::other: return 0;  // the core that got it drops it
-    case FrameKind::ipv4: break;
+        case FrameKind::arp: return kAllCores;
+        case FrameKind::other: return 0;  // the core that got it drops it
+        case FrameKind::ipv4: break;
     }
     return owner_of(flow.src, flow.dst, flow.sport, flow.dport, flow.protocol, cores, how);
 }
