@@ -48,9 +48,12 @@ public:
                          (unsigned long long)c.tx_copied, (unsigned long long)c.tx_checksum_offloaded);
             if (!steering_) continue;
             const dpdk::SteeredNetif& s = steering_->netif(q);
-            std::fprintf(out, "dpdk: core %u steering: kept %llu frames, forwarded %llu, forward drops %llu\n", q,
-                         (unsigned long long)s.own(), (unsigned long long)s.forwarded(),
-                         (unsigned long long)s.forward_dropped());
+            std::fprintf(out,
+                         "dpdk: core %u steering: kept %llu frames, forwarded %llu, forward drops %llu, "
+                         "flow path switches %llu, TCP segments out of their sender's order %llu\n",
+                         q, (unsigned long long)s.own(), (unsigned long long)s.forwarded(),
+                         (unsigned long long)s.forward_dropped(), (unsigned long long)s.path_switches(),
+                         (unsigned long long)s.reordered());
         }
         if (steering_) steering_->drain();  // frames forwarded to a core that had stopped
         size_t out_of_pool = port_->mbufs_in_use();

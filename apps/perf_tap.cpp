@@ -1,6 +1,7 @@
 #include "apps/perf_tap.hpp"
 
 #include "apps/app_common.hpp"
+#include "apps/app_dpdk.hpp"
 #include "apps/perf_kernel.hpp"
 #include "apps/perf_quasi_end.hpp"
 
@@ -94,13 +95,14 @@ bool configure_kernel_side(const char* name, std::string& error) {
     return ok;
 }
 
-// One run's quasi stack on the tap, polled on this thread.
+// One run's quasi stack on the tap (or the DPDK port), polled on this thread.
 struct QuasiOnTap {
     Stack stack;
-    TapNetif& tap;
+    int wait_fd;  // the tap's descriptor; -1: a DPDK port, busy-polled
 
-    QuasiOnTap(TapNetif& t, BufferPool& pool, const Clock& clock) : stack(config(), clock, &pool), tap(t) {
-        stack.add_interface(tap, kQuasiAddr, kPrefixLen);
+    QuasiOnTap(Netif& device, int fd, BufferPool& pool, const Clock& clock)
+        : stack(config(), clock, &pool), wait_fd(fd) {
+        stack.add_interface(device, kQuasiAddr, kPrefixLen);
     }
     static Stack::Config config() {
         Stack::Config c;
@@ -111,8 +113,8 @@ struct QuasiOnTap {
     // nothing either, sleeps until a frame arrives, at most 1 ms (its timers' due times
     // are not finer than that here).
     void poll(bool idle) {
-        if (stack.poll() == 0 && idle) {
-            pollfd p{tap.fd(), POLLIN, 0};
+        if (stack.poll() == 0 && idle && wait_fd >= 0) {
+            pollfd p{wait_fd, POLLIN, 0};
             ::poll(&p, 1, 1);
         }
     }
@@ -282,21 +284,40 @@ std::unique_ptr<TapPeer> TapPeer::create(std::string& error) {
         return nullptr;
     }
     std::unique_ptr<TapPeer> t(new TapPeer);
-    t->ns_ = new_namespace(error);
-    if (t->ns_ < 0 || !t->set_up(error)) return nullptr;
+    if (!t->open_namespace(error) || !t->set_up(error)) return nullptr;
     return t;
 }
 
-bool TapPeer::set_up(std::string& error) {
+std::unique_ptr<TapPeer> TapPeer::create_af_packet(const std::vector<std::string>& eal_args, std::string& error) {
+    if (geteuid() != 0) {
+        error = "needs root (it creates a network namespace and a veth pair in it); run it with sudo";
+        return nullptr;
+    }
+    std::unique_ptr<TapPeer> t(new TapPeer);
+    if (!t->open_namespace(error) || !t->set_up_af_packet(eal_args, error)) return nullptr;
+    return t;
+}
+
+// A namespace of our own, without IPv6 (the kernel would send router solicitations and
+// MLD reports to quasi).
+bool TapPeer::open_namespace(std::string& error) {
+    ns_ = new_namespace(error);
+    if (ns_ < 0) return false;
     char link[64] = {};
     std::string self = "/proc/self/fd/" + std::to_string(ns_);
     if (readlink(self.c_str(), link, sizeof link - 1) > 0) netns_id_ = link;
-    pool_ = std::make_unique<BufferPool>(BufferPool::Config{.count = 4096});
-    // The tap is created in the namespace of the thread that opens /dev/net/tun.
-    return in_namespace(ns_, error, [&] {
-        // No IPv6: the kernel would send router solicitations and MLD reports to quasi.
+    return in_namespace(ns_, error, [] {
         write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
         write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+        return true;
+    });
+}
+
+bool TapPeer::set_up(std::string& error) {
+    own_pool_ = std::make_unique<BufferPool>(BufferPool::Config{.count = 4096});
+    pool_ = own_pool_.get();
+    // The tap is created in the namespace of the thread that opens /dev/net/tun.
+    return in_namespace(ns_, error, [&] {
         int err = 0;
         TapNetif::Config config;
         config.mode = TapNetif::Mode::create_only;
@@ -305,13 +326,44 @@ bool TapPeer::set_up(std::string& error) {
             error = std::string("cannot create the tap: ") + std::strerror(err) + " (" + TapNetif::open_error_hint(err) + ")";
             return false;
         }
+        device_ = tap_.get();
         return configure_kernel_side(kTapName, error);
+    });
+}
+
+bool TapPeer::set_up_af_packet(const std::vector<std::string>& eal_args, std::string& error) {
+    // Commands run from a thread inside the namespace (a child takes its thread's).
+    auto run = [&](const std::string& command) {
+        if (std::system(("timeout 10 " + command + " >/dev/null 2>&1").c_str()) == 0) return true;
+        error = "failed: " + command;
+        return false;
+    };
+    return in_namespace(ns_, error, [&] {
+        // The kernel's end sends finished frames: the PMD's ring frames (2 KiB) would
+        // truncate a GSO frame, and nothing completes a partial checksum after it.
+        bool ok = run(std::string("ip link add ") + kTapName + " type veth peer name " + kTapName + "q") &&
+                  run(std::string("ethtool -K ") + kTapName + " tx off tso off gso off") &&
+                  run(std::string("ethtool -K ") + kTapName + "q gro off") &&
+                  run(std::string("ip link set ") + kTapName + "q up") && configure_kernel_side(kTapName, error);
+        if (!ok) return false;
+        app::DpdkLinkConfig config;
+        config.eal_args = eal_args;
+        config.eal_args.push_back(std::string("--vdev=net_af_packet0,iface=") + kTapName + "q");
+        dpdk_ = app::open_dpdk_link("quasi-perf", config, &error);
+        if (!dpdk_) return false;
+        pool_ = &dpdk_->pool(0);
+        device_ = &dpdk_->netif(0);
+        return true;
     });
 }
 
 TapPeer::~TapPeer() {
     tap_.reset();  // the tap goes with its descriptor (not persistent)...
-    if (ns_ >= 0) ::close(ns_);  // ...and the namespace with its last reference
+    if (dpdk_) {
+        dpdk_->finish(stderr);  // the port's counters; mbufs still out (none)
+        dpdk_.reset();
+    }
+    if (ns_ >= 0) ::close(ns_);  // ...and the namespace (and its veth pair) with its last reference
 }
 
 RunResult TapPeer::run(const RunSpec& spec, const Progress& progress) {
@@ -321,7 +373,7 @@ RunResult TapPeer::run(const RunSpec& spec, const Progress& progress) {
     std::thread far_thread([&] { kernel_far_end(ns_, spec, far); });
     far.wait_ready();
     {
-        QuasiOnTap q(*tap_, *pool_, clock_);
+        QuasiOnTap q(*device_, tap_ ? tap_->fd() : -1, *pool_, clock_);
         if (far.failed)
             r.error = "the kernel's end did not start in the namespace";
         else if (spec.test == Test::tcp_crr)
@@ -339,7 +391,7 @@ RunResult TapPeer::run(const RunSpec& spec, const Progress& progress) {
     far_thread.join();
     // Frames the kernel sent to this run's stack would reach the next one's: drop them.
     std::array<PacketPtr, kBurst> burst;
-    while (tap_->rx_burst(burst) > 0)
+    while (device_->rx_burst(burst) > 0)
         for (PacketPtr& p : burst) p.reset();
     r.total = with_far(r.total, far);
     return r;

@@ -10,6 +10,12 @@
 // it goes with its descriptor, and the namespace with its last reference, so whether
 // quasi-perf returns, fails or dies on a signal, nothing it made outlives it. Needs
 // root (CAP_NET_ADMIN and CAP_SYS_ADMIN).
+//
+// quasi-perf --link af_packet: the same, but quasi's device is DPDK's net_af_packet on
+// a veth pair made in that namespace: the kernel's end qperf0 (198.18.0.2/24, sending
+// finished frames: no TSO/GSO, software checksums), quasi's end qperf0q without an
+// address. EAL starts on a thread inside the namespace, because the PMD's packet
+// sockets bind to the interface in the namespace they are made in.
 #pragma once
 
 #include "apps/perf_run.hpp"
@@ -18,6 +24,11 @@
 
 #include <memory>
 #include <string>
+#include <vector>
+
+namespace quasi::app {
+class DpdkLink;
+}
 
 namespace quasi::perf {
 
@@ -25,6 +36,9 @@ class TapPeer {
 public:
     // nullptr and `error` set when not root, or the namespace or the tap cannot be made.
     static std::unique_ptr<TapPeer> create(std::string& error);
+    // --link af_packet: EAL's arguments (the vdev is added); nullptr and `error` set as
+    // above, or when EAL or the port cannot start (or quasi was built without DPDK).
+    static std::unique_ptr<TapPeer> create_af_packet(const std::vector<std::string>& eal_args, std::string& error);
     ~TapPeer();
     TapPeer(const TapPeer&) = delete;
     TapPeer& operator=(const TapPeer&) = delete;
@@ -33,20 +47,29 @@ public:
     // end on a thread in the namespace; both ends' counts in the result.
     RunResult run(const RunSpec& spec, const Progress& progress);
 
-    const char* tap_name() const { return tap_->name(); }
+    const char* tap_name() const { return dpdk_ ? "qperf0q (net_af_packet)" : tap_->name(); }
+    const char* description() const {
+        return dpdk_ ? "quasi on DPDK's net_af_packet over a veth, the kernel's sockets as the peer"
+                     : "quasi on a tap, the kernel's sockets as the peer";
+    }
     // The namespace as /proc/PID/ns/net links name it ("net:[INODE]"), for checks that
     // it is gone once quasi-perf is.
     const std::string& netns_id() const { return netns_id_; }
 
 private:
     TapPeer() = default;
+    bool open_namespace(std::string& error);
     bool set_up(std::string& error);
+    bool set_up_af_packet(const std::vector<std::string>& eal_args, std::string& error);
 
     int ns_ = -1;
     std::string netns_id_;
     SteadyClock clock_;
-    std::unique_ptr<BufferPool> pool_;
+    std::unique_ptr<BufferPool> own_pool_;  // the tap's
     std::unique_ptr<TapNetif> tap_;
+    std::unique_ptr<app::DpdkLink> dpdk_;  // af_packet: EAL and the port
+    BufferPool* pool_ = nullptr;           // the device's buffers
+    Netif* device_ = nullptr;
 };
 
 }  // namespace quasi::perf

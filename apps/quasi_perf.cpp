@@ -72,7 +72,7 @@ bool has(const std::vector<std::string>& list, const char* name) {
 std::vector<Path> paths_of(const Options& o, Test t) {
     std::vector<Path> paths;
     // On the tap the kernel sends TCP_MAERTS: quasi has nothing to specialize.
-    bool specializable = can_specialize(t) && !(o.link == "tap" && t == Test::tcp_maerts);
+    bool specializable = can_specialize(t) && !(o.tap && t == Test::tcp_maerts);
     // TCP_CRR runs generic even under --mode specialized: see can_specialize().
     if (o.mode != "specialized" || !specializable) paths.push_back(Path::generic);
     if (o.mode != "generic" && specializable) paths.push_back(Path::specialized);
@@ -122,8 +122,10 @@ int parse(int argc, char** argv, Options& o) {
                    "the link between the two quasi stacks (mem: both in this process, no root; dpdk: a DPDK "
                    "net_ring pair, EAL's arguments after `--`, default -l 0 --no-huge --no-pci -m 256 --no-shconf); "
                    "tap: one quasi stack on a tap, the Linux kernel's sockets as the peer, in a network namespace "
-                   "quasi-perf creates and that goes with it (root; quasi 198.18.0.1, the kernel 198.18.0.2)")
-        ->check(CLI::IsMember({"mem", "dpdk", "tap"}))
+                   "quasi-perf creates and that goes with it (root; quasi 198.18.0.1, the kernel 198.18.0.2); "
+                   "af_packet: the same with quasi on DPDK's net_af_packet over a veth pair in that namespace "
+                   "(EAL's arguments after `--` as for dpdk; the vdev is added)")
+        ->check(CLI::IsMember({"mem", "dpdk", "tap", "af_packet"}))
         ->capture_default_str();
     app.add_option("--mode", o.mode, "quasi's send path: generic (send()), specialized (a JIT send handle), both")
         ->check(CLI::IsMember({"generic", "specialized", "both"}))
@@ -200,7 +202,8 @@ void print_header(const Options& o) {
     else
         std::snprintf(window, sizeof window, "%g s", o.duration_s);
     std::printf("quasi-perf: link %s%s, mode %s%s%s; each run: %g s warm-up, then %s; %u run(s) of each\n",
-                o.link.c_str(), o.tap ? " (quasi on a tap, the kernel's sockets as the peer)" : "", o.mode.c_str(), has(o.baselines, "kernel") ? ", kernel across a veth pair" : "",
+                o.link.c_str(), o.tap ? (std::string(" (") + o.tap->description() + ")").c_str() : "", o.mode.c_str(),
+                has(o.baselines, "kernel") ? ", kernel across a veth pair" : "",
                 has(o.baselines, "lwip") ? ", lwIP 2.1.3 in memory" : "", o.warmup_s, window, o.repeat);
 }
 
@@ -227,11 +230,16 @@ void print_json(const Options& o, const nlohmann::json& load_start, const std::v
 
 }  // namespace
 
-// --link dpdk: EAL and the net_ring pair, for the whole run.
-std::unique_ptr<quasi::app::DpdkRingLink> open_dpdk(Options& o, QuasiLink& link) {
+// EAL's arguments when none follow `--`: no hugepages, no PCI, a run directory of our own.
+void default_eal_args(Options& o) {
     if (o.eal_args.empty())
         o.eal_args = {"-l", "0", "--no-huge", "--no-pci", "-m", "256", "--no-shconf", "--no-telemetry",
                       "--file-prefix=quasi-perf-" + std::to_string(getpid()), "--log-level=lib.eal:warning"};
+}
+
+// --link dpdk: EAL and the net_ring pair, for the whole run.
+std::unique_ptr<quasi::app::DpdkRingLink> open_dpdk(Options& o, QuasiLink& link) {
+    default_eal_args(o);
     std::string error;
     auto ring = quasi::app::open_dpdk_ring_link("quasi-perf", o.eal_args, &error);
     if (!ring) {
@@ -274,10 +282,12 @@ int main(int argc, char** argv) {
         }
     }
     std::unique_ptr<TapPeer> tap;
-    if (o.link == "tap") {
+    if (o.link == "tap" || o.link == "af_packet") {
         std::string error;
-        if (!(tap = TapPeer::create(error))) {
-            std::fprintf(stderr, "quasi-perf: --link tap: %s\n", error.c_str());
+        if (o.link == "af_packet") default_eal_args(o);
+        tap = o.link == "tap" ? TapPeer::create(error) : TapPeer::create_af_packet(o.eal_args, error);
+        if (!tap) {
+            std::fprintf(stderr, "quasi-perf: --link %s: %s\n", o.link.c_str(), error.c_str());
             return 1;
         }
         o.tap = tap.get();

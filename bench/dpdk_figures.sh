@@ -8,9 +8,12 @@
 #     QUASI_FIGURES_SECONDS each (default 1).
 #  2. 1 -> 2 cores on net_ring: bench's quasi-dpdk-scale (a stack pair per core, each on
 #     its own queue pair and mempools, generic send()).
-#  3. Against the Linux kernel (root only): tests/interop/tcp_bulk.sh, 64 MiB each way at
-#     once through quasi-echo, quasi on a tap and on net_af_packet over a veth (MB/s per
-#     direction, part 1 of the test).
+#  3. Against the Linux kernel (root only): quasi-perf UDP_STREAM 64 B and TCP_STREAM
+#     1448 B, generic and specialized, quasi on a tap (--link tap) and on DPDK's
+#     net_af_packet over a veth (--link af_packet), the kernel's sockets as the peer in a
+#     namespace quasi-perf makes (the kernel's receiver counts); then
+#     tests/interop/tcp_bulk.sh, 64 MiB each way at once through quasi-echo, on both
+#     (MB/s per direction, part 1 of the test).
 # EAL runs without hugepages or PCI; nothing leaves the machine (net_ring is memory;
 # the veth lives in namespaces the test creates, 198.18.20.0/24).
 set -euo pipefail
@@ -33,20 +36,25 @@ for link in mem dpdk; do
   "$PERF" --link "$link" --test TCP_STREAM --mode both --duration "$SECS" --warmup 0.3 \
     --repeat "$REPEAT" --json --no-progress >"$TMP/tcp-$link.json"
 done
-python3 - "$TMP" <<'PY'
+# table TMP LINK_A LINK_B: generic and specialized medians per link, and LINK_B / LINK_A.
+table() {
+  python3 - "$@" <<'PY'
 import json, sys
-tmp = sys.argv[1]
+tmp, links = sys.argv[1], sys.argv[2:]
 rows = [("UDP_STREAM", "64", "pps", 1e6, "Mpps", "udp"), ("TCP_STREAM", "1448", "gbps", 1, "Gbit/s", "tcp")]
-print(f"{'test':<18} {'link':<5} {'generic':>10} {'specialized':>12} {'spec/gen':>9} {'dpdk/mem (generic)':>19}")
+ratio_name = f"{links[1]}/{links[0]} (generic)"
+print(f"{'test':<18} {'link':<9} {'generic':>10} {'specialized':>12} {'spec/gen':>9} {ratio_name:>24}")
 for test, size, key, scale, unit, f in rows:
     base = None
-    for link in ("mem", "dpdk"):
+    for link in links:
         r = json.load(open(f"{tmp}/{f}-{link}.json"))["results"][test][size]
         g, s = r["generic"][key]["median"] / scale, r["specialized"][key]["median"] / scale
         ratio = next(iter(r["ratios"].values()))["median"]
         base = base or g
-        print(f"{test + ' ' + size + ' B':<18} {link:<5} {g:>7.2f} {unit:<3}{s:>9.2f} {unit:<3}{ratio:>6.2f}x {g / base:>18.2f}x")
+        print(f"{test + ' ' + size + ' B':<18} {link:<9} {g:>7.3f} {unit:<3}{s:>9.3f} {unit:<3}{ratio:>6.2f}x {g / base:>23.2f}x")
 PY
+}
+table "$TMP" mem dpdk
 
 echo
 echo "== 2. quasi-dpdk-scale: 1 -> 2 cores on net_ring"
@@ -57,7 +65,18 @@ if [[ $EUID -ne 0 ]]; then
   echo "== 3. against the kernel: skipped (needs root for namespaces)"
   exit 0
 fi
-echo "== 3. tcp_bulk.sh: 64 MiB each way at once through quasi-echo, the kernel as peer"
+echo "== 3. quasi-perf against the kernel: quasi on a tap vs on net_af_packet over a veth (medians of $REPEAT x $SECS s; load $(cut -d' ' -f1 /proc/loadavg))"
+for link in tap af_packet; do
+  "$PERF" --link "$link" --test UDP_STREAM --sizes 64 --mode both --duration "$SECS" --warmup 0.3 \
+    --repeat "$REPEAT" --json --no-progress >"$TMP/udp-$link.json" 2>"$TMP/perf-$link.err"
+  "$PERF" --link "$link" --test TCP_STREAM --mode both --duration "$SECS" --warmup 0.3 \
+    --repeat "$REPEAT" --json --no-progress >"$TMP/tcp-$link.json" 2>>"$TMP/perf-$link.err"
+done
+table "$TMP" tap af_packet
+echo "   (load average now $(cut -d' ' -f1 /proc/loadavg))"
+
+echo
+echo "== 3b. tcp_bulk.sh: 64 MiB each way at once through quasi-echo, the kernel as peer"
 for link in tap dpdk; do
   QUASI_INTEROP_LINK=$link taskset -c 0 timeout 150 bash "$ROOT/tests/interop/tcp_bulk.sh" "$B" >"$TMP/bulk-$link.log" 2>&1 || true
   line="$(grep -m1 'quasi as server: .* MB/s' "$TMP/bulk-$link.log" || echo 'no figure (test failed)')"

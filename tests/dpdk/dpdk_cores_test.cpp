@@ -204,6 +204,109 @@ TEST(DpdkCores, ConnectionsACoreOpensComeBackToIt) {
     EXPECT_EQ(server.accepted, 64);
 }
 
+// A queue of frames put there by the test (a device queue that delivers what it is told).
+class ScriptedQueue final : public Netif {
+public:
+    std::vector<PacketPtr> pending;
+    size_t rx_burst(std::span<PacketPtr> out) override {
+        size_t n = 0;
+        for (; n < out.size() && n < pending.size(); ++n) out[n] = std::move(pending[n]);
+        pending.erase(pending.begin(), pending.begin() + long(n));
+        return n;
+    }
+    size_t tx_burst(std::span<PacketPtr> frames) override { return frames.size(); }
+    MacAddr mac() const override { return {}; }
+    uint16_t mtu() const override { return 1500; }
+    const char* name() const override { return "scripted"; }
+};
+
+// A TCP segment's headers (Ethernet, IPv4, TCP with NOP, NOP, timestamps): what steering
+// reads. tsval 0: no options.
+PacketPtr tcp_frame(BufferPool& pool, Ipv4Addr src, uint16_t sport, Ipv4Addr dst, uint16_t dport, uint32_t tsval = 0) {
+    PacketPtr p = pool.alloc();
+    size_t len = tsval ? 66 : 54;
+    uint8_t* d = p->append(len);
+    std::memset(d, 0, len);
+    store_be16(d + 12, 0x0800);
+    d[14] = 0x45;
+    d[23] = 6;
+    store_be32(d + 26, src.value);
+    store_be32(d + 30, dst.value);
+    store_be16(d + 34, sport);
+    store_be16(d + 36, dport);
+    d[46] = uint8_t((len - 34) / 4 << 4);
+    if (tsval) {
+        d[54] = 1, d[55] = 1, d[56] = 8, d[57] = 10;
+        store_be32(d + 58, tsval);
+    }
+    return p;
+}
+
+// net_af_packet's kernel fanout may move a flow to another queue's socket while the
+// flow's own socket is 3/4 full (PACKET_FANOUT_FLAG_ROLLOVER): its frames then reach the
+// owning core by two paths, out of their order on the wire. The core counts each frame
+// whose path differs from its flow's previous frame (either direction of the flow), and
+// each TCP segment whose timestamp is older than its flow's previous one.
+TEST(DpdkCores, AFlowSplitAcrossQueuesCountsPathSwitchesAndReordering) {
+    std::string error;
+    auto steering = dpdk::FlowSteering::create("qsplit", 2, &error);
+    ASSERT_TRUE(steering) << error;
+    BufferPool pool(BufferPool::Config{.count = 64});
+    ScriptedQueue queues[2];
+    dpdk::SteeredNetif* cores[2] = {&steering->attach(0, queues[0], pool), &steering->attach(1, queues[1], pool)};
+    const Ipv4Addr peer = RingStacks::addr_a, self = RingStacks::addr_b;
+    auto segment = [&] { return tcp_frame(pool, peer, 40000, self, 7); };
+    const uint16_t owner = dpdk::flow_owner(peer, 40000, self, 7, 6, 2), other = uint16_t(1 - owner);
+    std::array<PacketPtr, 8> got;
+    auto receive = [&](uint16_t core) {
+        size_t n = cores[core]->rx_burst(got);
+        for (auto& p : got) p.reset();
+        return n;
+    };
+    auto arrive = [&](uint16_t queue, PacketPtr frame) { queues[queue].pending.push_back(std::move(frame)); };
+
+    arrive(owner, segment());
+    arrive(owner, tcp_frame(pool, self, 7, peer, 40000));  // the reverse direction: the same flow
+    EXPECT_EQ(receive(owner), 2u);
+    EXPECT_EQ(cores[owner]->path_switches(), 0u);  // one path so far
+    arrive(other, segment());                      // rolled over: the other core forwards it
+    EXPECT_EQ(receive(other), 0u);
+    EXPECT_EQ(cores[other]->forwarded(), 1u);
+    EXPECT_EQ(receive(owner), 1u);
+    EXPECT_EQ(cores[owner]->path_switches(), 1u);
+    arrive(owner, segment());  // and back on the owner's own queue
+    arrive(owner, segment());
+    EXPECT_EQ(receive(owner), 2u);
+    EXPECT_EQ(cores[owner]->path_switches(), 2u);
+    // Another flow's first frame, by the other path, is no switch.
+    Ipv4Addr peer2 = Ipv4Addr::from_octets(198, 18, 0, 3);
+    uint16_t owner2 = dpdk::flow_owner(peer2, 40001, self, 7, 6, 2);
+    arrive(uint16_t(1 - owner2), tcp_frame(pool, peer2, 40001, self, 7));
+    receive(uint16_t(1 - owner2));
+    EXPECT_EQ(receive(owner2), 1u);
+    EXPECT_EQ(cores[0]->path_switches() + cores[1]->path_switches(), 2u);
+    EXPECT_EQ(cores[0]->reordered() + cores[1]->reordered(), 0u);  // no timestamps so far
+
+    // Order by the sender's timestamps: the rolled-over segment (TSval 101) overtakes
+    // the one still in the other queue (100); equal TSvals and a wrap are in order.
+    auto stamped = [&](uint32_t tsval) { return tcp_frame(pool, peer, 40000, self, 7, tsval); };
+    arrive(owner, stamped(0xfffffff0));
+    arrive(owner, stamped(99));  // after the wrap: newer
+    arrive(owner, stamped(99));
+    EXPECT_EQ(receive(owner), 3u);
+    EXPECT_EQ(cores[owner]->reordered(), 0u);
+    arrive(other, stamped(101));
+    EXPECT_EQ(receive(other), 0u);
+    arrive(owner, stamped(100));
+    EXPECT_EQ(receive(owner), 2u);  // the forwarded 101 first, then the queue's 100
+    EXPECT_EQ(cores[owner]->reordered(), 1u);
+    arrive(owner, tcp_frame(pool, peer, 40000, self, 7));  // no timestamp: 100 still stands
+    arrive(owner, stamped(100));
+    EXPECT_EQ(receive(owner), 2u);
+    EXPECT_EQ(cores[owner]->reordered(), 1u);
+    EXPECT_EQ(pool.available(), 64u);  // every frame freed
+}
+
 }  // namespace
 }  // namespace quasi::test
 

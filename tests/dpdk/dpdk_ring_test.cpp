@@ -90,6 +90,38 @@ TEST(DpdkRing, ResetWithDataInFlightLeavesNoMbufOut) {
     EXPECT_EQ(s.shut_down(), 0u);
 }
 
+// A transmit ring that fills: DpdkNetif retries the short burst, then leaves the frames
+// the device did not take with the caller (counted as refused), never dropping one
+// silently; taken plus refused is every frame offered, and all mbufs come back.
+TEST(DpdkRing, ShortTransmitBurstIsRetriedThenLeftToTheCaller) {
+    RingStacks s;
+    dpdk::DpdkNetif& tx = s.port_a->netif(0);
+    const dpdk::DpdkNetif::Counters before = tx.counters();
+    constexpr size_t kBurst = 64, kBursts = 24;  // 1536 frames: more than the 1024-entry ring holds
+    size_t taken = 0, left = 0;
+    for (size_t round = 0; round < kBursts; ++round) {
+        std::array<PacketPtr, kBurst> frames;
+        for (PacketPtr& f : frames) {
+            f = s.port_a->pool(0).alloc();
+            ASSERT_TRUE(f);
+            std::memset(f->append(60), 0, 60);  // to nobody's MAC: B drops them later
+        }
+        size_t n = tx.tx_burst(frames);
+        taken += n;
+        for (size_t i = 0; i < kBurst; ++i) {
+            EXPECT_EQ(bool(frames[i]), i >= n) << "round " << round << " frame " << i;
+            left += bool(frames[i]);
+        }
+    }  // the frames left with the caller are freed here
+    const dpdk::DpdkNetif::Counters after = tx.counters();
+    EXPECT_GT(left, 0u);  // the ring did fill
+    EXPECT_EQ(taken + left, kBurst * kBursts);
+    EXPECT_EQ(after.tx_frames - before.tx_frames, taken);
+    EXPECT_EQ(after.tx_refused - before.tx_refused, left);
+    EXPECT_GE(after.tx_short_bursts - before.tx_short_bursts, 3u);  // a full ring: every retry of the first short burst
+    EXPECT_EQ(s.shut_down(), 0u);
+}
+
 // Frames no stack wants: runts, a bad IPv4 checksum, an unknown EtherType, a frame
 // for another MAC, a UDP datagram with a bad length. Each is counted as a drop and
 // its mbuf goes back.

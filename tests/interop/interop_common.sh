@@ -173,12 +173,17 @@ qi_expect_cores_carried() {
 # EAL without hugepages or PCI (platforms notes), quasi's lcore 1 busy-polling while
 # the kernel peer is pinned to core 0 by the caller; QUASI_DPDK_LCORES overrides -l,
 # and the af_packet vdev gets one queue pair (qpairs, a kernel fanout group member) per lcore.
-# A run directory per test (--file-prefix) that quasi removes at exit.
+# A run directory per test (--file-prefix) that quasi removes at exit. Several queues:
+# rings of 1024 frames (DPDK's default 512), so that a window of quasi's (256 KiB, ~180
+# segments, and the kernel's ACKs) stays below the 3/4 mark where the kernel's fanout
+# rolls a flow over to another queue's socket, reordering it (tcp_bulk.sh).
 qi_link_args() {
   if qi_dpdk; then
+    local vdev="net_af_packet0,iface=${1}q,qpairs=$(qi_cores)"
+    (($(qi_cores) > 1)) && vdev+=",framecnt=1024"
     printf '%s\n' --dpdk -- -l "${QUASI_DPDK_LCORES:-1}" --no-huge --no-pci -m 256 --no-shconf --no-telemetry \
       "--file-prefix=quasi-$QI_NAME-$$" --log-level=lib.eal:warning --log-level=pmd.net.af_packet:warning \
-      "--vdev=net_af_packet0,iface=${1}q,qpairs=$(qi_cores)"
+      "--vdev=$vdev"
   else
     printf '%s\n' --tap "$1"
   fi

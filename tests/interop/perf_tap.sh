@@ -14,12 +14,15 @@
 #    them); the test holds the namespace itself, sends SIGINT, and checks that quasi-perf
 #    is gone, the tap is gone from the namespace it held, and once it lets go nothing
 #    refers to the namespace any more.
+# QUASI_PERF_LINK=af_packet (ctest's dpdk_perf_af_packet): part 1 with quasi on DPDK's
+# net_af_packet over a veth in that namespace (--link af_packet), and every mbuf home at exit.
 # Bounded: each quasi-perf by `timeout`, the waits by qwait_for, the script by ctest.
 set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=interop_common.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/interop_common.sh"
 qi_init perf_tap "$@"
 PERF="$QI_BUILD/apps/quasi-perf"
+LINK="${QUASI_PERF_LINK:-tap}"
 [[ -x "$PERF" ]] || { printf '[perf_tap] error: %s is not built\n' "$PERF" >&2; exit 2; }
 command -v nsenter >/dev/null || { printf '[perf_tap] error: nsenter (util-linux) is missing\n' >&2; exit 2; }
 
@@ -40,13 +43,13 @@ EOF
 
 # --- 1. every test over the tap, counted on both ends -----------------------------------
 json="$QI_TMP/perf.json"
-qi_step "quasi-perf --link tap: every test, generic and specialized, 3000 messages or transactions each"
-qrun_bounded 150 "$PERF" --link tap --test UDP_STREAM,TCP_STREAM,TCP_MAERTS,UDP_RR,TCP_RR,TCP_CRR \
+qi_step "quasi-perf --link $LINK: every test, generic and specialized, 3000 messages or transactions each"
+qrun_bounded 150 "$PERF" --link "$LINK" --test UDP_STREAM,TCP_STREAM,TCP_MAERTS,UDP_RR,TCP_RR,TCP_CRR \
   --mode both --count 3000 --warmup 0 --json >"$json" 2>"$QI_TMP/perf.err"
 rc=$?
-qi_check "quasi-perf --link tap exits 0 (status $rc)" test "$rc" -eq 0
+qi_check "quasi-perf --link $LINK exits 0 (status $rc)" test "$rc" -eq 0
 cat "$QI_TMP/perf.err"
-python3 - "$json" <<'EOF'
+python3 - "$json" "$LINK" <<'EOF'
 import json, sys
 doc = json.load(open(sys.argv[1]))
 checks = fails = 0
@@ -55,7 +58,7 @@ def check(what, ok):
     checks += 1
     fails += not ok
     print(f"[perf_tap] {'ok' if ok else 'FAIL'} - {what}")
-check("the JSON names the link tap and its namespace", doc.get("link") == "tap" and doc.get("tap", {}).get("netns", "").startswith("net:["))
+check(f"the JSON names the link {sys.argv[2]} and its namespace", doc.get("link") == sys.argv[2] and doc.get("tap", {}).get("netns", "").startswith("net:["))
 res = doc.get("results", {})
 want = {"UDP_STREAM": ["64", "1472"], "TCP_STREAM": ["1448"], "TCP_MAERTS": ["1448"],
         "UDP_RR": ["64"], "TCP_RR": ["64"], "TCP_CRR": ["64"]}
@@ -90,6 +93,12 @@ qi_check "every run counted the same on both ends (above)" test $? -eq 0
 netns="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tap"]["netns"])' "$json" 2>/dev/null)"
 qi_check "after quasi-perf exited, nothing refers to its namespace ${netns:-?}" \
   eval '[[ -n "$netns" ]] && ! ns_referenced "$netns"'
+
+if [[ "$LINK" == af_packet ]]; then
+  qi_check "the DPDK port had every mbuf back in its mempool after stop" \
+    grep -q 'mbufs not in their mempools after stop: 0 of' "$QI_TMP/perf.err"
+  qi_finish
+fi
 
 # --- 2. SIGINT tears everything down ----------------------------------------------------
 out="$QI_TMP/sigint.out"

@@ -13,7 +13,10 @@
 # Both transfers run both directions at once (64 MiB each way); the reported MB/s
 # (10^6 bytes/s) is per direction. Kernel: CUBIC per socket (see tcp_common.sh).
 # With QUASI_INTEROP_LINK=dpdk (quasi-echo on net_af_packet over a veth) only part 1 runs.
-# Checks also: no RST either way, no drop that means a malformed or mishandled packet.
+# QUASI_TCP_BULK_BYTES replaces the 64 MiB (ctest's dpdk2_tcp_bulk: 16 MiB).
+# Checks also: no RST either way, no drop that means a malformed or mishandled packet
+# (on several DPDK cores, what reordering by net_af_packet's fanout causes is excused
+# when the port saw it: see tcp_bad_drops_in).
 # (The active half-close with unread data is tcp_halfclose.sh's subject.)
 # Bounded: each transfer by its own deadline and `timeout`; the whole script by ctest.
 set -uo pipefail
@@ -27,16 +30,29 @@ QIP=198.18.20.2
 TAP=qtap0
 ECHO_PORT=7
 SERVER_PORT=5001
-BYTES=$((64 << 20))
+BYTES="${QUASI_TCP_BULK_BYTES:-$((64 << 20))}"  # the dpdk2_ run (ctest) takes less: a second core proves no more with more
 
 qnetns_create tcpbulk NS || qi_die "cannot create namespace"
 qi_link "$NS" "$TAP" "$KIP/24" || qi_die "cannot create the link"
 qt_kernel_cubic "$NS"
 
-# TCP drops that no clean exchange with the kernel should cause.
+# TCP drops that no clean exchange with the kernel should cause (FILE [REORDERED]).
+# PAWS (RFC 7323 5.3) drops only segments that reach TCP out of the order the kernel
+# sent them (its TSvals never go back): an old one overtaken by a newer one that moved
+# TS.Recent (a pure ACK by data, the rest of a window by its retransmission). The tap
+# keeps order. On DPDK with several cores the port counts such segments as it hands
+# them to the stack ("TCP segments out of their sender's order"); they come from the
+# kernel's fanout moving a flow to another queue's socket while its own is 3/4 full
+# (rollover: "flow path switches"), or from the veth itself (it queues a frame on the
+# backlog of the CPU that sent it, and two CPUs' backlogs drain independently). With
+# REORDERED > 0 tcp_paws is expected, else it is a bad drop.
 tcp_bad_drops_in() {
-  grep -E '^ *drop (tcp_too_short|tcp_bad_|tcp_no_socket|tcp_ack_unsent|tcp_ooo_full|tcp_paws|tcp_data_after_fin)' "$1" || true
+  local paws='|tcp_paws'
+  (("${2:-0}" > 0)) && paws=''
+  grep -E "^ *drop (tcp_too_short|tcp_bad_|tcp_no_socket|tcp_ack_unsent|tcp_ooo_full|tcp_data_after_fin$paws)" "$1" || true
 }
+# A count the DPDK apps print per core, summed (0 on one core or a tap).
+dpdk_count_in() { grep -o "$2 [0-9]*" "$1" | awk '{ n += $NF } END { print n + 0 }'; }
 
 # ---- 1. quasi as server ----
 qi_start_echo "$NS" "$TAP" "$QIP/24" --tcp-port "$ECHO_PORT" --seconds 120
@@ -57,15 +73,22 @@ qi_check "quasi-echo exits cleanly on SIGTERM" qi_stop_echo
 echo_stats="$QI_TMP/echo-stats.txt"
 qi_echo_stats >"$echo_stats"
 sed 's/^/  /' "$echo_stats"
-qi_expect_eq "quasi as server: RSTs sent" "$(qt_stat_in "$echo_stats" tcp_resets_sent)" 0
+reordered="$(dpdk_count_in "$echo_stats" "TCP segments out of their sender's order")"
+late=0  # reordered: a segment overtaken by the close reaches the listener, which answers RST (RFC 9293 3.10.7.2)
+if ((reordered > 0)); then
+  late="$(qt_drop_in "$echo_stats" tcp_ack_to_listener)"
+  qi_step "NOTE: $reordered segments reached quasi out of the kernel's order ($(dpdk_count_in "$echo_stats" "flow path switches") frames switched path): they may meet PAWS (tcp_paws $(qt_drop_in "$echo_stats" tcp_paws)) or, past the close, the listener ($late)"
+fi
+rsts="$(qt_stat_in "$echo_stats" tcp_resets_sent)"
+qi_expect_eq "quasi as server: RSTs sent other than to reordered segments past the close" "$((rsts > late ? rsts - late : 0))" 0
 qi_expect_eq "quasi as server: RSTs received" "$(qt_stat_in "$echo_stats" tcp_resets_rx)" 0
 qi_expect_ge "quasi as server: TCP segments received" "$(qt_stat_in "$echo_stats" tcp_segments_rx)" $((BYTES / 1460))
-bad="$(qi_bad_drops_in "$echo_stats")$(tcp_bad_drops_in "$echo_stats")"
+bad="$(qi_bad_drops_in "$echo_stats")$(tcp_bad_drops_in "$echo_stats" "$reordered")"
 qi_check "quasi as server: no drops that mean malformed or mishandled packets${bad:+: $bad}" test -z "$bad"
 server_rtx="$(qt_stat_in "$echo_stats" tcp_retransmits)"
 
 if qi_dpdk; then  # quasi_tcp_client runs on a tap only: part 2 is the tap test's
-  qi_step "THROUGHPUT on DPDK net_af_packet (64 MiB each direction at once, MB/s = 10^6 B/s per direction):"
+  qi_step "THROUGHPUT on DPDK net_af_packet ($((BYTES >> 20)) MiB each direction at once, MB/s = 10^6 B/s per direction):"
   qi_step "  quasi as server: ${server_mbps:-?} MB/s (${server_secs:-?} s); retransmits: quasi ${server_rtx:-?}, kernel ${server_kretrans:-?}"
   qi_finish
 fi
@@ -94,7 +117,7 @@ client_secs="$(qt_field "$sum2" elapsed_s)"
 client_rtx="$(qt_stat_in "$out" tcp_retransmits)"
 client_kretrans="$(qt_field "$conn" kernel_total_retrans)"
 
-qi_step "THROUGHPUT (64 MiB each direction at once, MB/s = 10^6 B/s per direction):"
+qi_step "THROUGHPUT ($((BYTES >> 20)) MiB each direction at once, MB/s = 10^6 B/s per direction):"
 qi_step "  quasi as server: ${server_mbps:-?} MB/s (${server_secs:-?} s); retransmits: quasi ${server_rtx:-?}, kernel ${server_kretrans:-?}"
 qi_step "  quasi as client: ${client_mbps:-?} MB/s (${client_secs:-?} s); retransmits: quasi ${client_rtx:-?}, kernel ${client_kretrans:-?}"
 qi_finish

@@ -43,6 +43,10 @@ if(TARGET quasi_ports_dpdk)
     tcp_many 120    # ~15 s: 1000 concurrent connections
     tcp_http 120    # ~26 s: curl 32 MiB, wrk 10 s against quasi-httpd
   )
+  # The dpdk2_ runs prove what a second core adds (steering, both cores carrying
+  # connections) at smaller sizes; the 64 MiB each way and the 32 MiB body stay on one core.
+  set(QUASI_DPDK2_ENV_tcp_bulk "QUASI_TCP_BULK_BYTES=16777216")
+  set(QUASI_DPDK2_ENV_tcp_http "QUASI_TCP_HTTP_BYTES=4194304;QUASI_TCP_HTTP_WRK_SECONDS=3")
   list(LENGTH QUASI_DPDK_INTEROP_TESTS _n)
   math(EXPR _last "${_n} - 1")
   foreach(_i RANGE 0 ${_last} 2)
@@ -54,19 +58,39 @@ if(TARGET quasi_ports_dpdk)
     # between them, the af_packet vdev with two queue pairs (a kernel fanout group).
     foreach(_lcores 1 0-1)
       set(_test dpdk_${_name})
+      set(_env "QUASI_INTEROP_LINK=dpdk;QUASI_DPDK_LCORES=${_lcores}")
       if(_lcores STREQUAL "0-1")
         set(_test dpdk2_${_name})
+        list(APPEND _env ${QUASI_DPDK2_ENV_${_name}})
       endif()
       add_test(NAME ${_test}
         COMMAND taskset -c 0 timeout --kill-after=5 ${_secs} bash ${PROJECT_SOURCE_DIR}/tests/interop/${_name}.sh ${CMAKE_BINARY_DIR})
       set_tests_properties(${_test} PROPERTIES
         LABELS "dpdk;interop"
-        ENVIRONMENT "QUASI_INTEROP_LINK=dpdk;QUASI_DPDK_LCORES=${_lcores}"
+        ENVIRONMENT "${_env}"
         RUN_SERIAL TRUE
         TIMEOUT ${_ctest_secs}
         SKIP_RETURN_CODE 77)
     endforeach()
   endforeach()
+endif()
+
+# quasi-echo --dpdk's start-up errors (no hugepages, no port, a vdev that does not
+# probe) and its clean shutdown (mbufs home, run directory removed), on net_ring: ~5 s.
+if(TARGET quasi_ports_dpdk)
+  add_test(NAME dpdk_eal_start_stop
+    COMMAND taskset -c 0 bash ${PROJECT_SOURCE_DIR}/tests/dpdk/dpdk_eal_start_stop.sh ${CMAKE_BINARY_DIR})
+  set_tests_properties(dpdk_eal_start_stop PROPERTIES LABELS dpdk RUN_SERIAL TRUE TIMEOUT 120)
+endif()
+
+# quasi-perf --link af_packet (tests/interop/perf_tap.sh with QUASI_PERF_LINK): every test,
+# generic and specialized, quasi on net_af_packet over a veth against the kernel's
+# sockets, both ends' counts checked, every mbuf home; root (else skipped); ~15 s.
+if(TARGET quasi_ports_dpdk AND TARGET quasi-perf)
+  add_test(NAME dpdk_perf_af_packet
+    COMMAND timeout --kill-after=5 240 bash ${PROJECT_SOURCE_DIR}/tests/interop/perf_tap.sh ${CMAKE_BINARY_DIR})
+  set_tests_properties(dpdk_perf_af_packet PROPERTIES LABELS "dpdk;interop" ENVIRONMENT QUASI_PERF_LINK=af_packet
+                       RUN_SERIAL TRUE TIMEOUT 250 SKIP_RETURN_CODE 77)
 endif()
 
 # Transmit checksum offload on DPDK's net_tap (it offers TCP/UDP checksum offload), the

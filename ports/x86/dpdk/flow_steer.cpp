@@ -68,20 +68,72 @@ uint16_t flow_owner(Ipv4Addr a, uint16_t port_a, Ipv4Addr b, uint16_t port_b, ui
     return owner_of(a.value, b.value, port_a, port_b, protocol, cores, how);
 }
 
-uint16_t flow_owner(std::span<const uint8_t> f, uint16_t cores, const FlowHash& how) {
-    if (cores <= 1) return 0;
-    if (f.size() < 14) return 0;
+namespace {
+
+// What steering reads of a frame: IPv4 addresses and, for unfragmented TCP and UDP,
+// the ports, as the frame carries them (source first).
+struct FrameFlow {
+    uint32_t src = 0, dst = 0;
+    uint16_t sport = 0, dport = 0;
+    uint8_t protocol = 0;  // 0: no ports (ICMP, a fragment, another protocol)
+    size_t l4 = 0;         // the TCP/UDP header's offset in the frame
+};
+
+// A TCP segment's TSval (RFC 7323 3.2), if its options carry one.
+bool tcp_tsval(std::span<const uint8_t> f, size_t l4, uint32_t& tsval) {
+    if (f.size() < l4 + 20) return false;
+    size_t end = l4 + size_t(f[l4 + 12] >> 4) * 4;
+    if (end > f.size()) return false;
+    for (size_t i = l4 + 20; i < end;) {
+        uint8_t kind = f[i];
+        if (kind == 0) return false;  // end of options
+        if (kind == 1) {              // no-operation
+            ++i;
+            continue;
+        }
+        if (i + 1 >= end || f[i + 1] < 2 || i + f[i + 1] > end) return false;
+        if (kind == 8 && f[i + 1] == 10) {
+            tsval = load_be32(f.data() + i + 2);
+            return true;
+        }
+        i += f[i + 1];
+    }
+    return false;
+}
+
+enum class FrameKind { arp, ipv4, other };
+
+FrameKind parse_flow(std::span<const uint8_t> f, FrameFlow& out) {
+    if (f.size() < 14) return FrameKind::other;
     uint16_t type = load_be16(f.data() + 12);
-    if (type == 0x0806) return kAllCores;
-    if (type != 0x0800 || f.size() < 34) return 0;  // the core that got it drops it
+    if (type == 0x0806) return FrameKind::arp;
+    if (type != 0x0800 || f.size() < 34) return FrameKind::other;
     const uint8_t* ip = f.data() + 14;
     size_t ihl = size_t(ip[0] & 0x0f) * 4;
     uint8_t protocol = ip[9];
-    uint32_t src = load_be32(ip + 12), dst = load_be32(ip + 16);
+    out.src = load_be32(ip + 12);
+    out.dst = load_be32(ip + 16);
     bool fragment = (load_be16(ip + 6) & 0x3fff) != 0;  // MF or an offset
-    bool ports = !fragment && (protocol == 6 || protocol == 17) && f.size() >= 14 + ihl + 4;
-    uint16_t sport = ports ? load_be16(ip + ihl) : 0, dport = ports ? load_be16(ip + ihl + 2) : 0;
-    return owner_of(src, dst, sport, dport, ports ? protocol : 0, cores, how);
+    if (!fragment && (protocol == 6 || protocol == 17) && f.size() >= 14 + ihl + 4) {
+        out.sport = load_be16(ip + ihl);
+        out.dport = load_be16(ip + ihl + 2);
+        out.protocol = protocol;
+        out.l4 = 14 + ihl;
+    }
+    return FrameKind::ipv4;
+}
+
+}  // namespace
+
+uint16_t flow_owner(std::span<const uint8_t> f, uint16_t cores, const FlowHash& how) {
+    if (cores <= 1) return 0;
+    FrameFlow flow;
+    switch (parse_flow(f, flow)) {
+        case FrameKind::arp: return kAllCores;
+        case FrameKind::other: return 0;  // the core that got it drops it
+        case FrameKind::ipv4: break;
+    }
+    return owner_of(flow.src, flow.dst, flow.sport, flow.dport, flow.protocol, cores, how);
 }
 
 std::unique_ptr<FlowSteering> FlowSteering::create(const char* name, uint16_t cores, std::string* error) {
@@ -137,14 +189,35 @@ void SteeredNetif::hand_to(uint16_t core, PacketPtr frame) {
     }
 }
 
+void SteeredNetif::note_path(const PacketBuffer& frame, uint16_t path) {
+    FrameFlow flow;
+    if (parse_flow(frame.bytes(), flow) != FrameKind::ipv4 || flow.protocol == 0) return;
+    uint64_t a = uint64_t{flow.src} << 16 | flow.sport, b = uint64_t{flow.dst} << 16 | flow.dport;
+    uint64_t low = a < b ? a : b, high = (a < b ? b : a) | uint64_t{flow.protocol} << 48;
+    LastPath& last = last_paths_[mix(low ^ (high << 7)) % last_paths_.size()];
+    bool same = last.low == low && last.high == high;
+    if (same && last.path != path) ++path_switches_;
+    uint32_t tsval = 0;
+    bool has_tsval = flow.protocol == 6 && tcp_tsval(frame.bytes(), flow.l4, tsval);
+    // Serial-number order (RFC 7323 5.2): TSvals wrap.
+    if (same && has_tsval && last.has_tsval && int32_t(tsval - last.tsval) < 0) ++reordered_;
+    if (!has_tsval && same) {  // a segment without a timestamp leaves the last one standing
+        has_tsval = last.has_tsval;
+        tsval = last.tsval;
+    }
+    last = {low, high, path, has_tsval, tsval};
+}
+
 size_t SteeredNetif::rx_burst(std::span<PacketPtr> out) {
     size_t n = 0;
     // What other cores forwarded first: it arrived earlier than what the queue holds now.
     for (uint16_t from = 0; from < group_.cores() && n < out.size(); ++from) {
         if (from == core_) continue;
         void* p;
-        while (n < out.size() && rte_ring_sc_dequeue(group_.ring(from, core_), &p) == 0)
-            out[n++] = PacketPtr(static_cast<PacketBuffer*>(p));
+        while (n < out.size() && rte_ring_sc_dequeue(group_.ring(from, core_), &p) == 0) {
+            out[n] = PacketPtr(static_cast<PacketBuffer*>(p));
+            note_path(*out[n++], from);
+        }
     }
     if (n == out.size()) return n;
     std::array<PacketPtr, 64> burst;
@@ -167,6 +240,7 @@ size_t SteeredNetif::rx_burst(std::span<PacketPtr> out) {
             owner = core_;
         }
         if (owner == core_) {
+            note_path(*burst[i], core_);
             out[n++] = std::move(burst[i]);
             ++own_;
         } else {

@@ -28,6 +28,7 @@
 #include "stack/tcp_tuple.hpp"
 #include "stack/wire/bytes.hpp"
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -79,6 +80,19 @@ public:
     uint64_t forwarded() const { return forwarded_; }         // frames this core handed to another
     uint64_t forward_dropped() const { return forward_dropped_; }  // the other core's ring was full
     uint64_t own() const { return own_; }                     // frames from its queue it kept
+    // Frames of a TCP or UDP flow this core owns that came by another path (its own
+    // queue, or one other core's ring) than the flow's frame before them. A device that
+    // keeps each flow on one queue never causes one; net_af_packet does when the kernel's
+    // fanout rolls a flow over to another socket because its own socket's ring is full
+    // (PACKET_FANOUT_FLAG_ROLLOVER, set by DPDK 22.11's PMD). Frames on two paths reach
+    // the stack out of their order on the wire, which TCP sees as reordering (SACK,
+    // duplicate ACKs, and PAWS drops of reordered old segments, RFC 7323 5.3).
+    uint64_t path_switches() const { return path_switches_; }
+    // TCP segments handed to this core's stack with a timestamp (RFC 7323 TSval) older
+    // than their flow's previous segment: the sender's order was lost on the way, by
+    // the device or a path switch. The stack's PAWS check (RFC 7323 5.3) drops such a
+    // segment when a newer one has moved TS.Recent; with none of these, it should not.
+    uint64_t reordered() const { return reordered_; }
     uint16_t core() const { return core_; }
     uint16_t cores() const;
 
@@ -88,11 +102,23 @@ public:
 
 private:
     void hand_to(uint16_t core, PacketPtr frame);
+    // Remembers the path (a core's number: core_ for the own queue) of frame's flow.
+    void note_path(const PacketBuffer& frame, uint16_t path);
     FlowSteering& group_;
     uint16_t core_;
     Netif& queue_;
     BufferPool& pool_;
-    uint64_t forwarded_ = 0, forward_dropped_ = 0, own_ = 0;
+    uint64_t forwarded_ = 0, forward_dropped_ = 0, own_ = 0, path_switches_ = 0, reordered_ = 0;
+    // The last path of recent flows, by a hash of the flow: a flow that shares a slot
+    // with another replaces it (a switch is then missed, never invented: the flow's
+    // endpoints are kept whole).
+    struct LastPath {
+        uint64_t low = 0, high = 0;  // the two endpoints (address << 16 | port), ordered; high has the protocol
+        uint16_t path = 0;
+        bool has_tsval = false;
+        uint32_t tsval = 0;  // the last TCP segment's
+    };
+    std::array<LastPath, 256> last_paths_{};
 };
 
 class FlowSteering {
