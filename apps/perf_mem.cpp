@@ -116,17 +116,33 @@ struct MemPair {
     }
 };
 
+// A stream test's ends, connected: the sending stack (MAERTS: the far end) with its
+// Sender (send() or a handle), the receiving stack and its socket.
+struct StreamEnds {
+    bool tcp = false, reverse = false;
+    Stack *tx = nullptr, *rx = nullptr;
+    int frx = -1;
+    Sender sender;
+
+    bool open(MemPair& m, const RunSpec& spec, std::string& error) {
+        tcp = is_tcp(spec.test);
+        if (!m.open(tcp, error)) return false;
+        reverse = spec.test == Test::tcp_maerts;
+        tx = reverse ? m.b.get() : m.a.get();
+        rx = reverse ? m.a.get() : m.b.get();
+        frx = reverse ? m.fa : m.fb;
+        return sender.init(*tx, reverse ? m.fb : m.fa, spec.path, spec.size, tcp, error);
+    }
+};
+
 RunResult run_stream(MemPair& m, const RunSpec& spec, const Progress& progress) {
     RunResult r;
-    bool tcp = is_tcp(spec.test);
-    if (!m.open(tcp, r.error)) return r;
-    // MAERTS: the far end sends, this end receives.
-    bool reverse = spec.test == Test::tcp_maerts;
-    Stack& tx = reverse ? *m.b : *m.a;
-    Stack& rx = reverse ? *m.a : *m.b;
-    int ftx = reverse ? m.fb : m.fa, frx = reverse ? m.fa : m.fb;
-    Sender sender;
-    if (!sender.init(tx, ftx, spec.path, spec.size, tcp, r.error)) return r;
+    StreamEnds e;
+    if (!e.open(m, spec, r.error)) return r;
+    bool tcp = e.tcp, reverse = e.reverse;
+    Stack &tx = *e.tx, &rx = *e.rx;
+    int frx = e.frx;
+    Sender& sender = e.sender;
     std::vector<uint8_t> payload(spec.size, 0x5A), buf(256 * 1024);
     Counters c;
     auto step = [&] {
@@ -212,14 +228,12 @@ RunResult run_stream_threaded(MemPair& m, const RunSpec& spec, const Progress& p
         r.error = "a receiver thread runs the stream tests only";
         return r;
     }
-    bool tcp = is_tcp(spec.test);
-    if (!m.open(tcp, r.error)) return r;  // both stacks on this thread until the receiver starts
-    bool reverse = spec.test == Test::tcp_maerts;
-    Stack& tx = reverse ? *m.b : *m.a;
-    Stack& rx = reverse ? *m.a : *m.b;
-    int ftx = reverse ? m.fb : m.fa, frx = reverse ? m.fa : m.fb;
-    Sender sender;
-    if (!sender.init(tx, ftx, spec.path, spec.size, tcp, r.error)) return r;
+    StreamEnds e;
+    if (!e.open(m, spec, r.error)) return r;  // both stacks on this thread until the receiver starts
+    bool tcp = e.tcp, reverse = e.reverse;
+    Stack &tx = *e.tx, &rx = *e.rx;
+    int frx = e.frx;
+    Sender& sender = e.sender;
     std::vector<uint8_t> payload(spec.size, 0x5A);
     Counters c;
     ReceiverThread receiver;

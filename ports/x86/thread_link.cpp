@@ -1,19 +1,12 @@
 #include "ports/x86/thread_link.hpp"
 
+#include <bit>
 #include <cassert>
 
 namespace quasi {
 
-namespace {
-size_t round_up_pow2(size_t n) {
-    size_t p = 1;
-    while (p < n) p <<= 1;
-    return p;
-}
-}  // namespace
-
 SpscPointerRing::SpscPointerRing(size_t capacity)
-    : slots_(new PacketBuffer*[round_up_pow2(capacity)]), mask_(round_up_pow2(capacity) - 1) {}
+    : slots_(new PacketBuffer*[std::bit_ceil(capacity)]), mask_(std::bit_ceil(capacity) - 1) {}
 
 bool SpscPointerRing::push(PacketBuffer* p) {
     size_t tail = tail_.load(std::memory_order_relaxed);
