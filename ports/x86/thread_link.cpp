@@ -51,10 +51,12 @@ ThreadLink::Endpoint::Endpoint(const char* name, MacAddr mac, uint16_t mtu, size
                    return_source_) {}
 
 // Single-threaded again (the threads are joined): frames never received go back to
-// the peer's pool, this end's returned buffers to its own.
-ThreadLink::Endpoint::~Endpoint() {
-    while (PacketBuffer* p = inbox_.pop()) PacketPtr(p).reset();
-    reclaim();
+// their pools (or onto a return ring), then both ends take back what they were sent.
+ThreadLink::~ThreadLink() {
+    for (Endpoint* end : {&a_, &b_})
+        while (PacketBuffer* p = end->inbox_.pop()) PacketPtr(p).reset();
+    a_.reclaim();
+    b_.reclaim();
 }
 
 void ThreadLink::Endpoint::ReturnSource::give_back(PacketBuffer* single) {
@@ -76,8 +78,11 @@ size_t ThreadLink::Endpoint::rx_burst(std::span<PacketPtr> out) {
     while (n < out.size()) {
         PacketBuffer* p = inbox_.pop();
         if (!p) break;
-        // From here this thread frees it: into the ring back to the peer.
-        for (PacketBuffer* seg = p; seg; seg = seg->next_segment) seg->pool = &return_pool_;
+        // From here this thread frees it: the peer's buffer into the ring back to the
+        // peer; one of ours that the peer received and sent back (an ICMP echo reply
+        // is the request's buffer) straight into our pool.
+        for (PacketBuffer* seg = p; seg; seg = seg->next_segment)
+            seg->pool = seg->pool == &peer_->return_pool_ ? &pool_ : &return_pool_;
         out[n++] = PacketPtr(p);
     }
     rx_frames_ += n;

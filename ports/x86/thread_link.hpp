@@ -9,7 +9,8 @@
 // thread. The receiving end therefore re-points every segment it hands to its stack
 // at a pool over ReturnSource, whose give_back pushes the segment onto a second SPSC
 // ring back to the sender; the sender's end drains that ring (in rx_burst and
-// tx_burst) into its pool. Each endpoint must be used by one thread at a time (setup
+// tx_burst) into its pool. A buffer the receiver sends back (a reply built in the
+// request's buffer) is home again when it arrives and goes straight to its pool. Each endpoint must be used by one thread at a time (setup
 // on one thread, then each end on its own, is fine: the thread start orders them).
 #pragma once
 
@@ -57,7 +58,6 @@ public:
     public:
         Endpoint(const Endpoint&) = delete;
         Endpoint& operator=(const Endpoint&) = delete;
-        ~Endpoint() override;
 
         size_t rx_burst(std::span<PacketPtr> out) override;
         // Stops at the first frame that is oversize or finds the peer's ring full.
@@ -102,6 +102,7 @@ public:
     // pool_a / pool_b: the pools the stacks on ends a and b allocate from; they must
     // outlive the link, and the stacks must be gone before it.
     ThreadLink(BufferPool& pool_a, BufferPool& pool_b, const Config& config);
+    ~ThreadLink();
     ThreadLink(const ThreadLink&) = delete;
     ThreadLink& operator=(const ThreadLink&) = delete;
 

@@ -129,6 +129,34 @@ TEST(ThreadLinkTest, FramesCrossInOrderAndBuffersReturnToTheirPool) {
     EXPECT_EQ(pool_b.available(), pool_b.capacity());
 }
 
+// A frame sent back in its own buffer (as an ICMP echo reply is built in the
+// request's) returns to the pool it came from, not to the replier's.
+TEST(ThreadLinkTest, FrameSentBackInItsBufferGoesHome) {
+    BufferPool pool_a{BufferPool::Config{.count = 8}}, pool_b{BufferPool::Config{.count = 8}};
+    {
+        ThreadLink link(pool_a, pool_b, ThreadLink::Config{});
+        PacketPtr burst[8];
+        for (uint32_t round = 0; round < 100; ++round) {
+            for (size_t i = 0; i < 8; ++i) burst[i] = make_frame(pool_a, round * 8 + uint32_t(i));
+            ASSERT_EQ(link.a().tx_burst(burst), 8u);
+            ASSERT_EQ(link.b().rx_burst(burst), 8u);
+            ASSERT_EQ(link.b().tx_burst(burst), 8u);  // the same buffers, back to a
+            ASSERT_EQ(link.a().rx_burst(burst), 8u);
+            for (size_t i = 0; i < 8; ++i) EXPECT_EQ(sequence_of(*burst[i]), round * 8 + i);
+            for (PacketPtr& p : burst) p.reset();  // on a's side: into pool_a at once
+            EXPECT_EQ(pool_a.available(), pool_a.capacity());
+            EXPECT_EQ(pool_b.available(), pool_b.capacity());
+        }
+        // One left in flight each way when the link goes: the link puts them back.
+        burst[0] = make_frame(pool_a, 1);
+        burst[1] = make_frame(pool_b, 2);
+        ASSERT_EQ(link.a().tx_burst({burst, 1}), 1u);
+        ASSERT_EQ(link.b().tx_burst({burst + 1, 1}), 1u);
+    }
+    EXPECT_EQ(pool_a.available(), pool_a.capacity());
+    EXPECT_EQ(pool_b.available(), pool_b.capacity());
+}
+
 // ---------------------------------------------------------------------------
 // MemLink
 
