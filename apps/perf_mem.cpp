@@ -10,6 +10,8 @@
 #include "stack/socket.hpp"
 #include "stack/stack.hpp"
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 
 #include <array>
@@ -178,6 +180,40 @@ RunResult run_stream(MemPair& m, const RunSpec& spec, const Progress& progress) 
 // threads the other one may be waiting for this core, so give it up.
 inline void idle() { std::this_thread::yield(); }
 
+// As netperf -T: the sender on one CPU, the receiver on another, so the scheduler
+// cannot run them by turns on one core (each then idles half its slices: the ring is
+// full for one, empty for the other). The sender's mask is restored by ~CpuPin.
+class CpuPin {
+public:
+    CpuPin() {
+        if (pthread_getaffinity_np(pthread_self(), sizeof saved_, &saved_) != 0) return;
+        for (int cpu = 0; cpu < CPU_SETSIZE && receiver_cpu_ < 0; ++cpu) {
+            if (!CPU_ISSET(cpu, &saved_)) continue;
+            if (sender_cpu_ < 0)
+                sender_cpu_ = cpu;
+            else
+                receiver_cpu_ = cpu;
+        }
+        if (receiver_cpu_ >= 0) pin(sender_cpu_);
+    }
+    ~CpuPin() {
+        if (receiver_cpu_ >= 0) pthread_setaffinity_np(pthread_self(), sizeof saved_, &saved_);
+    }
+    void pin_receiver() const {
+        if (receiver_cpu_ >= 0) pin(receiver_cpu_);
+    }
+
+private:
+    static void pin(int cpu) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+    }
+    cpu_set_t saved_{};
+    int sender_cpu_ = -1, receiver_cpu_ = -1;  // -1: a single CPU, nothing pinned
+};
+
 // CPU seconds the calling thread has run (user and system).
 double thread_cpu_seconds() {
     rusage u{};
@@ -195,23 +231,28 @@ struct ReceiverThread {
     std::thread thread;
     double cpu_s = 0;  // the thread's CPU time, read after join()
 
-    void start(Stack& rx, int fd) {
-        thread = std::thread([this, &rx, fd] {
+    void start(Stack& rx, int fd, const CpuPin& cpus) {
+        thread = std::thread([this, &rx, fd, &cpus] {
+            cpus.pin_receiver();
             std::vector<uint8_t> buf(256 * 1024);
             Counters c;
-            while (!stop.load(std::memory_order_relaxed)) {
-                rx.poll();
-                uint64_t before = c.bytes_received;
+            // Busy-polls, as a DPDK lcore does. Once told to stop (the sender has sent
+            // and flushed everything), it still empties the link: it ends on a round
+            // that found nothing, so every frame sent was received or counted dropped.
+            for (;;) {
+                bool stopping = stop.load(std::memory_order_acquire);
+                uint64_t before = c.msgs_received;
+                size_t work = rx.poll();
                 receive_all(rx, fd, buf, c);
                 msgs.store(c.msgs_received, std::memory_order_relaxed);
                 bytes.store(c.bytes_received, std::memory_order_relaxed);
-                (void)before;
+                if (stopping && work == 0 && c.msgs_received == before) break;
             }
             cpu_s = thread_cpu_seconds();
         });
     }
     void join() {
-        stop.store(true, std::memory_order_relaxed);
+        stop.store(true, std::memory_order_release);
         if (thread.joinable()) thread.join();
     }
     ~ReceiverThread() { join(); }
@@ -236,9 +277,10 @@ RunResult run_stream_threaded(MemPair& m, const RunSpec& spec, const Progress& p
     Sender& sender = e.sender;
     std::vector<uint8_t> payload(spec.size, 0x5A);
     Counters c;
+    CpuPin cpus;
     ReceiverThread receiver;
     double sender_cpu_start = thread_cpu_seconds();
-    receiver.start(rx, frx);
+    receiver.start(rx, frx, cpus);
     auto read = [&] {
         Counters now = c;
         now.msgs_received = receiver.msgs.load(std::memory_order_relaxed);
@@ -259,7 +301,8 @@ RunResult run_stream_threaded(MemPair& m, const RunSpec& spec, const Progress& p
     };
     measure(spec, progress, r, step, read);
     // Drain, bounded in time: TCP until every byte is in; UDP until nothing more arrives
-    // for 100 ms (what is not in by then was dropped, and counted, on the way).
+    // for 100 ms (the rest was dropped, and counted, on the way, or the receiver takes
+    // it from the link before it stops).
     using clock = std::chrono::steady_clock;
     auto end = clock::now() + std::chrono::seconds(2), quiet_since = clock::now();
     for (uint64_t last = 0; clock::now() < end;) {
@@ -270,8 +313,9 @@ RunResult run_stream_threaded(MemPair& m, const RunSpec& spec, const Progress& p
         if (!tcp && clock::now() - quiet_since > std::chrono::milliseconds(100)) break;
         tx.poll();
     }
+    tx.poll();  // nothing left in the sender's transmit batch
     r.sender_cpu_s = thread_cpu_seconds() - sender_cpu_start;
-    receiver.join();
+    receiver.join();  // after it has emptied the link
     r.receiver_cpu_s = receiver.cpu_s;
     r.total = read();
     sender.add_counts(r);

@@ -30,6 +30,26 @@ PacketBuffer* SpscPointerRing::pop() {
     return p;
 }
 
+size_t SpscPointerRing::push_burst(PacketBuffer* const* items, size_t n) {
+    size_t tail = tail_.load(std::memory_order_relaxed);
+    if (tail - head_seen_ + n > capacity()) head_seen_ = head_.load(std::memory_order_acquire);
+    size_t room = capacity() - (tail - head_seen_);
+    if (n > room) n = room;
+    for (size_t i = 0; i < n; ++i) slots_[(tail + i) & mask_] = items[i];
+    if (n > 0) tail_.store(tail + n, std::memory_order_release);
+    return n;
+}
+
+size_t SpscPointerRing::pop_burst(PacketBuffer** out, size_t n) {
+    size_t head = head_.load(std::memory_order_relaxed);
+    if (tail_seen_ - head < n) tail_seen_ = tail_.load(std::memory_order_acquire);
+    size_t ready = tail_seen_ - head;
+    if (n > ready) n = ready;
+    for (size_t i = 0; i < n; ++i) out[i] = slots_[(head + i) & mask_];
+    if (n > 0) head_.store(head + n, std::memory_order_release);
+    return n;
+}
+
 ThreadLink::ThreadLink(BufferPool& pool_a, BufferPool& pool_b, const Config& config)
     : a_("thrA", config.mac_a, config.mtu, config.queue_frames, pool_a),
       b_("thrB", config.mac_b, config.mtu, config.queue_frames, pool_b) {
@@ -66,24 +86,26 @@ void ThreadLink::Endpoint::ReturnSource::give_back(PacketBuffer* single) {
 }
 
 void ThreadLink::Endpoint::reclaim() {
-    while (PacketBuffer* p = returns_.pop()) {
-        p->pool = &pool_;
-        pool_.release(p);
-    }
+    PacketBuffer* burst[64] = {};
+    for (size_t n; (n = returns_.pop_burst(burst, 64)) > 0;)
+        for (size_t i = 0; i < n; ++i) {
+            burst[i]->pool = &pool_;
+            pool_.release(burst[i]);
+        }
 }
 
 size_t ThreadLink::Endpoint::rx_burst(std::span<PacketPtr> out) {
     reclaim();
-    size_t n = 0;
-    while (n < out.size()) {
-        PacketBuffer* p = inbox_.pop();
-        if (!p) break;
+    PacketBuffer* burst[64] = {};
+    size_t n = inbox_.pop_burst(burst, out.size() < 64 ? out.size() : 64);
+    for (size_t k = 0; k < n; ++k) {
+        PacketBuffer* p = burst[k];
         // From here this thread frees it: the peer's buffer into the ring back to the
         // peer; one of ours that the peer received and sent back (an ICMP echo reply
         // is the request's buffer) straight into our pool.
         for (PacketBuffer* seg = p; seg; seg = seg->next_segment)
             seg->pool = seg->pool == &peer_->return_pool_ ? &pool_ : &return_pool_;
-        out[n++] = PacketPtr(p);
+        out[k] = PacketPtr(p);
     }
     rx_frames_ += n;
     return n;
@@ -91,16 +113,15 @@ size_t ThreadLink::Endpoint::rx_burst(std::span<PacketPtr> out) {
 
 size_t ThreadLink::Endpoint::tx_burst(std::span<PacketPtr> frames) {
     reclaim();
-    size_t n = 0;
-    for (; n < frames.size(); ++n) {
-        if (frames[n]->chain_length() > size_t{mtu_} + 18) break;  // Ethernet header and one 802.1Q tag
-        PacketBuffer* p = frames[n].get();
-        if (!peer_->inbox_.push(p)) {
-            ++tx_full_events_;
-            break;
-        }
-        frames[n].release();
+    PacketBuffer* burst[64] = {};
+    size_t fit = 0;
+    for (; fit < frames.size() && fit < 64; ++fit) {
+        if (frames[fit]->chain_length() > size_t{mtu_} + 18) break;  // Ethernet header and one 802.1Q tag
+        burst[fit] = frames[fit].get();
     }
+    size_t n = peer_->inbox_.push_burst(burst, fit);
+    if (n < fit) ++tx_full_events_;
+    for (size_t i = 0; i < n; ++i) frames[i].release();
     tx_frames_ += n;
     return n;
 }

@@ -32,6 +32,10 @@ public:
     explicit SpscPointerRing(size_t capacity);  // rounded up to a power of two
     bool push(PacketBuffer* p);                  // producer; false when full
     PacketBuffer* pop();                         // consumer; null when empty
+    // Bursts publish their index once, so the line the other thread reads moves once
+    // per burst, not per frame. Return how many were taken.
+    size_t push_burst(PacketBuffer* const* items, size_t n);  // producer
+    size_t pop_burst(PacketBuffer** out, size_t n);           // consumer
     size_t capacity() const { return mask_ + 1; }
 
 private:
