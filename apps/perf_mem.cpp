@@ -1,17 +1,25 @@
 // quasi-perf on the in-memory link: both stacks in this process, polled alternately on
 // one thread, so a figure measures the whole path: socket send, TCP or UDP, IPv4, ARP,
-// Ethernet, link, and the same on receive up to recv().
+// Ethernet, link, and the same on receive up to recv(). With RunSpec::receiver_thread
+// (stream tests) the receiving stack runs on a thread of its own across a ThreadLink.
 #include "apps/app_common.hpp"
 #include "apps/perf_quasi_end.hpp"
 #include "ports/x86/mem_link.hpp"
 #include "ports/x86/steady_clock.hpp"
+#include "ports/x86/thread_link.hpp"
 #include "stack/socket.hpp"
 #include "stack/stack.hpp"
 
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace quasi::perf {
@@ -28,19 +36,40 @@ struct MemPair {
     SteadyClock clock;
     BufferPool pool{BufferPool::Config{.count = 8192}};
     MemLink link;
+    // threaded: a pool per stack (a pool is one thread's) and the link between threads.
+    std::unique_ptr<BufferPool> pool_b;
+    std::unique_ptr<ThreadLink> thread_link;
+    std::unique_ptr<WireTally> tally_a, tally_b;  // RunSpec::wire
     std::unique_ptr<Stack> a, b;
     int fa = -1, fb = -1;
 
     const QuasiLink* other = nullptr;
 
-    explicit MemPair(const QuasiLink* other_link) : other(other_link) {
+    MemPair(const QuasiLink* other_link, bool threaded, bool wire) : other(other_link) {
+        if (threaded) {
+            pool_b = std::make_unique<BufferPool>(BufferPool::Config{.count = 8192});
+            thread_link = std::make_unique<ThreadLink>(pool, *pool_b, ThreadLink::Config{});
+        }
         Stack::Config config;
         config.seed = app::random_seed();
         a = std::make_unique<Stack>(config, clock, other ? other->pool_a : &pool);
         config.seed = app::random_seed();
-        b = std::make_unique<Stack>(config, clock, other ? other->pool_b : &pool);
-        a->add_interface(other ? *other->a : link.a(), kAddrA, 24);
-        b->add_interface(other ? *other->b : link.b(), kAddrB, 24);
+        b = std::make_unique<Stack>(config, clock, other ? other->pool_b : pool_b ? pool_b.get() : &pool);
+        Netif& na = other ? *other->a : thread_link ? static_cast<Netif&>(thread_link->a()) : link.a();
+        Netif& nb = other ? *other->b : thread_link ? static_cast<Netif&>(thread_link->b()) : link.b();
+        if (wire) {
+            tally_a = std::make_unique<WireTally>(na);
+            tally_b = std::make_unique<WireTally>(nb);
+        }
+        a->add_interface(tally_a ? *tally_a : na, kAddrA, 24);
+        b->add_interface(tally_b ? *tally_b : nb, kAddrB, 24);
+    }
+    // What each stack of a stream test transmitted (the sender's, the receiver's).
+    void wire_counts(RunResult& r, bool reverse) const {
+        if (!tally_a) return;
+        r.wire = true;
+        r.wire_sender = (reverse ? tally_b : tally_a)->counts();
+        r.wire_receiver = (reverse ? tally_a : tally_b)->counts();
     }
     // Frames still on another link would reach the next run's stacks: drain them.
     ~MemPair() {
@@ -89,17 +118,33 @@ struct MemPair {
     }
 };
 
+// A stream test's ends, connected: the sending stack (MAERTS: the far end) with its
+// Sender (send() or a handle), the receiving stack and its socket.
+struct StreamEnds {
+    bool tcp = false, reverse = false;
+    Stack *tx = nullptr, *rx = nullptr;
+    int frx = -1;
+    Sender sender;
+
+    bool open(MemPair& m, const RunSpec& spec, std::string& error) {
+        tcp = is_tcp(spec.test);
+        if (!m.open(tcp, error)) return false;
+        reverse = spec.test == Test::tcp_maerts;
+        tx = reverse ? m.b.get() : m.a.get();
+        rx = reverse ? m.a.get() : m.b.get();
+        frx = reverse ? m.fa : m.fb;
+        return sender.init(*tx, reverse ? m.fb : m.fa, spec.path, spec.size, tcp, error);
+    }
+};
+
 RunResult run_stream(MemPair& m, const RunSpec& spec, const Progress& progress) {
     RunResult r;
-    bool tcp = is_tcp(spec.test);
-    if (!m.open(tcp, r.error)) return r;
-    // MAERTS: the far end sends, this end receives.
-    bool reverse = spec.test == Test::tcp_maerts;
-    Stack& tx = reverse ? *m.b : *m.a;
-    Stack& rx = reverse ? *m.a : *m.b;
-    int ftx = reverse ? m.fb : m.fa, frx = reverse ? m.fa : m.fb;
-    Sender sender;
-    if (!sender.init(tx, ftx, spec.path, spec.size, tcp, r.error)) return r;
+    StreamEnds e;
+    if (!e.open(m, spec, r.error)) return r;
+    bool tcp = e.tcp, reverse = e.reverse;
+    Stack &tx = *e.tx, &rx = *e.rx;
+    int frx = e.frx;
+    Sender& sender = e.sender;
     std::vector<uint8_t> payload(spec.size, 0x5A), buf(256 * 1024);
     Counters c;
     auto step = [&] {
@@ -127,6 +172,162 @@ RunResult run_stream(MemPair& m, const RunSpec& spec, const Progress& progress) 
     }
     r.total = c;
     sender.add_counts(r);
+    m.wire_counts(r, reverse);
+    return r;
+}
+
+// Nothing to do until the other thread moves: on a machine with fewer free cores than
+// threads the other one may be waiting for this core, so give it up.
+inline void idle() { std::this_thread::yield(); }
+
+// As netperf -T: the sender on one CPU, the receiver on another, so the scheduler
+// cannot run them by turns on one core (each then idles half its slices: the ring is
+// full for one, empty for the other). The sender's mask is restored by ~CpuPin.
+class CpuPin {
+public:
+    CpuPin() {
+        if (pthread_getaffinity_np(pthread_self(), sizeof saved_, &saved_) != 0) return;
+        for (int cpu = 0; cpu < CPU_SETSIZE && receiver_cpu_ < 0; ++cpu) {
+            if (!CPU_ISSET(cpu, &saved_)) continue;
+            if (sender_cpu_ < 0)
+                sender_cpu_ = cpu;
+            else
+                receiver_cpu_ = cpu;
+        }
+        if (receiver_cpu_ >= 0) pin(sender_cpu_);
+    }
+    ~CpuPin() {
+        if (receiver_cpu_ >= 0) pthread_setaffinity_np(pthread_self(), sizeof saved_, &saved_);
+    }
+    void pin_receiver() const {
+        if (receiver_cpu_ >= 0) pin(receiver_cpu_);
+    }
+
+private:
+    static void pin(int cpu) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+    }
+    cpu_set_t saved_{};
+    int sender_cpu_ = -1, receiver_cpu_ = -1;  // -1: a single CPU, nothing pinned
+};
+
+// CPU seconds the calling thread has run (user and system).
+double thread_cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_THREAD, &u);
+    auto s = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
+    return s(u.ru_utime) + s(u.ru_stime);
+}
+
+// The receiving stack on a thread of its own: it polls and reads as fast as it can and
+// publishes what it got (each count has one writer); the sending stack stays with the
+// caller's thread. Neither thread touches the other's stack while both run.
+struct ReceiverThread {
+    std::atomic<uint64_t> msgs{0}, bytes{0};
+    std::atomic<bool> stop{false};
+    std::thread thread;
+    double cpu_s = 0;  // the thread's CPU time, read after join()
+
+    void start(Stack& rx, int fd, const CpuPin& cpus) {
+        thread = std::thread([this, &rx, fd, &cpus] {
+            cpus.pin_receiver();
+            std::vector<uint8_t> buf(256 * 1024);
+            Counters c;
+            // Busy-polls, as a DPDK lcore does. Once told to stop (the sender has sent
+            // and flushed everything), it still empties the link: it ends on a round
+            // that found nothing, so every frame sent was received or counted dropped.
+            for (;;) {
+                bool stopping = stop.load(std::memory_order_acquire);
+                uint64_t before = c.msgs_received;
+                size_t work = rx.poll();
+                receive_all(rx, fd, buf, c);
+                msgs.store(c.msgs_received, std::memory_order_relaxed);
+                bytes.store(c.bytes_received, std::memory_order_relaxed);
+                if (stopping && work == 0 && c.msgs_received == before) break;
+            }
+            cpu_s = thread_cpu_seconds();
+        });
+    }
+    void join() {
+        stop.store(true, std::memory_order_release);
+        if (thread.joinable()) thread.join();
+    }
+    ~ReceiverThread() { join(); }
+};
+
+// A stream test with the receiver on its own thread (RunSpec::receiver_thread): the
+// sender may now outrun the receiver, so UDP datagrams are lost on a full ring or a
+// full socket queue; each loss is counted by the stack that dropped it, and the run
+// fails unless sent == received + dropped.
+RunResult run_stream_threaded(MemPair& m, const RunSpec& spec, const Progress& progress) {
+    RunResult r;
+    r.receiver_thread = true;
+    if (is_rr(spec.test)) {
+        r.error = "a receiver thread runs the stream tests only";
+        return r;
+    }
+    StreamEnds e;
+    if (!e.open(m, spec, r.error)) return r;  // both stacks on this thread until the receiver starts
+    bool tcp = e.tcp, reverse = e.reverse;
+    Stack &tx = *e.tx, &rx = *e.rx;
+    int frx = e.frx;
+    Sender& sender = e.sender;
+    std::vector<uint8_t> payload(spec.size, 0x5A);
+    Counters c;
+    CpuPin cpus;
+    ReceiverThread receiver;
+    double sender_cpu_start = thread_cpu_seconds();
+    receiver.start(rx, frx, cpus);
+    auto read = [&] {
+        Counters now = c;
+        now.msgs_received = receiver.msgs.load(std::memory_order_relaxed);
+        now.bytes_received = receiver.bytes.load(std::memory_order_relaxed);
+        return now;
+    };
+    auto step = [&] {
+        size_t i = 0;
+        for (; i < kBurst; ++i) {
+            ssize_t n = sender.send(payload.data(), spec.size);
+            if (n <= 0) break;
+            ++c.msgs_sent;
+            c.bytes_sent += uint64_t(n);
+        }
+        tx.poll();
+        if (i == 0) idle();
+        return true;
+    };
+    measure(spec, progress, r, step, read);
+    // Drain, bounded in time: TCP until every byte is in; UDP until nothing more arrives
+    // for 100 ms (the rest was dropped, and counted, on the way, or the receiver takes
+    // it from the link before it stops).
+    using clock = std::chrono::steady_clock;
+    auto end = clock::now() + std::chrono::seconds(2), quiet_since = clock::now();
+    for (uint64_t last = 0; clock::now() < end;) {
+        Counters now = read();
+        uint64_t got = tcp ? now.bytes_received : now.msgs_received;
+        if (got == (tcp ? c.bytes_sent : c.msgs_sent)) break;
+        if (got != last) last = got, quiet_since = clock::now();
+        if (!tcp && clock::now() - quiet_since > std::chrono::milliseconds(100)) break;
+        tx.poll();
+    }
+    tx.poll();  // nothing left in the sender's transmit batch
+    r.sender_cpu_s = thread_cpu_seconds() - sender_cpu_start;
+    receiver.join();  // after it has emptied the link
+    r.receiver_cpu_s = receiver.cpu_s;
+    r.total = read();
+    sender.add_counts(r);
+    r.drops_link_full = tx.stats()[Drop::tx_ring_full];
+    r.drops_receive_queue = rx.stats()[Drop::udp_queue_full];
+    uint64_t no_buffer = tx.stats()[Drop::tx_no_buffer];
+    if (!tcp && r.total.msgs_sent != r.total.msgs_received + r.drops_link_full + r.drops_receive_queue + no_buffer)
+        r.error = "datagrams neither received nor counted as dropped: sent " + std::to_string(r.total.msgs_sent) +
+                  ", received " + std::to_string(r.total.msgs_received) + ", dropped " +
+                  std::to_string(r.drops_link_full + r.drops_receive_queue + no_buffer);
+    r.lossy_link = !tcp;
+    m.wire_counts(r, reverse);
     return r;
 }
 
@@ -270,7 +471,8 @@ RunResult run_crr(MemPair& m, const RunSpec& spec, const Progress& progress) {
 }  // namespace
 
 RunResult run_mem(const RunSpec& spec, const Progress& progress, const QuasiLink* link) {
-    MemPair m(link);
+    MemPair m(link, spec.receiver_thread, spec.wire);
+    if (spec.receiver_thread) return run_stream_threaded(m, spec, progress);
     if (spec.test == Test::tcp_crr) return run_crr(m, spec, progress);
     return is_rr(spec.test) ? run_rr(m, spec, progress) : run_stream(m, spec, progress);
 }

@@ -57,6 +57,8 @@ std::vector<std::pair<std::string, double>> figures(Test t, const RunResult& r) 
         return {{"tps", r.tps()}, {"p50_us", us(50)}, {"p90_us", us(90)}, {"p99_us", us(99)}, {"p99_9_us", us(99.9)}};
     }
     if (is_tcp(t)) return {{"gbps", r.gbps()}};
+    // Apart, the sender may outrun the receiver: its own rate is a figure too.
+    if (r.receiver_thread) return {{"pps", r.pps()}, {"gbps", r.gbps()}, {"sent_pps", r.sent_pps()}};
     return {{"pps", r.pps()}, {"gbps", r.gbps()}};
 }
 
@@ -152,6 +154,18 @@ uint64_t lost(const RunResult& r) {
     return r.total.msgs_sent > r.total.msgs_received ? r.total.msgs_sent - r.total.msgs_received : 0;
 }
 
+// --wire: each stack's transmitted segments by kind, per MB of payload received.
+nlohmann::json wire_json(const RunResult& r) {
+    double mb = double(r.total.bytes_received) / 1e6;
+    auto per_mb = [&](const WireCounts& w) {
+        auto f = [&](uint64_t v) { return mb > 0 ? double(v) / mb : 0.0; };
+        return nlohmann::json{{"frames_per_mb", f(w.frames)},           {"data_segments_per_mb", f(w.data_segments)},
+                              {"psh_per_mb", f(w.psh)},                 {"pure_acks_per_mb", f(w.pure_acks)},
+                              {"window_updates_per_mb", f(w.window_updates)}};
+    };
+    return {{"sender", per_mb(r.wire_sender)}, {"receiver", per_mb(r.wire_receiver)}};
+}
+
 void print_cell(std::FILE* out, const Cell& cell) {
     std::fprintf(out, "%-11s %7zu %-14s", test_name(cell.test), cell.size, path_name(cell.path));
     std::string error;
@@ -214,6 +228,13 @@ nlohmann::json to_json(const std::vector<Cell>& cells) {
                               {"transactions", r.total.transactions},
                               {"window_s", r.window_s}});
             if (!is_tcp(cell.test)) totals.back()["msgs_lost"] = lost(r);
+            if (r.receiver_thread) {
+                totals.back()["drops_link_full"] = r.drops_link_full;
+                totals.back()["drops_receive_queue"] = r.drops_receive_queue;
+                totals.back()["sender_cpu_s"] = r.sender_cpu_s;
+                totals.back()["receiver_cpu_s"] = r.receiver_cpu_s;
+            }
+            if (r.wire) totals.back()["wire"] = wire_json(r);
             if (cell.path == Path::specialized) {
                 totals.back()["specialized_sends"] = r.specialized_sends;
                 totals.back()["generic_fallbacks"] = r.generic_fallbacks;

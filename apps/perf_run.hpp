@@ -4,6 +4,7 @@
 #pragma once
 
 #include "apps/perf_stats.hpp"
+#include "apps/perf_wire.hpp"
 #include "stack/buffer.hpp"
 #include "stack/netif.hpp"
 
@@ -42,6 +43,10 @@ struct RunSpec {
     double duration_s = 3;
     double warmup_s = 0.5;
     uint64_t count = 0;  // messages (STREAM) or transactions (RR) in the window; 0: duration
+    // Stream tests on the in-memory link: the receiving stack polled on a thread of its
+    // own (a ThreadLink between the two), as netperf's receiver runs on another CPU.
+    bool receiver_thread = false;
+    bool wire = false;  // count what each stack transmits by kind (apps/perf_wire.hpp); mem link
 };
 
 struct Counters {
@@ -63,8 +68,18 @@ struct RunResult {
     // The link may drop datagrams (the kernel's veth pair, a tap into the kernel): UDP
     // counts must only satisfy received <= sent, the difference is loss.
     bool lossy_link = false;
+    // receiver_thread: the sender and the receiver run apart, so the sender's rate is
+    // a figure of its own (UDP: what the receiver missed is dropped, by reason here).
+    bool receiver_thread = false;
+    uint64_t drops_link_full = 0;       // the sender's frames refused by the full ring
+    uint64_t drops_receive_queue = 0;   // UDP datagrams the receiving socket had no room for
+    double sender_cpu_s = 0, receiver_cpu_s = 0;  // each thread's CPU time over the whole run
+    // RunSpec::wire, stream tests: what the sending and the receiving stack transmitted.
+    bool wire = false;
+    WireCounts wire_sender, wire_receiver;
 
     double pps() const { return window_s > 0 ? double(window.msgs_received) / window_s : 0; }
+    double sent_pps() const { return window_s > 0 ? double(window.msgs_sent) / window_s : 0; }
     double gbps() const { return window_s > 0 ? double(window.bytes_received) * 8 / window_s / 1e9 : 0; }
     double tps() const { return window_s > 0 ? double(window.transactions) / window_s : 0; }
 };

@@ -44,6 +44,8 @@ struct Options {
     double warmup_s = 0.5;
     uint64_t count = 0;
     unsigned repeat = 1;
+    unsigned threads = 1;  // 2: the receiving stack on a thread of its own (stream tests, mem link)
+    bool wire = false;     // --wire: segments by kind in the JSON (mem link)
     bool json = false;
     std::string plot;  // PNG path, empty: none
     bool progress = true;
@@ -151,8 +153,17 @@ int parse(int argc, char** argv, Options& o) {
     app.add_option("-r,--repeat", o.repeat, "runs of each test, size and path (reported as min/median/max)")
         ->check(CLI::Range(1u, 1000u))
         ->capture_default_str();
+    app.add_option("--threads", o.threads,
+                   "1: both quasi stacks polled on one thread; 2: the receiving stack on a thread of its own, the "
+                   "link between them a pair of lock-free rings (stream tests on the mem link; the sender's rate "
+                   "is then a figure of its own and UDP may lose datagrams, each counted)")
+        ->check(CLI::Range(1u, 2u))
+        ->capture_default_str();
     app.add_option("--plot", o.plot, "draw throughput against message size (stream tests, every path) into this PNG (gnuplot)")
         ->type_name("FILE.png");
+    app.add_flag("--wire", o.wire,
+                 "mem link, stream tests: count what each stack transmits (data segments, PSH, pure ACKs, window "
+                 "updates; per MB received, in the JSON's totals)");
     app.add_flag("--json", o.json, "print every figure and the machine as JSON instead of the table");
     app.add_flag("!--no-progress", o.progress, "no live progress line (it is shown only when stdout is a terminal)");
     try {
@@ -175,7 +186,10 @@ bool run_all(const Options& o, const std::vector<Test>& tests, KernelPair* kerne
             for (Path p : paths) cells.push_back({t, size, p, {}});
             for (unsigned run = 1; run <= o.repeat; ++run) {
                 for (size_t i = 0; i < paths.size(); ++i) {
+                    bool quasi_path = paths[i] == Path::generic || paths[i] == Path::specialized;
                     RunSpec spec{t, size, paths[i], o.duration_s, o.warmup_s, o.count};
+                    spec.receiver_thread = quasi_path && o.threads == 2;
+                    spec.wire = quasi_path && o.wire && !o.quasi_link && !o.tap;
                     Progress progress = [&](double elapsed, double rate) {
                         line.show(spec, run, o.repeat, elapsed, rate);
                     };
@@ -202,8 +216,11 @@ void print_header(const Options& o) {
     else
         std::snprintf(window, sizeof window, "%g s", o.duration_s);
     std::printf("quasi-perf: link %s%s, mode %s%s%s; each run: %g s warm-up, then %s; %u run(s) of each\n",
-                o.link.c_str(), o.tap ? (std::string(" (") + o.tap->description() + ")").c_str() : "", o.mode.c_str(),
-                has(o.baselines, "kernel") ? ", kernel across a veth pair" : "",
+                o.link.c_str(),
+                o.tap            ? (std::string(" (") + o.tap->description() + ")").c_str()
+                : o.threads == 2 ? " (the receiving stack on a thread of its own)"
+                                 : "",
+                o.mode.c_str(), has(o.baselines, "kernel") ? ", kernel across a veth pair" : "",
                 has(o.baselines, "lwip") ? ", lwIP 2.1.3 in memory" : "", o.warmup_s, window, o.repeat);
 }
 
@@ -216,6 +233,7 @@ void print_json(const Options& o, const nlohmann::json& load_start, const std::v
                           {"warmup_s", o.warmup_s},
                           {"count", o.count},
                           {"repeat", o.repeat},
+                          {"threads", o.threads},
                           {"machine", machine_info()},
                           {"load_average_start", load_start},
                           {"load_average_end", load_average()},
@@ -261,6 +279,17 @@ int main(int argc, char** argv) {
     if (o.link == "dpdk" && !(dpdk = open_dpdk(o, dpdk_link))) return 1;
     std::vector<Test> tests;
     for (const std::string& name : o.tests) tests.push_back(kTests.at(name));
+    if (o.threads == 2) {
+        if (o.link != "mem") {
+            std::fprintf(stderr, "quasi-perf: --threads 2 runs on the mem link only\n");
+            return 2;
+        }
+        for (Test t : tests)
+            if (is_rr(t)) {
+                std::fprintf(stderr, "quasi-perf: --threads 2 runs the stream tests only (not %s)\n", test_name(t));
+                return 2;
+            }
+    }
     for (Test t : tests)
         for (size_t size : o.sizes.empty() ? default_sizes(t) : o.sizes)
             if (size > max_size(t)) {

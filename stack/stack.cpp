@@ -162,6 +162,10 @@ void Stack::flush_all() {
 size_t Stack::poll() {
     size_t work = 0;
     std::array<PacketPtr, kBurstSize> burst;
+    // One clock reading for the whole round, as a NIC's poll stamps a burst: a round
+    // lasts microseconds, and a reading costs ~80 ns on a KVM guest (kvm-clock through
+    // the vDSO), where one per frame was a tenth of a full segment's input.
+    TimePin pin(*this);
     // Frames first, as many as are waiting (bounded): after a stall (the process was
     // descheduled), timers due by now must not fire before the ACKs that arrived in
     // time and wait in the device queue; a retransmission timeout that fires first
@@ -173,17 +177,13 @@ size_t Stack::poll() {
             for (size_t k = 0; k < n; ++k) {
                 stats_.count(Counter::rx_frames);
                 stats_.count(Counter::rx_bytes, burst[k]->length);
-                TimePin pin(*this);
                 ethernet_input(iface, std::move(burst[k]));
             }
             work += n;
             if (n < burst.size()) break;
         }
     }
-    {
-        TimePin pin(*this);
-        work += timers_.advance(now());
-    }
+    work += timers_.advance(now());
     flush_all();
     tcp_.reap();
     return work;

@@ -219,3 +219,71 @@ TEST(MemCrr, EveryTransactionClosesIntoTimeWait) {
     EXPECT_EQ(r.time_wait_records, r.total.transactions);
     EXPECT_EQ(r.sockets_left, 0u);
 }
+
+// --threads 2: the receiving stack on a thread of its own across a ThreadLink. TCP
+// delivers every byte; UDP may lose datagrams (the sender can outrun the receiver) but
+// every one sent was received or counted as dropped by a stack (the run fails
+// otherwise), and both threads ran.
+class MemThreadRun : public ::testing::TestWithParam<std::tuple<PerfTest, Path>> {};
+
+TEST_P(MemThreadRun, EveryMessageReceivedOrCountedDropped) {
+    auto [test, path] = GetParam();
+    RunSpec spec;
+    spec.test = test;
+    spec.path = path;
+    spec.size = is_tcp(test) ? 1448 : 64;
+    spec.warmup_s = 0;
+    spec.count = 20000;
+    spec.receiver_thread = true;
+    RunResult r = run_mem(spec, nullptr);
+    ASSERT_EQ(r.error, "");
+    EXPECT_TRUE(r.receiver_thread);
+    EXPECT_GE(r.window.msgs_sent, spec.count);
+    if (is_tcp(test)) {
+        EXPECT_EQ(r.total.bytes_sent, r.total.bytes_received);
+    } else {
+        EXPECT_GT(r.total.msgs_received, 0u);
+        EXPECT_EQ(r.total.msgs_sent, r.total.msgs_received + r.drops_link_full + r.drops_receive_queue);
+        EXPECT_EQ(count_mismatch(test, path, r), "");
+    }
+    EXPECT_GT(r.receiver_cpu_s, 0);
+    EXPECT_GT(r.sender_cpu_s, 0);
+    if (path == Path::specialized) {
+        EXPECT_GT(r.specialized_sends, 0u);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Streams, MemThreadRun,
+                         ::testing::Combine(::testing::Values(PerfTest::udp_stream, PerfTest::tcp_stream,
+                                                              PerfTest::tcp_maerts),
+                                            ::testing::Values(Path::generic, Path::specialized)),
+                         mem_run_name);
+
+TEST(MemThreadRun, RequestResponseRefused) {
+    RunSpec spec;
+    spec.test = PerfTest::tcp_rr;
+    spec.count = 10;
+    spec.receiver_thread = true;
+    EXPECT_NE(run_mem(spec, nullptr).error, "");
+}
+
+// --wire: a TCP_STREAM of full-sized messages puts one data segment per message on the
+// wire, and the receiver's pure ACKs and window updates are counted apart.
+TEST(MemWire, TcpStreamSegmentsByKind) {
+    RunSpec spec;
+    spec.test = PerfTest::tcp_stream;
+    spec.size = 1448;
+    spec.warmup_s = 0;
+    spec.count = 4000;
+    spec.wire = true;
+    RunResult r = run_mem(spec, nullptr);
+    ASSERT_EQ(r.error, "");
+    ASSERT_TRUE(r.wire);
+    EXPECT_EQ(r.wire_sender.data_segments, r.total.msgs_sent);
+    EXPECT_EQ(r.wire_sender.payload_bytes, r.total.bytes_received);
+    EXPECT_EQ(r.wire_receiver.data_segments, 0u);
+    EXPECT_GT(r.wire_receiver.pure_acks, 0u);
+    // At least one ACK per two full segments (RFC 5681 4.2), never one per segment here.
+    EXPECT_GE(2 * (r.wire_receiver.pure_acks + r.wire_receiver.window_updates) + 2, r.wire_sender.data_segments);
+    EXPECT_LE(r.wire_receiver.frames, r.wire_sender.data_segments);
+}

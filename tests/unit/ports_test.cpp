@@ -4,11 +4,14 @@
 #include "ports/x86/impaired.hpp"
 #include "ports/x86/mem_link.hpp"
 #include "ports/x86/steady_clock.hpp"
+#include "ports/x86/thread_link.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 namespace quasi {
@@ -76,6 +79,83 @@ struct Fixture : ::testing::Test {
     ManualClock clock;
     MemLink link;
 };
+
+// ---------------------------------------------------------------------------
+// ThreadLink: two threads, frames one way, every buffer back in its own pool
+
+// A small pool forces every buffer round the return ring thousands of times: the
+// producer allocates only what the consumer's thread has freed and sent back.
+TEST(ThreadLinkTest, FramesCrossInOrderAndBuffersReturnToTheirPool) {
+    BufferPool pool_a{BufferPool::Config{.count = 64}}, pool_b{BufferPool::Config{.count = 64}};
+    constexpr uint32_t kFrames = 100000;
+    std::vector<uint32_t> received;
+    bool bytes_ok = true;
+    // Bounded in time: a buffer that never came back would stall the producer.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    auto in_time = [&] { return std::chrono::steady_clock::now() < deadline; };
+    {
+        ThreadLink link(pool_a, pool_b, ThreadLink::Config{.queue_frames = 16});
+        std::thread consumer([&] {
+            PacketPtr burst[32];
+            while (received.size() < kFrames && in_time()) {
+                size_t got = link.b().rx_burst(burst);
+                for (size_t i = 0; i < got; ++i) {
+                    uint32_t seq = sequence_of(*burst[i]);
+                    PacketPtr expected_frame = make_frame(pool_b, seq);
+                    bytes_ok &= bytes_of(*burst[i]) == bytes_of(*expected_frame);
+                    received.push_back(seq);
+                    burst[i].reset();  // on this thread: into the ring back to pool_a's end
+                }
+            }
+        });
+        for (uint32_t next = 0; next < kFrames && in_time();) {
+            if (pool_a.available() == 0) {
+                link.a().rx_burst({});  // takes back what the consumer freed
+                continue;
+            }
+            PacketPtr one[1] = {make_frame(pool_a, next)};
+            if (link.a().tx_burst(one) == 1) ++next;
+        }
+        consumer.join();
+        EXPECT_GT(link.a().tx_full_events(), 0u);  // the ring did fill: the consumer was behind
+        EXPECT_EQ(link.a().tx_frames(), kFrames);
+        EXPECT_EQ(link.b().rx_frames(), kFrames);
+    }  // the link's ends take back what is still in their rings
+    EXPECT_TRUE(bytes_ok);
+    ASSERT_EQ(received.size(), kFrames);
+    for (uint32_t i = 0; i < kFrames; ++i)
+        if (received[i] != i) FAIL() << "frame " << i << " arrived as " << received[i];
+    EXPECT_EQ(pool_a.available(), pool_a.capacity());
+    EXPECT_EQ(pool_b.available(), pool_b.capacity());
+}
+
+// A frame sent back in its own buffer (as an ICMP echo reply is built in the
+// request's) returns to the pool it came from, not to the replier's.
+TEST(ThreadLinkTest, FrameSentBackInItsBufferGoesHome) {
+    BufferPool pool_a{BufferPool::Config{.count = 8}}, pool_b{BufferPool::Config{.count = 8}};
+    {
+        ThreadLink link(pool_a, pool_b, ThreadLink::Config{});
+        PacketPtr burst[8];
+        for (uint32_t round = 0; round < 100; ++round) {
+            for (size_t i = 0; i < 8; ++i) burst[i] = make_frame(pool_a, round * 8 + uint32_t(i));
+            ASSERT_EQ(link.a().tx_burst(burst), 8u);
+            ASSERT_EQ(link.b().rx_burst(burst), 8u);
+            ASSERT_EQ(link.b().tx_burst(burst), 8u);  // the same buffers, back to a
+            ASSERT_EQ(link.a().rx_burst(burst), 8u);
+            for (size_t i = 0; i < 8; ++i) EXPECT_EQ(sequence_of(*burst[i]), round * 8 + i);
+            for (PacketPtr& p : burst) p.reset();  // on a's side: into pool_a at once
+            EXPECT_EQ(pool_a.available(), pool_a.capacity());
+            EXPECT_EQ(pool_b.available(), pool_b.capacity());
+        }
+        // One left in flight each way when the link goes: the link puts them back.
+        burst[0] = make_frame(pool_a, 1);
+        burst[1] = make_frame(pool_b, 2);
+        ASSERT_EQ(link.a().tx_burst({burst, 1}), 1u);
+        ASSERT_EQ(link.b().tx_burst({burst + 1, 1}), 1u);
+    }
+    EXPECT_EQ(pool_a.available(), pool_a.capacity());
+    EXPECT_EQ(pool_b.available(), pool_b.capacity());
+}
 
 // ---------------------------------------------------------------------------
 // MemLink
