@@ -75,10 +75,10 @@ public:
 
     // EINVAL: the context's size differs from the target's; the rest: LLVM's message.
     Expected<CompiledObject> compile(SendPath path, std::span<const uint8_t> context);
-    // Compiles each path once for a made-up context and throws the code away, so the
-    // first real request does not pay LLVM's one-time work in this compiler (the
-    // target's subtarget and code generator tables, the pass pipelines' first
-    // construction). Returns the time taken.
+    // Compiles and links each path once for a made-up context and device and throws
+    // the code away, so the first real request does not pay LLVM's one-time work in
+    // this compiler (the target's subtarget and code generator tables, the pass
+    // pipelines' first construction) nor JITLink's first use. Returns the time taken.
     Expected<double> warm_up();
     // link_image() for this target.
     Expected<LinkedImage> link(const CompiledObject& object, uint64_t code_address, uint64_t capacity,
