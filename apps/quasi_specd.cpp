@@ -3,7 +3,7 @@
 // on kernel sockets:
 //
 //   quasi-specd --listen 198.18.0.1:7700 --keys keys.json [--compile-threads 2]
-//               [--cache-bytes 16777216] [--queue 64] [--max-connections 64]
+//               [--cache-bytes 16777216] [--queue 64] [--max-connections 64] [--no-warm-up]
 //
 // keys.json: {"devices": [{"id": 7, "key": "<32 random bytes as 64 hex digits>"}, ...]}
 //
@@ -198,11 +198,16 @@ bool Daemon::answer_spec(int fd, const std::string& peer, std::span<const uint8_
         return false;
     }
     bool sent = write_all(fd, out.data(), size);
-    log_line("device %" PRIu64 " %s: spec %.*s %s: %s%s%s, %zu B code, compile %.1f ms, link %.2f ms, %.1f ms in all",
+    // A miss's phases: where a cold request's time goes (README, quasi-specd).
+    char phases[160] = "";
+    if (answer.compile_ms > 0)
+        std::snprintf(phases, sizeof phases, " (queue %.1f, clone %.1f, fold %.1f, optimize %.1f, codegen %.1f)",
+                      answer.queue_ms, answer.clone_ms, answer.fold_ms, answer.optimize_ms, answer.codegen_ms);
+    log_line("device %" PRIu64 " %s: spec %.*s %s: %s%s%s, %zu B code, compile %.1f ms%s, link %.2f ms, %.1f ms in all",
              request.device_id, peer.c_str(), int(request.target.size()), request.target.data(),
              request.path == proto::SendPath::udp ? "udp" : "tcp", proto::status_name(answer.status),
              answer.status == proto::Status::ok ? (answer.hit ? " (cached)" : " (compiled)") : ": ",
-             answer.message.c_str(), answer.code.size(), answer.compile_ms, answer.link_ms, ms_since(start));
+             answer.message.c_str(), answer.code.size(), answer.compile_ms, phases, answer.link_ms, ms_since(start));
     return sent;
 }
 
@@ -215,6 +220,12 @@ std::vector<std::pair<const char*, uint64_t>> counters(const ServiceStats& s, ui
             {"refusals", s.refusals},
             {"busy", s.busy},
             {"compile_us", s.compile_us},
+            {"queue_us", s.queue_us},
+            {"clone_us", s.clone_us},
+            {"fold_us", s.fold_us},
+            {"optimize_us", s.optimize_us},
+            {"codegen_us", s.codegen_us},
+            {"warm_up_us", s.warm_up_us},
             {"link_us", s.link_us},
             {"code_bytes", s.code_bytes},
             {"cache_bytes", s.cache_bytes},
@@ -349,6 +360,9 @@ int main(int argc, char** argv) {
     app.add_option("--queue", config.queue_limit, "compiles waiting at most; more are answered busy")
         ->capture_default_str()
         ->check(CLI::Range(size_t(1), size_t(100000)));
+    bool no_warm_up = false;
+    app.add_flag("--no-warm-up", no_warm_up,
+                 "start without warming each compile thread up (its first miss per target then pays LLVM's set-up)");
     app.add_option("--max-connections", max_connections, "device connections at once")
         ->capture_default_str()
         ->check(CLI::Range(size_t(1), size_t(4096)));
@@ -373,6 +387,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "quasi-specd: %s\n", listener < 0 ? error.c_str() : "signalfd failed");
         return 1;
     }
+    config.warm_up = !no_warm_up;
     auto service = SpecService::create(config);
     if (!service) {
         std::fprintf(stderr, "quasi-specd: %s\n", service.error().message.c_str());
@@ -384,8 +399,9 @@ int main(int argc, char** argv) {
     getsockname(listener, reinterpret_cast<sockaddr*>(&bound), &len);
     std::printf("listening on %s\n", peer_name(bound).c_str());
     std::fflush(stdout);
-    log_line("%zu devices, %u compile threads, cache %zu bytes, queue %zu", daemon.keys.size(),
-             config.compile_threads, config.cache_bytes, config.queue_limit);
+    log_line("%zu devices, %u compile threads, cache %zu bytes, queue %zu, warm-up %.1f ms", daemon.keys.size(),
+             config.compile_threads, config.cache_bytes, config.queue_limit,
+             double(daemon.service->stats().warm_up_us) / 1000);
 
     accept_loop(daemon, listener, signals, max_connections);
     ::close(listener);

@@ -14,6 +14,7 @@
 #include <llvm/Transforms/Scalar/SROA.h>
 #include <llvm/Transforms/Utils/Cloning.h>
 
+#include <chrono>
 #include <cstring>
 #include <set>
 #include <vector>
@@ -195,7 +196,8 @@ constexpr const char* kLowerConstantCopies = "quasi-constant-copies";
 
 }  // namespace
 
-llvm::Error optimize(llvm::Module& m, llvm::TargetMachine* target, Pipeline pipeline, const std::string& passes) {
+llvm::Error optimize(llvm::Module& m, llvm::TargetMachine* target, Pipeline pipeline, const std::string& passes,
+                     double* fold_ms) {
     llvm::LoopAnalysisManager lam;
     llvm::FunctionAnalysisManager fam;
     llvm::CGSCCAnalysisManager cgam;
@@ -223,9 +225,12 @@ llvm::Error optimize(llvm::Module& m, llvm::TargetMachine* target, Pipeline pipe
         // First the context's constants through the call graph and what they make
         // dead (branches on options, whole paths such as TCP's general loop under a
         // declared message size), so the inlining decision below sees real callers.
+        auto fold_start = std::chrono::steady_clock::now();
         llvm::ModulePassManager fold;
         if (llvm::Error e = pb.parsePassPipeline(fold, kFoldContext)) return e;
         fold.run(m, mam);
+        if (fold_ms)
+            *fold_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - fold_start).count();
         for (llvm::Function& f : m) {
             if (f.isDeclaration() || !f.hasLocalLinkage()) continue;  // the wrapper stays
             // A large function still called from several places stays out of line: a

@@ -39,7 +39,10 @@ llvm::Expected<std::unique_ptr<llvm::Module>> specialize_clone(const llvm::Modul
 
 // Optimizes a specialized module for `target` (cost models): the default O2
 // pipeline or the short one (ir_specialize.cpp); `passes`, if not empty, replaces
-// the short pipeline's function part (QUASI_JIT_PASSES).
-llvm::Error optimize(llvm::Module& m, llvm::TargetMachine* target, Pipeline pipeline, const std::string& passes);
+// the short pipeline's function part (QUASI_JIT_PASSES). `fold_ms`, if given, gets
+// the time of the short pipeline's first step (the context folded through the call
+// graph), part of the whole; quasi-specd reports it per phase.
+llvm::Error optimize(llvm::Module& m, llvm::TargetMachine* target, Pipeline pipeline, const std::string& passes,
+                     double* fold_ms = nullptr);
 
 }  // namespace quasi::jit::ir

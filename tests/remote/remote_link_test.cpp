@@ -11,6 +11,7 @@
 #include "jit/remote/server/target_compiler.hpp"
 #include "stack/tcp.hpp"
 #include "tests/jit/jit_world.hpp"
+#include "tests/remote/target_contexts.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>
@@ -52,11 +53,6 @@ std::vector<DeviceSymbol> symbols_of(const jit::EntryPoint& entry) {
     std::vector<DeviceSymbol> out;
     for (const jit::HostSymbol& s : entry.host_symbols) out.push_back({s.name, reinterpret_cast<uint64_t>(s.address)});
     return out;
-}
-
-template <class T>
-std::span<const uint8_t> bytes_of(const T& value) {
-    return {reinterpret_cast<const uint8_t*>(&value), sizeof value};
 }
 
 class RemoteLink : public ::testing::Test {
@@ -247,39 +243,30 @@ TEST(RemoteTargets, EveryTargetCompilesAndLinksAtADeviceAddress) {
         auto c = TargetCompiler::create(triple);
         ASSERT_TRUE(c) << c.error().message;
         TargetCompiler& compiler = **c;
+        // As quasi-specd's compile threads do before it listens: the compiles below
+        // are a warm daemon's cold requests (their phases are the README's).
+        auto warm = compiler.warm_up();
+        ASSERT_TRUE(warm) << warm.error().message;
         const bool board = triple == "thumbv7m-none-eabi";
         EXPECT_EQ(compiler.pointer_bytes(), board ? 4u : 8u);
         EXPECT_EQ(compiler.context_size(SendPath::udp), board ? 60u : 88u);  // udp_context.hpp's asserts
         EXPECT_EQ(compiler.context_size(SendPath::tcp), board ? 76u : 104u);
         for (SendPath path : {SendPath::udp, SendPath::tcp}) {
-            std::vector<uint8_t> context(compiler.context_size(path), 0);
-            const uint32_t first_pointer = path == SendPath::tcp ? 48 : board ? 36 : 40;
-            const auto real = path == SendPath::udp ? bytes_of(udp->context) : bytes_of(tcp->context);
-            std::memcpy(context.data(), real.data(), path == SendPath::udp ? 36 : 48);
-            auto words = compiler.layout_words(path);
-            for (size_t i = 1; i < words.size(); ++i) {
-                if (words[i] < first_pointer) continue;
-                uint64_t address = 0x20010000 + i * 0x100;
-                std::memcpy(&context[words[i]], &address, compiler.pointer_bytes());
-            }
+            auto context =
+                device_context(compiler, path, path == SendPath::udp ? bytes_of(udp->context) : bytes_of(tcp->context));
             auto object = compiler.compile(path, context);
             ASSERT_TRUE(object) << object.error().message;
-            std::vector<DeviceSymbol> symbols;
-            uint64_t next = board ? 0x1001 : 0x400000;  // Thumb functions have bit 0 set
-            for (const jit::HostSymbol& s : (path == SendPath::udp ? jit::udp_entry_point() : jit::tcp_entry_point())
-                                                .host_symbols)
-                symbols.push_back({s.name, next += 0x100});
-            // libgcc's 64-bit division (TCP's time arithmetic on a 32-bit core): the
-            // board must name it in its table too.
-            if (board) symbols.push_back({"__udivdi3", next += 0x100});
-            uint64_t code_address = board ? 0x20300000 : 0x7f0000100000;
+            auto symbols = device_symbols(triple, path);
+            uint64_t code_address = device_code_address(triple);
             auto image = compiler.link(*object, code_address, 16384, symbols);
             ASSERT_TRUE(image) << image.error().message;
             EXPECT_EQ(image->thumb, board);
             EXPECT_LT(image->entry_offset, image->bytes.size());
-            std::printf("%s %s: image %zu bytes (code %zu), compile %.1f ms, link %.2f ms\n",
+            std::printf("%s %s: image %zu bytes (code %zu), compile %.1f ms (clone %.1f, fold %.1f, optimize %.1f, "
+                        "codegen %.1f), link %.2f ms\n",
                         std::string(triple).c_str(), path == SendPath::udp ? "udp 64 B" : "tcp 1 segment",
-                        image->bytes.size(), image->code_bytes, object->total_ms, image->link_ms);
+                        image->bytes.size(), image->code_bytes, object->total_ms, object->clone_ms, object->fold_ms,
+                        object->optimize_ms, object->codegen_ms, image->link_ms);
         }
     }
 }

@@ -6,6 +6,13 @@ if(TARGET quasi_remote_server)
   target_compile_options(remote_link_test PRIVATE -fno-rtti)
   add_test(NAME remote_link_test COMMAND remote_link_test)
   set_tests_properties(remote_link_test PROPERTIES LABELS remote TIMEOUT 600)
+  # The resident compile state: a used compiler's code is a fresh one's; concurrent
+  # requests on several compile threads get a lone compiler's images.
+  add_executable(remote_resident_test ${PROJECT_SOURCE_DIR}/tests/remote/remote_resident_test.cpp)
+  target_link_libraries(remote_resident_test PRIVATE quasi_remote_server quasi_jit quasi_ports_x86 GTest::gtest_main)
+  target_compile_options(remote_resident_test PRIVATE -fno-rtti)
+  add_test(NAME remote_resident_test COMMAND remote_resident_test)
+  set_tests_properties(remote_resident_test PROPERTIES LABELS remote TIMEOUT 600)
 endif()
 
 # quasi-specd over loopback, driven by a protocol client in the test (this process

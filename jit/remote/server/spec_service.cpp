@@ -1,8 +1,9 @@
 #include "jit/remote/server/spec_service.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <future>
-#include <map>
 
 namespace quasi::jit::remote {
 
@@ -27,6 +28,8 @@ struct SpecService::Job {
     SendPath path;
     std::vector<uint8_t> context;
     std::string key;
+    std::chrono::steady_clock::time_point queued;
+    double queue_ms = 0;  // set by the compile thread when it takes the job
     std::promise<Expected<std::shared_ptr<const CompiledObject>>> done;
 };
 
@@ -34,6 +37,7 @@ SpecService::SpecService(const ServiceConfig& config) : config_(config), cache_(
 
 Expected<std::unique_ptr<SpecService>> SpecService::create(const ServiceConfig& config) {
     std::unique_ptr<SpecService> service(new SpecService(config));
+    Compilers first;  // the compilers that read the layouts serve the first thread
     for (std::string_view triple : supported_targets()) {
         auto compiler = TargetCompiler::create(triple);
         if (!compiler) return std::move(compiler).error();
@@ -44,10 +48,47 @@ Expected<std::unique_ptr<SpecService>> SpecService::create(const ServiceConfig& 
             l.layout_tag = proto::layout_tag((*compiler)->layout_words(path));
         }
         service->targets_.push_back(std::move(facts));
+        first.emplace(std::string(triple), std::move(*compiler));
     }
-    for (unsigned i = 0; i < std::max(1u, config.compile_threads); ++i)
-        service->threads_.emplace_back([s = service.get()] { s->compile_loop(); });
+    const unsigned threads = std::max(1u, config.compile_threads);
+    for (unsigned i = 0; i < threads; ++i)
+        service->threads_.emplace_back(
+            [s = service.get(), c = i == 0 ? std::move(first) : Compilers()]() mutable { s->run_thread(std::move(c)); });
+    std::unique_lock lock(service->mutex_);
+    service->ready_.wait(lock, [&] { return service->threads_ready_ == threads; });
+    if (service->start_error_) return *service->start_error_;  // the destructor stops and joins the threads
     return service;
+}
+
+// A compile thread's compilers for every target, each warmed up if so configured;
+// the time of the slowest warm-up.
+Expected<double> SpecService::prepare(Compilers& compilers) {
+    double warm_ms = 0;
+    for (const TargetFacts& t : targets_) {
+        auto& compiler = compilers[t.triple];
+        if (!compiler) {
+            auto created = TargetCompiler::create(t.triple);
+            if (!created) return std::move(created).error();
+            compiler = std::move(*created);
+        }
+        if (!config_.warm_up) continue;
+        auto ms = compiler->warm_up();
+        if (!ms) return Error{ms.error().code, t.triple + " warm-up: " + ms.error().message};
+        warm_ms += *ms;
+    }
+    return warm_ms;
+}
+
+void SpecService::run_thread(Compilers compilers) {
+    auto prepared = prepare(compilers);
+    {
+        std::lock_guard lock(mutex_);
+        if (!prepared && !start_error_) start_error_ = prepared.error();
+        if (prepared) warm_up_us_ = std::max<uint64_t>(warm_up_us_.load(), uint64_t(*prepared * 1000));
+        ++threads_ready_;
+    }
+    ready_.notify_all();
+    if (prepared) compile_loop(std::move(compilers));
 }
 
 SpecService::~SpecService() {
@@ -146,6 +187,7 @@ std::shared_ptr<const CompiledObject> SpecService::compile_queued(const TargetFa
     job->path = static_cast<SendPath>(r.path);
     job->context.assign(r.context.begin(), r.context.end());
     job->key = ObjectCache::key(target.triple, job->path, r.context);
+    job->queued = std::chrono::steady_clock::now();
     auto result = job->done.get_future();
     {
         std::lock_guard lock(mutex_);
@@ -166,12 +208,17 @@ std::shared_ptr<const CompiledObject> SpecService::compile_queued(const TargetFa
         a = refuse(e.code == ECANCELED ? proto::Status::internal : proto::Status::compile_failed, e.message);
         return nullptr;
     }
-    a.compile_ms = (*object)->total_ms;
+    const CompiledObject& o = **object;
+    a.queue_ms = job->queue_ms;
+    a.compile_ms = o.total_ms;
+    a.clone_ms = o.clone_ms;
+    a.fold_ms = o.fold_ms;
+    a.optimize_ms = o.optimize_ms;
+    a.codegen_ms = o.codegen_ms;
     return *object;
 }
 
-void SpecService::compile_loop() {
-    std::map<std::string, std::unique_ptr<TargetCompiler>, std::less<>> compilers;  // this thread's LLVM state
+void SpecService::compile_loop(Compilers compilers) {  // this thread's LLVM state
     for (;;) {
         std::shared_ptr<Job> job;
         {
@@ -181,22 +228,15 @@ void SpecService::compile_loop() {
             job = std::move(queue_.front());
             queue_.pop_front();
         }
+        job->queue_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - job->queued).count();
+        queue_us_ += uint64_t(job->queue_ms * 1000);
         // Another request may have compiled the same context meanwhile.
         if (auto cached = cache_.find(job->key)) {
             job->done.set_value(std::move(cached));
             continue;
         }
-        auto& compiler = compilers[job->target->triple];
-        if (!compiler) {
-            auto created = TargetCompiler::create(job->target->triple);
-            if (!created) {
-                ++compile_failures_;
-                job->done.set_value(std::move(created).error());
-                continue;
-            }
-            compiler = std::move(*created);
-        }
-        auto object = compiler->compile(job->path, job->context);
+        // prepare() made one for every target.
+        auto object = compilers.find(job->target->triple)->second->compile(job->path, job->context);
         if (!object) {
             ++compile_failures_;
             job->done.set_value(std::move(object).error());
@@ -204,6 +244,10 @@ void SpecService::compile_loop() {
         }
         ++compiles_;
         compile_us_ += uint64_t(object->total_ms * 1000);
+        clone_us_ += uint64_t(object->clone_ms * 1000);
+        fold_us_ += uint64_t(object->fold_ms * 1000);
+        optimize_us_ += uint64_t(object->optimize_ms * 1000);
+        codegen_us_ += uint64_t(object->codegen_ms * 1000);
         auto shared = std::make_shared<const CompiledObject>(std::move(*object));
         cache_.insert(job->key, shared);
         job->done.set_value(std::move(shared));
@@ -220,6 +264,12 @@ ServiceStats SpecService::stats() const {
     s.refusals = refusals_;
     s.busy = busy_;
     s.compile_us = compile_us_;
+    s.queue_us = queue_us_;
+    s.clone_us = clone_us_;
+    s.fold_us = fold_us_;
+    s.optimize_us = optimize_us_;
+    s.codegen_us = codegen_us_;
+    s.warm_up_us = warm_up_us_;
     s.link_us = link_us_;
     s.code_bytes = code_bytes_;
     s.cache_bytes = cache_.bytes();

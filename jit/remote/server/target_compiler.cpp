@@ -12,6 +12,7 @@
 // the device copies to that address. Nothing is mapped or run here.
 #include "jit/remote/server/target_compiler.hpp"
 
+#include "jit/entry_points.hpp"
 #include "jit/ir_specialize.hpp"
 
 #include <llvm/Bitcode/BitcodeReader.h>
@@ -91,6 +92,7 @@ constexpr std::array<std::string_view, 3> kTargets{"x86_64-linux-gnu", "aarch64-
 constexpr unsigned kSegmentGranule = 16;
 // A shared LLVMContext never frees constants and types: re-parse now and then.
 constexpr unsigned kRecycleContextAfter = 256;
+constexpr uint64_t kWarmUpCapacity = 64 << 10;  // room for any warm-up image
 
 // ---- the device's code buffer as JITLink's memory ----
 
@@ -147,6 +149,47 @@ private:
     ImageCapture& out_;
 };
 
+// What a block points to, by name: its edges' targets, through anonymous ones (a
+// stub's GOT entry) to the named symbol behind them.
+std::string block_key(const llvm::jitlink::Block& block, int depth = 0) {
+    std::string key;
+    for (const llvm::jitlink::Edge& e : block.edges()) {
+        const llvm::jitlink::Symbol& target = e.getTarget();
+        if (target.hasName()) key += target.getName().str();
+        else if (target.isDefined() && depth < 2) key += block_key(target.getBlock(), depth + 1);
+        key += ',';
+    }
+    return key;
+}
+
+// JITLink's layout (BasicLayout) orders a segment's blocks by section, address and
+// size; the entries it makes itself (the GOT's, the stubs') all sit at address 0
+// with one size, so they came out in the order of a set of pointers: two links of
+// one object gave images differing in that order. Sections whose blocks share one
+// address get them ordered by what they point to, so a link's bytes depend only on
+// the object and the addresses.
+llvm::Error order_synthetic_blocks(llvm::jitlink::LinkGraph& graph) {
+    for (llvm::jitlink::Section& section : graph.sections()) {
+        std::vector<std::pair<std::string, llvm::jitlink::Block*>> keyed;
+        for (llvm::jitlink::Block* b : section.blocks()) keyed.emplace_back(block_key(*b), b);
+        if (keyed.size() < 2 || std::any_of(keyed.begin(), keyed.end(), [&](const auto& k) {
+                return k.second->getAddress() != keyed.front().second->getAddress();
+            }))
+            continue;
+        std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
+            if (a.second->getSize() != b.second->getSize()) return a.second->getSize() < b.second->getSize();
+            return a.first < b.first;
+        });
+        // Addresses before allocation only order the blocks: allocation assigns them.
+        llvm::orc::ExecutorAddr at = keyed.front().second->getAddress();
+        for (auto& [key, block] : keyed) {
+            block->setAddress(at);
+            at += block->getSize() + block->getAlignment();
+        }
+    }
+    return llvm::Error::success();
+}
+
 struct LinkOutcome {
     std::optional<std::string> error;
     bool unknown_symbol = false;
@@ -164,6 +207,12 @@ public:
         : JITLinkContext(nullptr), memory_(memory), symbols_(symbols), outcome_(outcome) {}
 
     llvm::jitlink::JITLinkMemoryManager& getMemoryManager() override { return memory_; }
+
+    // After the target's own passes, which build the GOT and stubs (PostPrune).
+    llvm::Error modifyPassConfig(llvm::jitlink::LinkGraph&, llvm::jitlink::PassConfiguration& config) override {
+        config.PostPrunePasses.push_back(order_synthetic_blocks);
+        return llvm::Error::success();
+    }
 
     void notifyFailed(llvm::Error error) override {
         if (!outcome_.error) outcome_.error = llvm::toString(std::move(error));
@@ -324,27 +373,62 @@ std::span<const uint32_t> TargetCompiler::layout_words(SendPath path) const { re
 
 Expected<CompiledObject> TargetCompiler::compile(SendPath path, std::span<const uint8_t> context) {
     auto start = Clock::now();
+    CompiledObject out;
     if (++impl_->uses > kRecycleContextAfter) {
         impl_->uses = 1;
         if (llvm::Error e = impl_->load_all()) return make_error(EINVAL, llvm::toString(std::move(e)));
+        out.reload_ms = ms_since(start);
     }
     PathBase& base = impl_->base(path);
     if (context.size() != base.context_size)
         return make_error(EINVAL, "context of " + std::to_string(context.size()) + " bytes; " + impl_->triple +
                                       " lays it out in " + std::to_string(base.context_size));
+    auto phase = Clock::now();
     auto m = ir::specialize_clone(*base.module, base.context_type, entry_symbol(path), context.data(),
                                   kRemoteEntrySymbol);
     if (!m) return make_error(EINVAL, llvm::toString(m.takeError()));
-    CompiledObject out;
-    auto optimize_start = Clock::now();
-    if (llvm::Error e = ir::optimize(**m, impl_->machine.get(), Pipeline::short_pipeline, ""))
+    out.clone_ms = ms_since(phase);
+    phase = Clock::now();
+    if (llvm::Error e = ir::optimize(**m, impl_->machine.get(), Pipeline::short_pipeline, "", &out.fold_ms))
         return make_error(EINVAL, "optimize: " + llvm::toString(std::move(e)));
-    out.optimize_ms = ms_since(optimize_start);
+    out.optimize_ms = ms_since(phase);
+    phase = Clock::now();
     auto object = impl_->emit_object(**m);
     if (!object) return make_error(EINVAL, "code generation: " + llvm::toString(object.takeError()));
+    out.codegen_ms = ms_since(phase);
     out.object = std::move(*object);
     out.total_ms = ms_since(start);
     return out;
+}
+
+Expected<double> TargetCompiler::warm_up() {
+    auto start = Clock::now();
+    for (SendPath path : {SendPath::udp, SendPath::tcp}) {
+        // Zeros, with every pointer member at a made-up non-null address, so the code
+        // that uses them is generated rather than folded away as a null dereference.
+        PathBase& base = impl_->base(path);
+        std::vector<uint8_t> context(base.context_size, 0);
+        const llvm::DataLayout layout = impl_->machine->createDataLayout();
+        const llvm::StructLayout* members = layout.getStructLayout(base.context_type);
+        for (unsigned i = 0; i < base.context_type->getNumElements(); ++i) {
+            if (!base.context_type->getElementType(i)->isPointerTy()) continue;
+            const uint64_t address = 0x20000000u + 0x100u * i;
+            std::memcpy(&context[members->getElementOffset(i)], &address, layout.getPointerSize());
+        }
+        auto object = compile(path, context);
+        if (!object) return std::move(object).error();
+        // And a link (JITLink's first use costs ~1 ms more than later ones), against
+        // the host functions the in-process engine names, at made-up addresses; the
+        // board's code also calls libgcc's 64-bit division. A failure here only
+        // leaves the link cold.
+        std::vector<DeviceSymbol> symbols;
+        uint64_t next = 0x1001;
+        for (const HostSymbol& s : (path == SendPath::udp ? udp_entry_point() : tcp_entry_point()).host_symbols)
+            symbols.push_back({s.name, next += 0x100});
+        symbols.push_back({"__udivdi3", next += 0x100});
+        (void)link(*object, 0x20300000, kWarmUpCapacity, symbols);
+    }
+    return ms_since(start);
 }
 
 Expected<LinkedImage> TargetCompiler::link(const CompiledObject& object, uint64_t code_address, uint64_t capacity,

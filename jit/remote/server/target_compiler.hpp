@@ -35,12 +35,17 @@ struct DeviceSymbol {
     uint64_t address = 0;  // on the device (Thumb functions with bit 0 set)
 };
 
-// The specialized path for one context, not yet placed anywhere.
+// The specialized path for one context, not yet placed anywhere, with where its
+// compile's time went (quasi-specd's log and stats report the phases).
 struct CompiledObject {
     std::vector<uint8_t> object;  // relocatable ELF for the target
     size_t code_bytes = 0;        // executable sections
-    double optimize_ms = 0;
-    double total_ms = 0;          // clone to object
+    double reload_ms = 0;         // the bitcode parsed again (a recycled LLVMContext; usually 0)
+    double clone_ms = 0;          // the resident module cloned, the context made a constant
+    double fold_ms = 0;           // the context folded through the call graph (part of optimize_ms)
+    double optimize_ms = 0;       // the IR pipeline
+    double codegen_ms = 0;        // the target's object emitted
+    double total_ms = 0;          // all of the above
 };
 
 // The image to copy to the device's code address.
@@ -70,6 +75,11 @@ public:
 
     // EINVAL: the context's size differs from the target's; the rest: LLVM's message.
     Expected<CompiledObject> compile(SendPath path, std::span<const uint8_t> context);
+    // Compiles and links each path once for a made-up context and device and throws
+    // the code away, so the first real request does not pay LLVM's one-time work in
+    // this compiler (the target's subtarget and code generator tables, the pass
+    // pipelines' first construction) nor JITLink's first use. Returns the time taken.
+    Expected<double> warm_up();
     // link_image() for this target.
     Expected<LinkedImage> link(const CompiledObject& object, uint64_t code_address, uint64_t capacity,
                                std::span<const DeviceSymbol> symbols);
