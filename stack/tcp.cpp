@@ -33,6 +33,8 @@ SlabPool<TcpSocket>::Config socket_pool_config(const TcpLayer::Config& c) {
             .grow = c.grow,
             .chunk_bytes = c.grow ? 16 * 1024 : SlabPool<TcpSocket>::chunk_bytes_for(c.max_sockets)};
 }
+// What recycle_socket copies: building the value anew each time costs as much again.
+const TcpConnectionState kFreshConnection = TcpConnectionState();
 TimeWaitTable::Config time_wait_config(const TcpLayer::Config& c) {
     return {.max_records = c.max_time_wait, .initial_buckets = 256, .grow = c.grow};
 }
@@ -110,9 +112,7 @@ void TcpLayer::housekeeping() {
 // member with a life of its own, rebuilt in place as its constructor makes it; the
 // timers keep their callbacks. tcp_recycle_test compares the result with a fresh socket.
 void TcpLayer::recycle_socket(TcpSocket& s) {
-    // Copied from one made once: building the value anew costs as much again.
-    static const TcpConnectionState fresh = TcpConnectionState();
-    static_cast<TcpConnectionState&>(s) = fresh;
+    static_cast<TcpConnectionState&>(s) = kFreshConnection;
     auto renew = [](auto& member, auto... args) {
         std::destroy_at(&member);
         std::construct_at(&member, args...);
