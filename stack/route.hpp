@@ -59,6 +59,8 @@ struct DstEntry {
     TimeNs pmtu_expires = kNoExpiry;  // of the path-MTU entry path_mtu came from
     uint16_t link_mtu = 0;            // the interface MTU then
     uint64_t arp_generation = 0;      // of iface's ARP cache when mac was read
+
+    bool operator==(const DstEntry&) const = default;  // a recycled socket's test (tcp_recycle_test)
 };
 
 class RouteTable {

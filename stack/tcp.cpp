@@ -7,6 +7,7 @@
 
 #include <bit>
 #include <cerrno>
+#include <memory>
 #include <new>
 
 namespace quasi {
@@ -32,6 +33,8 @@ SlabPool<TcpSocket>::Config socket_pool_config(const TcpLayer::Config& c) {
             .grow = c.grow,
             .chunk_bytes = c.grow ? 16 * 1024 : SlabPool<TcpSocket>::chunk_bytes_for(c.max_sockets)};
 }
+// What recycle_socket copies: building the value anew each time costs as much again.
+const TcpConnectionState kFreshConnection = TcpConnectionState();
 TimeWaitTable::Config time_wait_config(const TcpLayer::Config& c) {
     return {.max_records = c.max_time_wait, .initial_buckets = 256, .grow = c.grow};
 }
@@ -66,6 +69,8 @@ TcpLayer::~TcpLayer() {
         free_socket(s);
     });
     reap();
+    recycled_.clear_and_dispose([this](TcpSocket* s) { sockets_.free(s); });
+    recycled_count_ = 0;
 }
 
 size_t TcpLayer::memory_in_use() const {
@@ -76,8 +81,67 @@ void TcpLayer::reap() {
     while (!dead_.empty()) {
         TcpSocket& s = dead_.front();
         dead_.pop_front();
+        if (recycled_count_ == kRecycledSockets) {
+            sockets_.free(&s);
+            continue;
+        }
+        recycle_socket(s);
+        recycled_.push_front(s);
+        ++recycled_count_;
+    }
+}
+
+void TcpLayer::housekeeping() {
+    ring_blocks_.trim();
+    // As BlockCache::trim: the sockets the cache never dipped below since the last
+    // call were not needed, so memory follows the connections once churn stops.
+    for (size_t n = recycled_low_; n > 0 && !recycled_.empty(); --n) {
+        TcpSocket& s = recycled_.front();
+        recycled_.pop_front();
+        --recycled_count_;
         sockets_.free(&s);
     }
+    recycled_low_ = recycled_count_;
+}
+
+// A closed socket made ready for its next connection without going back to the slab:
+// constructing a TcpSocket value-initializes all of its 1.8 KB and binds its timers,
+// while most of it is at its default already once free_socket ran (out of every
+// table, timers cancelled, rings and send times released). What remains is the plain
+// state, reset as a whole (TcpConnectionState, so no field is forgotten), and each
+// member with a life of its own, rebuilt in place as its constructor makes it; the
+// timers keep their callbacks. tcp_recycle_test compares the result with a fresh socket.
+void TcpLayer::recycle_socket(TcpSocket& s) {
+    static_cast<TcpConnectionState&>(s) = kFreshConnection;
+    auto renew = [](auto& member, auto... args) {
+        std::destroy_at(&member);
+        std::construct_at(&member, args...);
+    };
+    // An invariant still watched (a send handle outlived the connection) is destroyed
+    // and made anew, which tells and detaches its watchers as destroying the socket
+    // did; one nobody watches only takes its first value back.
+    auto reset_invariant = [&renew](auto& invariant, auto initial) {
+        if (invariant.watched()) renew(invariant, initial);
+        else invariant.guarded_write(initial);
+    };
+    reset_invariant(s.local_addr, Ipv4Addr{});
+    reset_invariant(s.local_port, uint16_t{0});
+    reset_invariant(s.remote_addr, Ipv4Addr{});
+    reset_invariant(s.remote_port, uint16_t{0});
+    reset_invariant(s.snd_mss, uint16_t{0});
+    reset_invariant(s.ttl, uint8_t{64});
+    reset_invariant(s.tos, uint8_t{0});
+    reset_invariant(s.nodelay, false);
+    renew(s.send_buffer);
+    renew(s.receive_buffer);
+    renew(s.out_of_order, size_t{16});
+    renew(s.scoreboard);
+    renew(s.send_times);
+    s.out_of_order.set_source(&memory_);
+    s.scoreboard.set_source(&memory_);
+    s.retransmit_log.clear();  // only [0, size()) is ever read (tcp_sack.hpp)
+    s.linger_timer.callback = nullptr;
+    s.linger_timer.context = nullptr;
 }
 
 TcpSocket* TcpLayer::find(const TcpTuple& t) {
@@ -106,13 +170,20 @@ uint32_t TcpLayer::ts_now(const TcpSocket& s) const {
 }
 
 TcpSocket* TcpLayer::alloc_socket() {
-    TcpSocket* s = sockets_.allocate();
-    if (!s) return nullptr;
+    TcpSocket* s;
+    if (!recycled_.empty()) {
+        s = &recycled_.front();
+        recycled_.pop_front();
+        if (--recycled_count_ < recycled_low_) recycled_low_ = recycled_count_;
+    } else {
+        s = sockets_.allocate();
+        if (!s) return nullptr;
+        // The range sets' slots come from the layer's memory too: a board's arena, not the heap.
+        s->out_of_order.set_source(&memory_);
+        s->scoreboard.set_source(&memory_);
+        init_timers(*s);
+    }
     s->in_use = true;
-    // The range sets' slots come from the layer's memory too: a board's arena, not the heap.
-    s->out_of_order.set_source(&memory_);
-    s->scoreboard.set_source(&memory_);
-    init_timers(*s);
     s->ttl.guarded_write(stack_.config().default_ttl);
     s->send_buffer_size = config_.send_buffer;
     s->receive_buffer_size = config_.receive_buffer;

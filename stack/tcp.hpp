@@ -34,6 +34,7 @@
 #include <boost/intrusive/unordered_set.hpp>
 
 #include <memory>
+#include <type_traits>
 
 namespace quasi {
 
@@ -59,19 +60,16 @@ using TcpListHook = boost::intrusive::list_member_hook<boost::intrusive::link_mo
 
 class TcpLayer;
 
-struct TcpSocket : boost::intrusive::unordered_set_base_hook<> {
-    // --- identity: quasi-invariants a specialized send handle may freeze ---
-    QuasiInvariant<Ipv4Addr> local_addr;
-    QuasiInvariant<uint16_t> local_port;
-    QuasiInvariant<Ipv4Addr> remote_addr;
-    QuasiInvariant<uint16_t> remote_port;
-    QuasiInvariant<uint16_t> snd_mss;  // effective send MSS (peer's MSS, PMTU, options)
-    QuasiInvariant<uint8_t> ttl{64};
-    QuasiInvariant<uint8_t> tos{0};
-    QuasiInvariant<bool> nodelay{false};  // TCP_NODELAY: Nagle off
+struct TcpSocket;
 
+// A connection's plain state: every field a socket's next connection must find at its
+// default. It is trivially copyable, so TcpLayer recycles a socket (tcp.cpp,
+// recycle_socket) by assigning a fresh TcpConnectionState over it: a field added here
+// is reset with the rest, and none can be forgotten. What is not trivially copyable
+// (quasi-invariants, rings, range sets, timers, hooks) is TcpSocket's, each reset by
+// recycle_socket on its own.
+struct TcpConnectionState {
     TcpState state = TcpState::closed;
-    TcpLayer* owner = nullptr;  // for timer callbacks
     int fd = -1;  // -1 for children not yet accepted
     bool in_use = false;
     DstEntry route_cache;  // the live segment path's route to the peer (Stack::route_cached)
@@ -103,10 +101,7 @@ struct TcpSocket : boost::intrusive::unordered_set_base_hook<> {
     uint32_t last_ack_sent = 0;
     uint32_t ts_offset = 0;  // RFC 7323 5.4: a random per-connection TSval offset
 
-    // --- data ---
-    ByteRing send_buffer;     // bytes from snd_una on (the SYN and FIN take no room)
-    ByteRing receive_buffer;  // bytes not yet read, then out-of-order data beyond rcv_nxt
-    SeqRangeSet out_of_order{16};
+    // --- data (the rings themselves are TcpSocket's) ---
     size_t send_buffer_size = 0;
     size_t receive_buffer_size = 0;
     bool fin_queued = false;  // the user closed/shut down writing: FIN after the data
@@ -120,11 +115,8 @@ struct TcpSocket : boost::intrusive::unordered_set_base_hook<> {
     // --- loss recovery and congestion control ---
     CongestionControl cc;
     RttEstimator rtt;
-    SackScoreboard scoreboard;
     uint32_t dup_acks = 0;
     uint32_t high_rxt = 0;  // RFC 6675 HighRxt
-    RetransmitLog retransmit_log;  // this recovery's retransmissions, to find lost ones
-    SendTimes send_times;  // RACK (RFC 8985): first transmissions' send times, with the send buffer
     Rack rack;
     TcpTimerUse timer_use = TcpTimerUse::rto;  // RTO, TLP's probe or RACK's reordering timer
     bool in_recovery = false;  // SACK or NewReno recovery, or SACK recovery after an RTO
@@ -155,13 +147,6 @@ struct TcpSocket : boost::intrusive::unordered_set_base_hook<> {
     // --- ACK policy ---
     bool ack_now = false;
     uint32_t unacked_segments = 0;  // full segments received since our last ACK
-
-    // --- timers ---
-    Timer retransmit_timer;  // also SYN retries and zero-window probes
-    Timer delayed_ack_timer;
-    Timer keepalive_timer;
-    Timer time_wait_timer;
-    Timer linger_timer;  // SO_LINGER with a time, after close (TcpLayer::close)
     uint32_t probes_sent = 0;  // keepalive or zero-window probes without answer
 
     // --- options set by the user ---
@@ -174,7 +159,6 @@ struct TcpSocket : boost::intrusive::unordered_set_base_hook<> {
     TimeNs user_timeout = 0;  // RFC 5482; 0: the retry limit decides
 
     // --- listening sockets ---
-    TcpListHook listen_hook;        // in the layer's list of listeners
     TcpSocket* listener = nullptr;  // for children: who accepts them
     TcpSocket* accept_next = nullptr;  // FIFO of established children not yet accepted
     bool in_accept_queue = false;
@@ -189,6 +173,39 @@ struct TcpSocket : boost::intrusive::unordered_set_base_hook<> {
     bool was_connected = false;  // connect() or accept() gave it a connection: no second one
     ReadyCallback callback = nullptr;
     void* callback_user = nullptr;
+
+    bool operator==(const TcpConnectionState&) const = default;
+};
+static_assert(std::is_trivially_copyable_v<TcpConnectionState>);
+
+struct TcpSocket : boost::intrusive::unordered_set_base_hook<>, TcpConnectionState {
+    // --- identity: quasi-invariants a specialized send handle may freeze ---
+    QuasiInvariant<Ipv4Addr> local_addr;
+    QuasiInvariant<uint16_t> local_port;
+    QuasiInvariant<Ipv4Addr> remote_addr;
+    QuasiInvariant<uint16_t> remote_port;
+    QuasiInvariant<uint16_t> snd_mss;  // effective send MSS (peer's MSS, PMTU, options)
+    QuasiInvariant<uint8_t> ttl{64};
+    QuasiInvariant<uint8_t> tos{0};
+    QuasiInvariant<bool> nodelay{false};  // TCP_NODELAY: Nagle off
+    TcpLayer* owner = nullptr;  // for timer callbacks
+
+    // --- data ---
+    ByteRing send_buffer;     // bytes from snd_una on (the SYN and FIN take no room)
+    ByteRing receive_buffer;  // bytes not yet read, then out-of-order data beyond rcv_nxt
+    SeqRangeSet out_of_order{16};
+    SackScoreboard scoreboard;
+    RetransmitLog retransmit_log;  // this recovery's retransmissions, to find lost ones
+    SendTimes send_times;  // RACK (RFC 8985): first transmissions' send times, with the send buffer
+
+    // --- timers ---
+    Timer retransmit_timer;  // also SYN retries and zero-window probes
+    Timer delayed_ack_timer;
+    Timer keepalive_timer;
+    Timer time_wait_timer;
+    Timer linger_timer;  // SO_LINGER with a time, after close (TcpLayer::close)
+
+    TcpListHook listen_hook;  // in the layer's list of listeners (or the dead and recycled lists)
 
     TcpTuple tuple() const { return TcpTuple{local_addr, local_port, remote_addr, remote_port}; }
     bool synchronized() const { return state >= TcpState::established; }
@@ -284,9 +301,11 @@ public:
     // Frees the sockets closed since the last call (Stack::poll calls it once per pass:
     // code still holding a reference while a segment or timer is processed stays safe).
     void reap();
-    // Periodic (Stack's housekeeping): gives back ring blocks the cache did not need.
-    void housekeeping() { ring_blocks_.trim(); }
+    // Periodic (Stack's housekeeping): gives back ring blocks and recycled sockets the
+    // caches did not need.
+    void housekeeping();
     size_t cached_ring_memory() const { return ring_blocks_.bytes(); }
+    size_t recycled_sockets() const { return recycled_count_; }
     uint32_t isn_for(const TcpTuple& t);
 
     // Output (tcp_output.cpp).
@@ -365,11 +384,15 @@ public:
     // Freed ring chunks of the first size kept for the next connection (BlockCache):
     // enough for a burst of connections opening and closing together.
     static constexpr size_t kRingCacheBlocks = 128;
+    // Closed sockets kept constructed and reset for the next connection (recycle_socket),
+    // at most this many: a burst of connections closing and opening together.
+    static constexpr size_t kRecycledSockets = 128;
 
 private:
     friend struct TcpInput;
     TcpSocket* alloc_socket();
     void free_socket(TcpSocket& s);
+    void recycle_socket(TcpSocket& s);
     bool alloc_buffers(TcpSocket& s);
     void release_buffers(TcpSocket& s);
     void release_send_buffer(TcpSocket& s);
@@ -412,6 +435,9 @@ private:
     HashTable<ConnTable> connections_;  // every socket with a full 4-tuple (not listeners)
     ListenerList listeners_;
     DeadList dead_;  // freed, not yet reaped (listen_hook is free by then)
+    DeadList recycled_;  // reaped and reset, for alloc_socket (at most kRecycledSockets)
+    size_t recycled_count_ = 0;
+    size_t recycled_low_ = 0;  // the fewest recycled_ held since the last housekeeping()
     TimeWaitTable time_wait_;
     RingBudget rings_;
     Timer time_wait_timer_;

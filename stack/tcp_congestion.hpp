@@ -31,6 +31,8 @@ uint32_t integer_cbrt(uint64_t a);
 
 class CongestionControl {
 public:
+    // Member-wise: a recycled socket is compared with a fresh one (tcp_recycle_test).
+    bool operator==(const CongestionControl&) const = default;
     // Below this an SMSS makes no sense (SACK Panic, CVE-2019-11477, abused tiny MSS);
     // 48 is Linux's TCP_MIN_SND_MSS. Callers clamp too; this keeps the arithmetic sane.
     static constexpr uint32_t kMinSmss = 48;
@@ -129,6 +131,7 @@ private:
         TimeNs last_ack = 0;
         bool epoch_running = false;
         bool after_timeout = false;  // RFC 9438 4.8: next epoch uses K = 0
+        bool operator==(const Cubic&) const = default;
     };
 
     uint32_t initial_window() const;

@@ -128,6 +128,8 @@ enum class TcpTimerUse : uint8_t { rto, probe, reorder };
 // RACK's per-connection state (RFC 8985 6.1) and TLP's (7.1).
 class Rack {
 public:
+    // Member-wise: a recycled socket is compared with a fresh one (tcp_recycle_test).
+    bool operator==(const Rack&) const = default;
     static constexpr TimeNs kMinProbeTimeout = 10 * kMillisecond;
     static constexpr TimeNs kWorstDelayedAck = 200 * kMillisecond;  // RFC 8985 7.2 WCDelAckT
 

@@ -20,6 +20,8 @@ namespace quasi {
 
 class RttEstimator {
 public:
+    // Member-wise: a recycled socket is compared with a fresh one (tcp_recycle_test).
+    bool operator==(const RttEstimator&) const = default;
     // Clock granularity G of RFC 6298 section 2: our TimeNs is exact, but timers fire
     // on the 1 ms wheel tick (stack/timer.hpp), so 1 ms is the real resolution.
     static constexpr TimeNs kGranularity = 1 * kMillisecond;

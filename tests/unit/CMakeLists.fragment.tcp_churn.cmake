@@ -12,3 +12,9 @@ target_link_libraries(tcp_time_wait_test PRIVATE quasi quasi_ports_x86 GTest::gt
 target_compile_options(tcp_time_wait_test PRIVATE -fno-rtti)
 add_test(NAME tcp_time_wait_test COMMAND tcp_time_wait_test)
 set_tests_properties(tcp_time_wait_test PROPERTIES LABELS unit)
+
+# Recycled sockets (TcpLayer::recycle_socket) compared field by field with fresh ones.
+add_executable(tcp_recycle_test ${CMAKE_CURRENT_LIST_DIR}/tcp_recycle_test.cpp)
+target_link_libraries(tcp_recycle_test PRIVATE quasi quasi_ports_x86 GTest::gtest_main)
+add_test(NAME tcp_recycle_test COMMAND tcp_recycle_test)
+set_tests_properties(tcp_recycle_test PROPERTIES LABELS unit)
