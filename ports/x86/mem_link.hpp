@@ -19,14 +19,17 @@
 
 namespace quasi {
 
+// A pair of joined ends, in one thread (MemLink) or across two (ThreadLink).
+struct LinkPairConfig {
+    uint16_t mtu = 1500;         // IP MTU of both ends
+    size_t queue_frames = 1024;  // frames queued per direction (MemLink's FIFO, ThreadLink's ring)
+    MacAddr mac_a{{0x02, 0x00, 0x00, 0x00, 0x00, 0x0a}};  // locally administered
+    MacAddr mac_b{{0x02, 0x00, 0x00, 0x00, 0x00, 0x0b}};
+};
+
 class MemLink {
 public:
-    struct Config {
-        uint16_t mtu = 1500;        // IP MTU of both ends
-        size_t queue_frames = 1024;  // FIFO bound per direction
-        MacAddr mac_a{{0x02, 0x00, 0x00, 0x00, 0x00, 0x0a}};  // locally administered
-        MacAddr mac_b{{0x02, 0x00, 0x00, 0x00, 0x00, 0x0b}};
-    };
+    using Config = LinkPairConfig;
 
     // One end of the link. Frames sent here are received at the peer.
     class Endpoint final : public Netif {

@@ -14,6 +14,7 @@
 // on one thread, then each end on its own, is fine: the thread start orders them).
 #pragma once
 
+#include "ports/x86/mem_link.hpp"
 #include "stack/buffer.hpp"
 #include "stack/netif.hpp"
 #include "stack/wire/bytes.hpp"
@@ -51,12 +52,7 @@ private:
 
 class ThreadLink {
 public:
-    struct Config {
-        uint16_t mtu = 1500;         // IP MTU of both ends
-        size_t queue_frames = 1024;  // frames in flight per direction
-        MacAddr mac_a{{0x02, 0x00, 0x00, 0x00, 0x00, 0x0a}};
-        MacAddr mac_b{{0x02, 0x00, 0x00, 0x00, 0x00, 0x0b}};
-    };
+    using Config = LinkPairConfig;
 
     class Endpoint final : public Netif {
     public:
